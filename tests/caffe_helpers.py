@@ -1,0 +1,34 @@
+"""Helpers the tests share: load a net from prototxt text, run the `caffe` launcher."""
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV = REPO / ".venv"
+CAFFE = VENV / "bin" / "caffe"
+CAFFE_HOME = Path((VENV / "caffe-home").read_text().strip())
+
+
+def net_from_text(text, phase="TRAIN", weights=None):
+    """A caffe.Net from prototxt text (written to a temporary file that is then removed)."""
+    import caffe
+    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
+        f.write(text)
+    try:
+        args = [f.name, getattr(caffe, phase)]
+        if weights:
+            args.insert(1, str(weights))
+        return caffe.Net(*args)
+    finally:
+        os.unlink(f.name)
+
+
+def run_caffe(*args, cwd=None, check=True):
+    """Runs `.venv/bin/caffe ARGS` (glog to stderr); returns the CompletedProcess."""
+    env = dict(os.environ, GLOG_logtostderr="1")
+    proc = subprocess.run([str(CAFFE), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"caffe {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return proc
