@@ -15,6 +15,10 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
+# One build at a time per cache: a second `make` (or another checkout) waits here.
+exec 9>"$CACHE_ROOT/build.lock"
+flock -n 9 || { say "caffe: waiting for another build in $CACHE_ROOT to finish"; flock 9; }
+
 py=$VENV/bin/python
 [ -x "$py" ] || die "caffe build: no venv at $VENV; run setup/make_venv.sh first (make setup does both)"
 src=$("$REPO_ROOT/setup/fetch_caffe_source.sh")

@@ -1,0 +1,1 @@
+"""User commands and the modules they share."""
