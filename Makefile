@@ -7,11 +7,12 @@ SHELL := /bin/bash
 VENV := .venv
 SOLVER ?= prototxt/ldscmr_solver.prototxt
 
-.PHONY: help setup system-deps venv caffe test gtest pytest train
+.PHONY: help setup system-deps venv caffe test gtest pytest data train
 
 help:
 	@echo "make train    install what is missing, build Caffe, build the default dataset, train $(SOLVER)"
 	@echo "make test     install what is missing, build Caffe, run the Caffe gtests and pytest"
+	@echo "make train ITERS=20   the same, stopping after 20 iterations"
 	@echo "make setup    only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
 
 setup: caffe
@@ -35,9 +36,10 @@ pytest:
 	@echo "[test] pytest"
 	@$(VENV)/bin/python -m pytest tests
 
-train: setup
-	@missing=""; \
-	 [ -f "$(SOLVER)" ] || missing="$$missing\n  $(SOLVER): the network and solver generator (issue #4) has not written it yet"; \
-	 [ -d data/synthau ] || missing="$$missing\n  data/synthau: the built-in default dataset builder (issue #5) does not exist yet"; \
-	 if [ -n "$$missing" ]; then echo -e "[train] cannot train yet; missing:$$missing"; exit 1; fi
-	@. $(VENV)/bin/activate && caffe train -solver $(SOLVER)
+# ITERS=N trains for N iterations instead of the solver's max_iter (a short demonstration run).
+train: setup data
+	@solver=$(SOLVER); \
+	 if [ -n "$(ITERS)" ]; then solver=runs/$(basename $(notdir $(SOLVER)))_$(ITERS)iters.prototxt; \
+	   sed 's/^max_iter: .*/max_iter: $(ITERS)/' $(SOLVER) > $$solver; fi; \
+	 echo "[train] caffe train -solver $$solver"; \
+	 . $(VENV)/bin/activate && caffe train -solver $$solver

@@ -1,0 +1,326 @@
+"""Writes every network and solver prototxt of the paper's comparison into prototxt/.
+
+The one source of truth for prototxt/: tests/test_prototxt.py fails when a committed file differs
+from what this writes. For each method M it writes M_train_val.prototxt (two LMDBs read in
+lock-step: uint8 images and float labels), M_deploy.prototxt (an Input blob, sigmoid
+probabilities out) and M_solver.prototxt (Sec. 3.1's SGD settings).
+
+  method         paper                                   loss
+  alexnet        AlexNet (Tables 4-5, Fig. 5 "without")  SigmoidCrossEntropyLoss
+  alexnet_msr    AlexNet + MSR (Tables 2-3, Fig. 5)      MSRLoss (eqs. 1-7)
+  alexnet_admsr  AlexNet + Ad-MSR (Tables 2-5)           AdMSRLoss (eqs. 8-11)
+  resnet18       ResNet18 (Tables 4-5)                   SigmoidCrossEntropyLoss
+  drml           DRML [23] (Tables 4-5)                  SigmoidCrossEntropyLoss
+  dscmr          DSCMR (Sec. 2.1, Tables 4-5)            AdMSRLoss
+  ldscmr         L-DSCMR (Sec. 2.1, Fig. 2, Tables 4-5)  AdMSRLoss, Region layer
+  dscmr_py, ldscmr_py: DSCMR and L-DSCMR with the Python reference layers in place of the C++ ones.
+
+Examples:
+  python tools/generate_prototxt.py                      # rewrite prototxt/ (the defaults)
+  python tools/generate_prototxt.py --out /tmp/ck --data data/ckplus --aus 1,2,4,5,6,7,9,12,15,17,20,23,24,25
+  python tools/generate_prototxt.py --only ldscmr --batch-size 8 --out /tmp/small
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tools import paper  # noqa: E402
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+import caffe  # noqa: E402
+from caffe import layers as L, params as P  # noqa: E402
+
+METHODS = ("alexnet", "alexnet_msr", "alexnet_admsr", "resnet18", "drml", "dscmr", "ldscmr",
+           "dscmr_py", "ldscmr_py")
+
+# The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
+# use (docs/networks.md). --mean sets others.
+DEFAULT_MEAN_BGR = (104, 117, 123)
+DRML_CROP = 170  # DRML's input crop
+
+
+class NetBuilder:
+    """Builds one method's layers into a NetSpec; `data` is the input blob."""
+
+    def __init__(self, ns, n_aus, python_layers):
+        self.ns = ns
+        self.n_aus = n_aus
+        self.python_layers = python_layers
+
+    def add(self, name, top):
+        setattr(self.ns, name, top)
+        return top
+
+    def conv_bn(self, bottom, name, num_output, kernel, stride=1, pad=0, relu=True):
+        """Convolution (bias_term false) + BatchNorm + Scale(bias) [+ ReLU], ResNet style (Sec. 2.1:
+        "Each convolutional layer is followed by Batch Normalization (BN) and Scale layers")."""
+        conv = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
+                                            pad=pad, bias_term=False, weight_filler=dict(type="msra")))
+        bn = L.BatchNorm(conv, name="bn_" + name, in_place=True)
+        out = L.Scale(bn, name="scale_" + name, bias_term=True, in_place=True)
+        return L.ReLU(out, name="relu_" + name, in_place=True) if relu else out
+
+    def resnet18_body(self, bottom):
+        """ResNet-18 (Sec. 2.1): conv1 7x7/2 64 + max-pool 3x3/2, four groups of two residual blocks
+        (64, 128, 256, 512 filters), 1x1 projection shortcut in each group's first block, global
+        average pooling."""
+        x = self.conv_bn(bottom, "conv1", 64, 7, stride=2, pad=3)
+        x = self.add("pool1", L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2))
+        for g, width in enumerate(paper.RESNET18_GROUP_WIDTHS, start=2):
+            for b in ("a", "b"):
+                name = f"res{g}{b}"
+                stride = 2 if (b == "a" and g > 2) else 1
+                if b == "a":
+                    shortcut = self.conv_bn(x, name + "_branch1", width, 1, stride=stride, relu=False)
+                else:
+                    shortcut = x
+                y = self.conv_bn(x, name + "_branch2a", width, 3, stride=stride, pad=1)
+                y = self.conv_bn(y, name + "_branch2b", width, 3, pad=1, relu=False)
+                x = self.add(name, L.Eltwise(shortcut, y, operation=P.Eltwise.SUM))
+                x = self.add(name + "_relu", L.ReLU(x, in_place=True))
+        return self.add("pool5", L.Pooling(x, pool=P.Pooling.AVE, global_pooling=True))
+
+    def fc(self, bottom, name, num_output, relu=False, dropout=False, std=None):
+        filler = dict(type="gaussian", std=std) if std else dict(type="xavier")
+        x = self.add(name, L.InnerProduct(bottom, num_output=num_output, weight_filler=filler,
+                                          bias_filler=dict(type="constant", value=0)))
+        if relu:
+            x = self.add("relu_" + name, L.ReLU(x, in_place=True))
+        if dropout:
+            x = self.add("drop_" + name, L.Dropout(x, dropout_ratio=0.5, in_place=True))
+        return x
+
+    def region(self, bottom, name):
+        """The local convolution layer (Sec. 2.1, Fig. 1), 8 x 8 patches."""
+        grid_h, grid_w = paper.REGION_GRID
+        if self.python_layers:
+            param_str = json.dumps({"grid_h": grid_h, "grid_w": grid_w, "kernel_size": 3})
+            # Blobs 4-6 (running statistics) are never learned, like BatchNorm's.
+            stats = [dict(lr_mult=1, decay_mult=1)] * 4 + [dict(lr_mult=0, decay_mult=0)] * 3
+            return self.add(name, L.Python(bottom, python_param=dict(
+                module="python_layers.region", layer="Region", param_str=param_str), param=stats))
+        return self.add(name, L.Region(bottom, region_param=dict(grid_h=grid_h, grid_w=grid_w, kernel_size=3)))
+
+    def dscmr_head(self, features):
+        """Sec. 2.1: "a fully connected layer with 2046 neural units", then n outputs."""
+        x = self.fc(features, "fc_2046", paper.FC_WIDTH, relu=True)
+        return self.fc(x, "fc_au", self.n_aus)
+
+    def logits(self, method, data):
+        """The method's network from its input blob to n logits."""
+        base = method.removesuffix("_py")
+        if base.startswith("alexnet"):
+            return self.alexnet(data)
+        if base == "resnet18":
+            return self.fc(self.resnet18_body(data), "fc_au", self.n_aus)
+        if base == "dscmr":
+            return self.dscmr_head(self.resnet18_body(data))
+        if base == "ldscmr":
+            x = self.conv_bn(data, "conv0", 32, 11)          # 224 -> 214 (Sec. 2.1)
+            x = self.region(x, "region0")
+            x = self.add("relu_region0", L.ReLU(x, in_place=True))
+            return self.dscmr_head(self.resnet18_body(x))
+        if base == "drml":
+            return self.drml(data)
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+
+    def alexnet(self, data):
+        """BVLC reference AlexNet (bvlc_alexnet) with fc8 = n."""
+        def conv(bottom, name, num_output, kernel, stride=1, pad=0, group=1, bias=0.0):
+            x = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
+                                             pad=pad, group=group, weight_filler=dict(type="gaussian", std=0.01),
+                                             bias_filler=dict(type="constant", value=bias)))
+            return self.add("relu" + name[4:], L.ReLU(x, in_place=True))
+
+        def pool(bottom, name):
+            return self.add(name, L.Pooling(bottom, pool=P.Pooling.MAX, kernel_size=3, stride=2))
+
+        def lrn(bottom, name):
+            return self.add(name, L.LRN(bottom, local_size=5, alpha=1e-4, beta=0.75))
+
+        x = pool(lrn(conv(data, "conv1", 96, 11, stride=4), "norm1"), "pool1")
+        x = pool(lrn(conv(x, "conv2", 256, 5, pad=2, group=2, bias=0.1), "norm2"), "pool2")
+        x = conv(x, "conv3", 384, 3, pad=1)
+        x = conv(x, "conv4", 384, 3, pad=1, group=2, bias=0.1)
+        x = pool(conv(x, "conv5", 256, 3, pad=1, group=2, bias=0.1), "pool5")
+        x = self.fc(x, "fc6", 4096, relu=True, dropout=True, std=0.005)
+        x = self.fc(x, "fc7", 4096, relu=True, dropout=True, std=0.005)
+        return self.fc(x, "fc8", self.n_aus, std=0.01)
+
+    def drml(self, data):
+        """DRML [23]: 170 x 170 crop, conv1 11x11 32 -> 160, Region 8 x 8, pool, LRN, four convs,
+        fc6 4096, fc7 2048, fc n."""
+        def conv(bottom, name, num_output, kernel, stride=1):
+            x = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
+                                             weight_filler=dict(type="xavier"),
+                                             bias_filler=dict(type="constant", value=0)))
+            return self.add("relu" + name[4:], L.ReLU(x, in_place=True))
+
+        x = conv(data, "conv1", 32, 11)
+        x = self.region(x, "region1")
+        x = self.add("pool1", L.Pooling(x, pool=P.Pooling.MAX, kernel_size=2, stride=2))
+        x = self.add("norm1", L.LRN(x, local_size=5, alpha=1e-4, beta=0.75))
+        x = conv(x, "conv2", 16, 8)
+        x = conv(x, "conv3", 16, 8)
+        x = conv(x, "conv4", 16, 6, stride=2)
+        x = conv(x, "conv5", 16, 5)
+        x = self.fc(x, "fc6", 4096, relu=True, dropout=True)
+        x = self.fc(x, "fc7", 2048, relu=True, dropout=True)
+        return self.fc(x, "fc_au", self.n_aus)
+
+    def loss(self, method, logits, label):
+        base = method.removesuffix("_py")
+        loss_param = dict(ignore_label=paper.IGNORE_LABEL)
+        if base in ("alexnet", "resnet18", "drml"):
+            return L.SigmoidCrossEntropyLoss(logits, label, loss_param=loss_param)
+        if base == "alexnet_msr":
+            return L.MSRLoss(logits, label, loss_param=loss_param)
+        if self.python_layers:
+            param_str = json.dumps({"ignore_label": paper.IGNORE_LABEL, "alpha": paper.ALPHA,
+                                    "beta_mode": "CLAMPED"})
+            return L.Python(logits, label, loss_weight=1, python_param=dict(
+                module="python_layers.msr_loss", layer="AdMSRLoss", param_str=param_str),
+                param=[dict(lr_mult=0, decay_mult=0)] * 2)
+        return L.AdMSRLoss(logits, label, loss_param=loss_param, msr_loss_param=dict(alpha=paper.ALPHA))
+
+
+def input_size(method):
+    return DRML_CROP if method == "drml" else paper.INPUT_SIZE
+
+
+def add_data_layers(ns, method, opts, phase):
+    """Image and label Data layers of one phase, read in lock-step (same batch size, same key
+    order); the label Datums (n x 1 x 1) are reshaped to N x n."""
+    split = "train" if phase == caffe.TRAIN else "val"
+    transform = dict(mirror=phase == caffe.TRAIN, mean_value=list(opts.mean))
+    if method == "drml":
+        transform["crop_size"] = DRML_CROP
+    include = dict(phase=phase)
+    ns.data = L.Data(source=f"{opts.data}/{split}/images", backend=P.Data.LMDB, batch_size=opts.batch_size,
+                     transform_param=transform, include=include)
+    ns.label_datum = L.Data(source=f"{opts.data}/{split}/labels", backend=P.Data.LMDB,
+                            batch_size=opts.batch_size, include=include)
+    ns.label = L.Reshape(ns.label_datum, reshape_param=dict(shape=dict(dim=[0, -1])), include=include)
+
+
+def train_val(method, opts):
+    ns = caffe.NetSpec()
+    add_data_layers(ns, method, opts, caffe.TRAIN)
+    builder = NetBuilder(ns, len(opts.aus), method.endswith("_py"))
+    ns.loss = builder.loss(method, builder.logits(method, ns.data), ns.label)
+    net = ns.to_proto()
+    net.name = method
+    test = caffe.NetSpec()
+    add_data_layers(test, method, opts, caffe.TEST)
+    layers = list(net.layer)
+    del net.layer[:]
+    net.layer.extend(layers[:3])          # TRAIN data, label_datum, label
+    net.layer.extend(test.to_proto().layer)
+    net.layer.extend(layers[3:])
+    return net
+
+
+def deploy(method, opts):
+    ns = caffe.NetSpec()
+    size = input_size(method)
+    ns.data = L.Input(shape=dict(dim=[1, 3, size, size]))
+    builder = NetBuilder(ns, len(opts.aus), method.endswith("_py"))
+    logits = builder.logits(method, ns.data)
+    ns.prob = L.Sigmoid(logits)
+    net = ns.to_proto()
+    net.name = method
+    return net
+
+
+def solver(method, opts):
+    """Sec. 3.1: "All models were initialized with the learning rate of 0.0005, which was further
+    reduced after 2000 iterations. ... A momentum of 0.9 and weight decay of 0.0005 was used."
+    gamma 0.1 and max_iter are this project's choices (docs/networks.md)."""
+    lines = [
+        f'net: "{opts.out_prefix}/{method}_train_val.prototxt"',
+        f"test_iter: {opts.test_iter}",
+        f"test_interval: {opts.test_interval}",
+        f"base_lr: {paper.BASE_LR}",
+        'lr_policy: "step"',
+        "gamma: 0.1",
+        f"stepsize: {paper.LR_STEP}",
+        f"momentum: {paper.MOMENTUM}",
+        f"weight_decay: {paper.WEIGHT_DECAY}",
+        "display: 20",
+        f"max_iter: {opts.max_iter}",
+        f"snapshot: {opts.snapshot}",
+        f'snapshot_prefix: "runs/{method}"',
+        "solver_mode: CPU",
+        "random_seed: 1",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render(net):
+    return "# Generated by tools/generate_prototxt.py; edit the generator, not this file.\n" + str(net)
+
+
+def generate(opts):
+    """{file name: text} for every requested method."""
+    files = {}
+    for method in opts.only:
+        files[f"{method}_train_val.prototxt"] = render(train_val(method, opts))
+        files[f"{method}_deploy.prototxt"] = render(deploy(method, opts))
+        files[f"{method}_solver.prototxt"] = "# Generated by tools/generate_prototxt.py\n" + solver(method, opts)
+    return files
+
+
+def parse_aus(text):
+    try:
+        aus = tuple(int(a) for a in text.replace("AU", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--aus wants comma-separated AU numbers like 1,2,4; got {text!r}")
+    if len(set(aus)) != len(aus) or not aus:
+        raise argparse.ArgumentTypeError(f"--aus must list distinct AUs; got {text!r}")
+    return aus
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(REPO / "prototxt"), help="output directory (default: prototxt/)")
+    ap.add_argument("--out-prefix", default="prototxt",
+                    help="how solvers name the directory of their nets, relative to where caffe runs "
+                         "(default: prototxt, i.e. run caffe from the repository root)")
+    ap.add_argument("--data", default="data/synthau",
+                    help="dataset directory with {train,val}/{images,labels} LMDBs (default: data/synthau)")
+    ap.add_argument("--aus", type=parse_aus, default=paper.EMOTIONET_AUS,
+                    help="AUs, in label-column order (default: the 11 EmotioNet AUs)")
+    ap.add_argument("--batch-size", type=int, default=16, help="images per batch (default: 16)")
+    ap.add_argument("--mean", type=float, nargs=3, default=DEFAULT_MEAN_BGR, metavar=("B", "G", "R"),
+                    help="per-channel mean subtracted from the images (default: 104 117 123)")
+    ap.add_argument("--test-iter", type=int, default=32, help="validation batches per test (default: 32)")
+    ap.add_argument("--test-interval", type=int, default=500, help="iterations between tests (default: 500)")
+    ap.add_argument("--max-iter", type=int, default=6000, help="training iterations (default: 6000)")
+    ap.add_argument("--snapshot", type=int, default=1000, help="iterations between snapshots (default: 1000)")
+    ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=METHODS,
+                    help=f"comma-separated methods (default: all: {','.join(METHODS)})")
+    opts = ap.parse_args(argv)
+    unknown = set(opts.only) - set(METHODS)
+    if unknown:
+        ap.error(f"unknown method(s) {sorted(unknown)}; known: {', '.join(METHODS)}")
+    return opts
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in generate(opts).items():
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(out / name)
+    print(f"wrote {len(opts.only) * 3} files for {len(opts.only)} methods into {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Prints each network's learnable parameter count and multiply-adds per image at its input size.
+
+Counts come from the deploy prototxts, instantiated in pycaffe:
+  parameters    the blobs of Convolution, InnerProduct, Scale and Region layers that are learned
+                (BatchNorm's running statistics and Region's blobs 4-6 are statistics, not counted);
+  multiply-adds those of Convolution, InnerProduct and Region (its per-patch convolutions), the
+                convention torchvision's numbers use (1.814 G for ResNet-18 at 224 x 224).
+
+Examples:
+  python tools/net_size.py                     # every method in prototxt/
+  python tools/net_size.py --only ldscmr,dscmr
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+import caffe  # noqa: E402
+
+from tools.generate_prototxt import METHODS  # noqa: E402
+
+LEARNED_BLOBS = {"Convolution": None, "InnerProduct": None, "Scale": None, "Region": 4}
+
+
+def net_size(deploy_prototxt):
+    """(parameters, multiply-adds per image, input side) of a deploy net."""
+    net = caffe.Net(str(deploy_prototxt), caffe.TEST)
+    params = macs = 0
+    for name, layer in zip(net._layer_names, net.layers):
+        if layer.type not in LEARNED_BLOBS:
+            continue
+        blobs = list(layer.blobs)[:LEARNED_BLOBS[layer.type]]
+        params += sum(b.count for b in blobs)
+        if layer.type == "Scale":
+            continue
+        weights = blobs[0].data.shape
+        top = net.top_names[name][0]
+        out = net.blobs[top].data.shape
+        if layer.type == "InnerProduct":
+            macs += weights[0] * weights[1]
+        elif layer.type == "Convolution":
+            macs += int(out[1] * out[2] * out[3]) * int(weights[1] * weights[2] * weights[3])
+        else:  # Region: P patches of C x C x K x K weights, each over its own pixels: H*W*C*C*K*K in all
+            _, c, h, w = out
+            macs += int(h * w) * int(c * weights[2] * weights[3] * weights[4])
+    return params, macs, net.blobs["data"].data.shape[-1]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--prototxt-dir", default=str(REPO / "prototxt"), help="where the deploy prototxts are")
+    ap.add_argument("--only", type=lambda s: s.split(","), default=[m for m in METHODS if not m.endswith("_py")],
+                    help="comma-separated methods (default: every method without the _py twins)")
+    opts = ap.parse_args(argv)
+    print(f"| method | input | parameters | multiply-adds |\n|---|---|---:|---:|")
+    for method in opts.only:
+        path = Path(opts.prototxt_dir) / f"{method}_deploy.prototxt"
+        if not path.exists():
+            sys.exit(f"net_size: {path} does not exist; run tools/generate_prototxt.py first")
+        params, macs, size = net_size(path)
+        print(f"| {method} | {size}x{size} | {params:,} | {macs / 1e9:.3f} G |")
+
+
+if __name__ == "__main__":
+    main()
