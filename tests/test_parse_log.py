@@ -1,0 +1,43 @@
+"""Log parsing on a real log from a short `caffe train` run, with Ad-MSR's per-AU tops logged."""
+import numpy as np
+
+from caffe_helpers import run_caffe
+from tools.parse_log import main, parse_log
+
+NET = """
+layer { name: "x" type: "DummyData" top: "x"
+  dummy_data_param { shape { dim: 8 dim: 6 } data_filler { type: "gaussian" std: 1 } } }
+layer { name: "u" type: "DummyData" top: "u"
+  dummy_data_param { shape { dim: 8 dim: 3 } data_filler { type: "uniform" min: 0 max: 1 } } }
+layer { name: "y" type: "Threshold" bottom: "u" top: "y" threshold_param { threshold: 0.6 } }
+layer { name: "logits" type: "InnerProduct" bottom: "x" top: "logits"
+  inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.3 } } }
+layer { name: "loss" type: "AdMSRLoss" bottom: "logits" bottom: "y" top: "loss" top: "beta" top: "l_cur"
+  loss_weight: 1 loss_weight: 0 loss_weight: 0 }
+"""
+
+
+def test_parses_a_real_training_log(tmp_path):
+    (tmp_path / "net.prototxt").write_text(NET)
+    (tmp_path / "solver.prototxt").write_text(
+        'net: "net.prototxt"\ntest_net: "net.prototxt"\ntest_iter: 2\ntest_interval: 5\ntest_initialization: true\n'
+        'base_lr: 0.01\nlr_policy: "fixed"\nmax_iter: 10\ndisplay: 2\nrandom_seed: 3\nsnapshot_after_train: false\n')
+    log = run_caffe("train", "-solver", "solver.prototxt", cwd=tmp_path).stderr
+    train, test = parse_log(log.splitlines())
+
+    assert [r["iteration"] for r in train] == [0, 2, 4, 6, 8]
+    assert [r["iteration"] for r in test] == [0, 5, 10]
+    for r in train:
+        assert r["lr"] == 0.01
+        assert len(r["beta"]) == 3 and len(r["l_cur"]) == 3
+        assert all(1 <= b <= 2 for b in r["beta"])
+        # eq. 11: the loss is sum_i beta_i L_cur^(i); the log rounds to 6 significant digits.
+        assert np.isclose(r["loss"], np.dot(r["beta"], r["l_cur"]), rtol=1e-4)
+        assert r["smoothed_loss"] == r["loss"]
+    assert all(len(r["l_cur"]) == 3 and r["loss"] > 0 for r in test)
+
+    (tmp_path / "train.log").write_text(log)
+    main([str(tmp_path / "train.log"), "--plot", str(tmp_path / "curves.png")])
+    header = (tmp_path / "train.train.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["iteration", "smoothed_loss", "lr"] and "beta_2" in header
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,124 @@
+"""Parses a `caffe train` log (glog) into per-iteration train and test records, and plots them.
+
+Every net output Caffe logs is kept: the loss, and per-AU tops such as Ad-MSR's beta and L_cur,
+which Caffe logs one element a line under the same name (they become lists, one value per AU).
+
+Examples:
+  python tools/parse_log.py runs/ldscmr.log                  # writes runs/ldscmr.train.csv, .test.csv
+  python tools/parse_log.py runs/ldscmr.log --plot runs/ldscmr_curves.png
+"""
+import argparse
+import csv
+import re
+import sys
+from pathlib import Path
+
+TRAIN_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = ([-+\d.eE]+|nan|inf)")
+LEARNING_RATE = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
+TESTING = re.compile(r"Iteration (\d+), Testing net")
+OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+\d.eE]+|nan|inf)")
+
+
+def parse_log(lines):
+    """(train, test): lists of {"iteration": int, name: float or [floats], ...} in log order."""
+    train, test = [], []
+    current = None
+    test_iteration = None
+    for line in lines:
+        if m := TESTING.search(line):
+            test_iteration = int(m.group(1))
+        elif m := TRAIN_LOSS.search(line):
+            current = {"iteration": int(m.group(1)), "smoothed_loss": float(m.group(2))}
+            train.append(current)
+        elif m := LEARNING_RATE.search(line):
+            if train and train[-1]["iteration"] == int(m.group(1)):
+                train[-1]["lr"] = float(m.group(2))
+        elif m := OUTPUT.search(line):
+            phase, name, value = m.group(1), m.group(2), float(m.group(3))
+            if phase == "Train":
+                record = current
+            else:
+                if not test or test[-1]["iteration"] != test_iteration:
+                    test.append({"iteration": test_iteration})
+                record = test[-1]
+            if record is None:
+                continue
+            if name in record:
+                previous = record[name]
+                record[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+            else:
+                record[name] = value
+    return train, test
+
+
+def flatten(record):
+    """Lists become name_0, name_1, ... columns."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, list):
+            out.update({f"{key}_{i}": v for i, v in enumerate(value)})
+        else:
+            out[key] = value
+    return out
+
+
+def write_csv(records, path):
+    rows = [flatten(r) for r in records]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def plot_curves(train, test, path, title=""):
+    """Loss (and accuracy, if logged) against iteration, train and test, in the style of Fig. 5."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    has_accuracy = any("accuracy" in r for r in test)
+    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5.5, 4), squeeze=False)
+    ax = axes[0][0]
+    ax.plot([r["iteration"] for r in train], [r["smoothed_loss"] for r in train], label="train")
+    tested = [r for r in test if "loss" in r]
+    ax.plot([r["iteration"] for r in tested], [r["loss"] for r in tested], "o-", label="test")
+    ax.set(xlabel="iteration", ylabel="loss", title=f"{title} loss".strip())
+    ax.legend()
+    if has_accuracy:
+        ax = axes[0][1]
+        scored = [r for r in test if "accuracy" in r]
+        ax.plot([r["iteration"] for r in scored], [100 * r["accuracy"] for r in scored], "o-")
+        ax.set(xlabel="iteration", ylabel="accuracy (%)", title=f"{title} accuracy".strip())
+    fig.tight_layout()
+    tmp = Path(str(path) + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("log", type=Path, help="a caffe train log (what caffe prints to stderr)")
+    ap.add_argument("--out-prefix", type=Path, help="CSV prefix (default: the log's path without .log)")
+    ap.add_argument("--plot", type=Path, help="also write a PNG of the loss/accuracy curves here")
+    opts = ap.parse_args(argv)
+    if not opts.log.is_file():
+        sys.exit(f"parse_log: {opts.log} does not exist")
+    with open(opts.log, errors="replace") as f:
+        train, test = parse_log(f)
+    if not train and not test:
+        sys.exit(f"parse_log: {opts.log} holds no 'Iteration N (...), loss = ' or test output lines")
+    prefix = opts.out_prefix or opts.log.with_suffix("")
+    write_csv(train, f"{prefix}.train.csv")
+    write_csv(test, f"{prefix}.test.csv")
+    print(f"{len(train)} train and {len(test)} test records -> {prefix}.train.csv, {prefix}.test.csv")
+    if opts.plot:
+        plot_curves(train, test, opts.plot, title=opts.log.stem)
+        print(f"curves -> {opts.plot}")
+
+
+if __name__ == "__main__":
+    main()
