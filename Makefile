@@ -7,12 +7,13 @@ SHELL := /bin/bash
 VENV := .venv
 SOLVER ?= prototxt/ldscmr_solver.prototxt
 
-.PHONY: help setup system-deps venv caffe test gtest pytest data train
+.PHONY: help setup setup-gpu system-deps venv caffe test gtest pytest data train
 
 help:
 	@echo "make train    install what is missing, build Caffe, build the default dataset, train $(SOLVER)"
 	@echo "make test     install what is missing, build Caffe, run the Caffe gtests and pytest"
 	@echo "make train ITERS=20   the same, stopping after 20 iterations"
+	@echo "make setup-gpu        a CUDA build of Caffe (needs nvcc; compiles the layers' .cu files)"
 	@echo "make setup    only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
 
 setup: caffe
@@ -25,6 +26,11 @@ venv: system-deps
 
 caffe: venv
 	@bash setup/build_caffe.sh
+
+# A CUDA build (sm_90, CUDA 13, no cuDNN) beside the CPU one; .venv then runs it. Not part of make test.
+setup-gpu: venv
+	@$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-gpu.txt
+	@CAFFE_GPU=1 bash setup/build_caffe.sh
 
 test: setup
 	@$(MAKE) --no-print-directory gtest pytest

