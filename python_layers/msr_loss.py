@@ -33,7 +33,7 @@ def check_labels(y, ignore_label, layer_name):
     if not good.all():
         j, i = np.argwhere(~good)[0]
         allowed = "0 or 1" if ignore_label is None else f"0, 1 or ignore_label {ignore_label}"
-        raise ValueError(f"{layer_name}: label {y[j, i]} at (sample {j}, AU {i}) is not {allowed}")
+        raise ValueError(f"{layer_name}: label {y[j, i]:g} at (sample {j}, AU {i}) is not {allowed}")
 
 
 def msr_per_au(x, y, ignore_label):
@@ -52,7 +52,7 @@ def msr_per_au(x, y, ignore_label):
     # for negatives.
     l_cur = -inv_m * (w_pos * (pos * log_sigmoid(x)).sum(0)
                       + w_neg * (neg * log_sigmoid(-x)).sum(0))
-    sigmoid = 1 / (1 + np.exp(-x))
+    sigmoid = np.exp(log_sigmoid(x))
     grad = inv_m * (w_pos * pos * (sigmoid - 1) + w_neg * neg * sigmoid)  # d eq. 4 / dx
     return l_cur, grad
 
@@ -97,8 +97,8 @@ class MSRLoss(caffe.Layer):
     def reshape(self, bottom, top):
         self.num_aus = self.count_aus(bottom)
         top[0].reshape()
-        for t in top[1:]:
-            t.reshape(self.num_aus)
+        for i in range(1, len(top)):
+            top[i].reshape(self.num_aus)
 
     def per_au(self, bottom):
         """L_cur (n,) and dL_cur/dx (N x n) of the current batch, labels checked."""
