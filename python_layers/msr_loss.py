@@ -8,9 +8,9 @@ The interpretations of the paper are those of docs/layers/msr_loss.md.
             python_param { module: "python_layers.msr_loss" layer: "MSRLoss"
                            param_str: '{"ignore_label": 999}' } }
 
-AdMSRLoss keeps L_pre and the update count in self.blobs, so snapshots save them. Caffe cannot
-learn from a Python layer's wish, so its prototxt must declare both blobs as statistics:
-`param { lr_mult: 0 decay_mult: 0 } param { lr_mult: 0 decay_mult: 0 }`.
+AdMSRLoss keeps L_pre and the update count in self.blobs, so snapshots save them. A Python
+layer cannot set its own ParamSpec (the C++ layer does), so its prototxt must declare both blobs
+as statistics: `param { lr_mult: 0 decay_mult: 0 } param { lr_mult: 0 decay_mult: 0 }`.
 """
 import caffe
 import numpy as np

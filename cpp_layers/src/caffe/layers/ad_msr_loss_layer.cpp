@@ -54,7 +54,8 @@ Dtype AdMSRLossLayer<Dtype>::CombinePerAULosses(
   const int n = this->num_aus_;
   const Dtype* l_cur = this->au_loss_.cpu_data();
   const Dtype updates = this->blobs_[1]->cpu_data()[0];
-  // L_pre is initialised from the first batch: before any update, L_pre := L_cur.
+  // L_pre is initialised from the first batch: before any update,
+  // L_pre := L_cur.
   const Dtype* l_pre = updates == 0 ? l_cur : this->blobs_[0]->cpu_data();
   Dtype l_s = 0;
   for (int i = 0; i < n; ++i) {

@@ -11,7 +11,7 @@ namespace caffe {
 /// log(sigmoid(x)) without overflow: min(x, 0) - log(1 + exp(-|x|)).
 template <typename Dtype>
 inline Dtype LogSigmoid(Dtype x) {
-  return std::min(x, Dtype(0)) - log1p(exp(-std::fabs(x)));
+  return std::min(x, Dtype(0)) - std::log1p(std::exp(-std::fabs(x)));
 }
 
 template <typename Dtype>
@@ -26,9 +26,7 @@ void MSRLossLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
   }
   LossLayer<Dtype>::LayerSetUp(bottom, top);
   has_ignore_label_ = this->layer_param_.loss_param().has_ignore_label();
-  if (has_ignore_label_) {
-    ignore_label_ = this->layer_param_.loss_param().ignore_label();
-  }
+  ignore_label_ = this->layer_param_.loss_param().ignore_label();
 }
 
 template <typename Dtype>
@@ -117,7 +115,8 @@ void MSRLossLayer<Dtype>::ComputePerAULoss() {
     }
     pos_scale[i] = w_pos * inv_m;
     neg_scale[i] = w_neg * inv_m;
-    // Eq. 4: log P_j is log s(x_j) for positives, log(1 - s(x_j)) for negatives.
+    // Eq. 4: log P_j is log s(x_j) for positives, log(1 - s(x_j)) for
+    // negatives.
     loss[i] = -(pos_scale[i] * sum_log_pos[i] + neg_scale[i] * sum_log_neg[i]);
   }
 }

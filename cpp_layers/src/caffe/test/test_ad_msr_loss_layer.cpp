@@ -276,9 +276,10 @@ TYPED_TEST(AdMSRLossLayerTest, TestGradientAULossTop) {
 // blobs, which then move neither beta nor the loss.
 TYPED_TEST(AdMSRLossLayerTest, TestGradientLossTopConstantBeta) {
   typedef typename TypeParam::Dtype Dtype;
+  const vector<int> shapes[] = {vector<int>{8, 6}, vector<int>{5, 6, 1, 1}};
   for (MSRLossParameter_BetaMode mode : {MSRLossParameter_BetaMode_CLAMPED,
-                                         MSRLossParameter_BetaMode_PAPER_ZERO}) {
-    for (const vector<int>& shape : {vector<int>{8, 6}, vector<int>{5, 6, 1, 1}}) {
+       MSRLossParameter_BetaMode_PAPER_ZERO}) {
+    for (const vector<int>& shape : shapes) {
       this->FillBottoms(shape, true);
       AdMSRLossLayer<Dtype> layer(this->MakeParam(true, mode, TEST));
       layer.SetUp(this->blob_bottom_vec_, this->blob_top_vec_);
@@ -337,7 +338,8 @@ TYPED_TEST(AdMSRLossLayerTest, TestStateInProto) {
   EXPECT_EQ(Dtype(2), restored.blobs()[1]->cpu_data()[0]);
   FillMSRLogits(this->blob_bottom_data_);
   const Dtype loss = layer.Forward(this->blob_bottom_vec_, this->blob_top_vec_);
-  EXPECT_EQ(loss, restored.Forward(this->blob_bottom_vec_, this->blob_top_vec_));
+  EXPECT_EQ(loss,
+            restored.Forward(this->blob_bottom_vec_, this->blob_top_vec_));
   EXPECT_EQ(this->GetLPre(&layer), this->GetLPre(&restored));
 }
 
