@@ -25,7 +25,8 @@ def python_region(name, bottom, top, params):
 
 def cpp_region(name, bottom, top, params):
     """A C++ Region layer with the same parameters, as region_param fields."""
-    fields = " ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in params.items())
+    fields = " ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}"
+                      for k, v in params.items())
     return f'layer {{ name: "{name}" type: "Region" bottom: "{bottom}" top: "{top}" region_param {{ {fields} }} }}\n'
 
 

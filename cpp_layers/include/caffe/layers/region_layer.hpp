@@ -19,7 +19,8 @@ namespace caffe {
  *   BatchNorm (Caffe's BatchNormLayer semantics, per channel),
  *   Scale with bias (gamma_p, beta_p, per channel), ReLU,
  *   a KxK convolution C -> C (pad (K-1)/2, stride 1; weights W_p, bias b_p),
- * and the identity addition: y_p = conv_p(ReLU(gamma_p BN_p(x_p) + beta_p)) + x_p.
+ * and the identity addition:
+ *   y_p = conv_p(ReLU(gamma_p BN_p(x_p) + beta_p)) + x_p.
  * The top has the bottom's shape. Images never mix: image n's patches are
  * cut from, and written back to, image n (DRML's Box/Splice layers mixed
  * images when N > 1).
@@ -75,15 +76,22 @@ class RegionLayer : public Layer<Dtype> {
   // and act_ (patch-major layout; N*C*H*W values in all).
   vector<int> patch_offset_;
 
-  Blob<Dtype> x_norm_;      // BN output x_hat, per patch C x N x h x w
-  Blob<Dtype> act_;         // ReLU(gamma x_hat + beta); diff: dL/d(act), then dL/d(pre-ReLU)
-  Blob<Dtype> batch_mean_;  // P x C: the mean each patch was normalised with
-  Blob<Dtype> batch_std_;   // P x C: sqrt(var + eps) each patch was normalised with
-  Blob<Dtype> patch_in_;    // C x N h w: data: gathered x_p; diff: gathered dL/dy_p
-  Blob<Dtype> patch_tmp_;   // C x N h w: conv output; scratch for sums
-  Blob<Dtype> col_;         // (C K K) x (N h w): im2col data; diff: column gradients
-  Blob<Dtype> ones_;        // N h w ones: row sums by GEMV
-  Blob<Dtype> sums_;        // 2 x C: per channel sum(dpre * x_hat), sum(dpre)
+  // x_hat (BN output), per patch C x N x h x w.
+  Blob<Dtype> x_norm_;
+  // ReLU(gamma x_hat + beta); diff: dL/d(act), then dL/d(pre-ReLU).
+  Blob<Dtype> act_;
+  // P x C: the mean and sqrt(var + eps) each patch was normalised with.
+  Blob<Dtype> batch_mean_, batch_std_;
+  // C x N h w: data: gathered x_p; diff: gathered dL/dy_p.
+  Blob<Dtype> patch_in_;
+  // C x N h w: the convolution's output; scratch for sums.
+  Blob<Dtype> patch_tmp_;
+  // (C K K) x (N h w): data: im2col columns; diff: column gradients.
+  Blob<Dtype> col_;
+  // N h w ones: row sums by GEMV.
+  Blob<Dtype> ones_;
+  // 2 x C: per channel sum(dpre * x_hat), then sum(dpre).
+  Blob<Dtype> sums_;
 };
 
 }  // namespace caffe

@@ -90,8 +90,10 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
       const vector<Blob<Dtype>*>& top) {
   const RegionParameter& param = this->layer_param_.region_param();
   CHECK_EQ(bottom[0]->num_axes(), 4)
-      << "Region: bottom must be N x C x H x W, got " << bottom[0]->shape_string();
-  CHECK_NE(bottom[0], top[0]) << "Region: in-place computation is not supported";
+      << "Region: bottom must be N x C x H x W, got "
+      << bottom[0]->shape_string();
+  CHECK_NE(bottom[0], top[0])
+      << "Region: in-place computation is not supported";
   grid_h_ = param.grid_h();
   grid_w_ = param.grid_w();
   CHECK_GE(grid_h_, 1) << "Region: grid_h must be at least 1";
@@ -182,7 +184,8 @@ template <typename Dtype>
 void RegionLayer<Dtype>::Reshape(const vector<Blob<Dtype>*>& bottom,
       const vector<Blob<Dtype>*>& top) {
   CHECK_EQ(bottom[0]->num_axes(), 4)
-      << "Region: bottom must be N x C x H x W, got " << bottom[0]->shape_string();
+      << "Region: bottom must be N x C x H x W, got "
+      << bottom[0]->shape_string();
   CHECK_EQ(bottom[0]->channels(), channels_)
       << "Region: the bottom's channels changed since set-up";
   const int num = bottom[0]->num();
@@ -284,7 +287,8 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
           this->blobs_[4]->mutable_cpu_data() + p * C);
       const Dtype bias_correction_factor = m > 1 ? Dtype(m) / (m - 1) : 1;
       caffe_cpu_axpby(C, bias_correction_factor, stdv,
-          moving_average_fraction_, this->blobs_[5]->mutable_cpu_data() + p * C);
+          moving_average_fraction_,
+          this->blobs_[5]->mutable_cpu_data() + p * C);
     }
     caffe_add_scalar(C, eps_, stdv);
     caffe_sqrt(C, stdv, stdv);  // std = sqrt(var + eps)
@@ -347,7 +351,8 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
       region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
           col_.mutable_cpu_data());
       caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
-          col_.cpu_data(), 1, this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
+          col_.cpu_data(), 1,
+          this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
     }
     if (!need_pre_diff) {
       continue;
@@ -367,7 +372,8 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dpre, ones_.cpu_data(), 0,
         sums + C);
     if (this->param_propagate_down(2)) {
-      caffe_axpy(C, Dtype(1), sums, this->blobs_[2]->mutable_cpu_diff() + p * C);
+      caffe_axpy(C, Dtype(1), sums,
+          this->blobs_[2]->mutable_cpu_diff() + p * C);
     }
     if (this->param_propagate_down(3)) {
       caffe_axpy(C, Dtype(1), sums + C,
@@ -377,8 +383,10 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
       continue;
     }
     // BatchNorm (BatchNormLayer::Backward_cpu with dL/dx_hat = gamma * dpre):
-    //   batch statistics: dx = gamma/std (dpre - mean(dpre) - x_hat mean(dpre x_hat))
-    //   global statistics: dx = gamma/std dpre
+    //   batch statistics:
+    //     dx = gamma/std (dpre - mean(dpre) - x_hat mean(dpre x_hat))
+    //   global statistics:
+    //     dx = gamma/std dpre
     // plus the identity addition's dy. Patches tile the map, so every bottom
     // diff value is written exactly once.
     const Dtype* stdv = batch_std_.cpu_data() + p * C;

@@ -78,7 +78,8 @@ __global__ void RegionIm2col(const int count, const Dtype* patch,
 }
 
 // The adjoint of RegionIm2col, one thread per patch element (no atomics):
-// patch[c][n][i][j] = sum_{u,v} col[(c*K + u)*K + v][(n*h + i-u+pad)*w + j-v+pad]
+// patch[c][n][i][j] =
+//   sum_{u,v} col[(c*K + u)*K + v][(n*h + i-u+pad)*w + j-v+pad]
 // over the (u, v) where that column position lies inside the patch.
 template <typename Dtype>
 __global__ void RegionCol2im(const int count, const Dtype* col,
@@ -128,8 +129,10 @@ __global__ void RegionReLUBackward(const int count, const Dtype* act,
 }
 
 // BatchNorm backward (dL/dx_hat = gamma * dpre) plus the identity's dy:
-//   batch statistics: dx = gamma/std (dpre - mean(dpre) - x_hat mean(dpre x_hat))
-//   global statistics: dx = gamma/std dpre
+//   batch statistics:
+//     dx = gamma/std (dpre - mean(dpre) - x_hat mean(dpre x_hat))
+//   global statistics:
+//     dx = gamma/std dpre
 // sums holds sum(dpre * x_hat) in [0, C) and sum(dpre) in [C, 2C).
 template <typename Dtype>
 __global__ void RegionBackwardBottom(const int count, const Dtype* dy,
@@ -205,7 +208,8 @@ void RegionLayer<Dtype>::Forward_gpu(const vector<Blob<Dtype>*>& bottom,
           this->blobs_[4]->mutable_gpu_data() + p * C);
       const Dtype bias_correction_factor = m > 1 ? Dtype(m) / (m - 1) : 1;
       caffe_gpu_axpby(C, bias_correction_factor, stdv,
-          moving_average_fraction_, this->blobs_[5]->mutable_gpu_data() + p * C);
+          moving_average_fraction_,
+          this->blobs_[5]->mutable_gpu_data() + p * C);
     }
     caffe_gpu_add_scalar(C, eps_, stdv);
     caffe_gpu_sqrt(C, stdv, stdv);  // std = sqrt(var + eps)
@@ -268,7 +272,8 @@ void RegionLayer<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,
           pad_, col_.mutable_gpu_data());
       CUDA_POST_KERNEL_CHECK;
       caffe_gpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
-          col_.gpu_data(), 1, this->blobs_[0]->mutable_gpu_diff() + p * C * ckk);
+          col_.gpu_data(), 1,
+          this->blobs_[0]->mutable_gpu_diff() + p * C * ckk);
     }
     if (!need_pre_diff) {
       continue;
