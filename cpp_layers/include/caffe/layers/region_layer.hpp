@@ -1,0 +1,99 @@
+#ifndef CAFFE_REGION_LAYER_HPP_
+#define CAFFE_REGION_LAYER_HPP_
+
+#include <vector>
+
+#include "caffe/blob.hpp"
+#include "caffe/layer.hpp"
+#include "caffe/proto/caffe.pb.h"
+
+namespace caffe {
+
+/**
+ * @brief DRML's region layer as L-DSCMR uses it (Wang et al. 2019, Sec. 2.1,
+ *        Fig. 1): patch clipping, local convolution and identity addition.
+ *
+ * The N x C x H x W bottom is cut into grid_h x grid_w patches; patch (i, j)
+ * covers rows floor(i*H/grid_h) .. floor((i+1)*H/grid_h) - 1 and columns
+ * likewise. Each patch p of every image goes through its own
+ *   BatchNorm (Caffe's BatchNormLayer semantics, per channel),
+ *   Scale with bias (gamma_p, beta_p, per channel), ReLU,
+ *   a KxK convolution C -> C (pad (K-1)/2, stride 1; weights W_p, bias b_p),
+ * and the identity addition:
+ *   y_p = conv_p(ReLU(gamma_p BN_p(x_p) + beta_p)) + x_p.
+ * The top has the bottom's shape. Images never mix: image n's patches are
+ * cut from, and written back to, image n (DRML's Box/Splice layers mixed
+ * images when N > 1).
+ *
+ * Blobs, P = grid_h * grid_w: 0 conv weights P x C x C x K x K, 1 conv bias
+ * P x C, 2 gamma P x C, 3 beta P x C, 4 running mean P x C, 5 running variance
+ * P x C, 6 moving-average scale factor (1). Blobs 4-6 are BatchNorm
+ * statistics: the layer forces their lr_mult and decay_mult to 0.
+ *
+ * Speed: per patch, the patch of all N images is gathered into one contiguous
+ * C x (N h w) buffer, normalised, and convolved with ONE im2col to a
+ * (C K K) x (N h w) matrix and ONE GEMM. Buffers are sized in Reshape for the
+ * largest patch and reused.
+ */
+template <typename Dtype>
+class RegionLayer : public Layer<Dtype> {
+ public:
+  explicit RegionLayer(const LayerParameter& param)
+      : Layer<Dtype>(param) {}
+  virtual void LayerSetUp(const vector<Blob<Dtype>*>& bottom,
+      const vector<Blob<Dtype>*>& top);
+  virtual void Reshape(const vector<Blob<Dtype>*>& bottom,
+      const vector<Blob<Dtype>*>& top);
+
+  virtual inline const char* type() const { return "Region"; }
+  virtual inline int ExactNumBottomBlobs() const { return 1; }
+  virtual inline int ExactNumTopBlobs() const { return 1; }
+
+ protected:
+  virtual void Forward_cpu(const vector<Blob<Dtype>*>& bottom,
+      const vector<Blob<Dtype>*>& top);
+  virtual void Forward_gpu(const vector<Blob<Dtype>*>& bottom,
+      const vector<Blob<Dtype>*>& top);
+  virtual void Backward_cpu(const vector<Blob<Dtype>*>& top,
+      const vector<bool>& propagate_down, const vector<Blob<Dtype>*>& bottom);
+  virtual void Backward_gpu(const vector<Blob<Dtype>*>& top,
+      const vector<bool>& propagate_down, const vector<Blob<Dtype>*>& bottom);
+
+  // Scale that turns the running sums of blobs 4-5 into statistics
+  // (BatchNorm: 1 / scale factor, or 0 if the factor is 0).
+  Dtype GlobalStatsScale() const;
+
+  int grid_h_, grid_w_, num_patches_;
+  int kernel_size_, pad_;
+  int channels_;
+  bool use_global_stats_;
+  Dtype moving_average_fraction_;
+  Dtype eps_;
+  // Patch boundaries: patch (i, j) is rows [row_bounds_[i], row_bounds_[i+1])
+  // and columns [col_bounds_[j], col_bounds_[j+1]).
+  vector<int> row_bounds_, col_bounds_;
+  // patch_offset_[p]: where patch p's C x N x h x w block starts in x_norm_
+  // and act_ (patch-major layout; N*C*H*W values in all).
+  vector<int> patch_offset_;
+
+  // x_hat (BN output), per patch C x N x h x w.
+  Blob<Dtype> x_norm_;
+  // ReLU(gamma x_hat + beta); diff: dL/d(act), then dL/d(pre-ReLU).
+  Blob<Dtype> act_;
+  // P x C: the mean and sqrt(var + eps) each patch was normalised with.
+  Blob<Dtype> batch_mean_, batch_std_;
+  // C x N h w: data: gathered x_p; diff: gathered dL/dy_p.
+  Blob<Dtype> patch_in_;
+  // C x N h w: the convolution's output; scratch for sums.
+  Blob<Dtype> patch_tmp_;
+  // (C K K) x (N h w): data: im2col columns; diff: column gradients.
+  Blob<Dtype> col_;
+  // N h w ones: row sums by GEMV.
+  Blob<Dtype> ones_;
+  // 2 x C: per channel sum(dpre * x_hat), then sum(dpre).
+  Blob<Dtype> sums_;
+};
+
+}  // namespace caffe
+
+#endif  // CAFFE_REGION_LAYER_HPP_
