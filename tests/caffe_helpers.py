@@ -26,7 +26,7 @@ def net_from_text(text, phase="TRAIN", weights=None):
 
 def run_caffe(*args, cwd=None, check=True):
     """Runs `.venv/bin/caffe ARGS` (glog to stderr); returns the CompletedProcess."""
-    env = dict(os.environ, GLOG_logtostderr="1")
+    env = dict(os.environ, GLOG_logtostderr="1", GLOG_minloglevel="0")
     proc = subprocess.run([str(CAFFE), *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True)
     if check and proc.returncode != 0:

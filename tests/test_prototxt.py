@@ -28,6 +28,7 @@ def write_lmdbs(root, n_images=4, size=224):
     """Tiny image (uint8 3 x size x size) and label (float N_AUS x 1 x 1) LMDBs for train and val."""
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
+        (root / split).mkdir()
         with lmdb.open(str(root / split / "images"), map_size=1 << 28) as img_db, \
                 lmdb.open(str(root / split / "labels"), map_size=1 << 24) as label_db:
             with img_db.begin(write=True) as img_txn, label_db.begin(write=True) as label_txn:
@@ -56,9 +57,10 @@ def test_every_train_val_runs_in_caffe_time(small_nets, method):
 
 @pytest.mark.parametrize("method", gen.METHODS)
 def test_every_train_val_reads_labels_in_lock_step(small_nets, method):
-    net = caffe.Net(str(small_nets / f"{method}_train_val.prototxt"), caffe.TEST)
+    # TRAIN phase: an untrained net's BatchNorm has no global statistics for TEST to use yet.
+    net = caffe.Net(str(small_nets / f"{method}_train_val.prototxt"), caffe.TRAIN)
     net.forward()
-    with lmdb.open(str(small_nets / "val" / "labels"), readonly=True) as db, db.begin() as txn:
+    with lmdb.open(str(small_nets / "train" / "labels"), readonly=True) as db, db.begin() as txn:
         first = caffe.proto.caffe_pb2.Datum.FromString(txn.get(b"00000000"))
     assert net.blobs["label"].data.shape == (2, N_AUS)
     assert np.array_equal(net.blobs["label"].data[0], np.array(first.float_data))

@@ -59,8 +59,13 @@ class NetBuilder:
     def conv_bn(self, bottom, name, num_output, kernel, stride=1, pad=0, relu=True):
         """Convolution (bias_term false) + BatchNorm + Scale(bias) [+ ReLU], ResNet style (Sec. 2.1:
         "Each convolutional layer is followed by Batch Normalization (BN) and Scale layers")."""
-        conv = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
-                                            pad=pad, bias_term=False, weight_filler=dict(type="msra")))
+        geometry = {}  # only what differs from Caffe's defaults (stride 1, pad 0)
+        if stride != 1:
+            geometry["stride"] = stride
+        if pad:
+            geometry["pad"] = pad
+        conv = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, bias_term=False,
+                                            weight_filler=dict(type="msra"), **geometry))
         bn = L.BatchNorm(conv, name="bn_" + name, in_place=True)
         out = L.Scale(bn, name="scale_" + name, bias_term=True, in_place=True)
         return L.ReLU(out, name="relu_" + name, in_place=True) if relu else out

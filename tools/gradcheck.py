@@ -10,6 +10,11 @@ is over its tolerance.
 
 Ad-MSR is checked in the TEST phase with a preset L_pre (the state must not move between the
 finite-difference evaluations); Region in TRAIN (batch statistics) and in TEST (global statistics).
+The finite differences need a forward whose gradient the backward claims, so they run at a state
+moved away from two places where it does not: Ad-MSR's backward treats beta as a constant (eq. 11),
+and beta is constant only where every L_cur < L_S, so L_pre is set to 1000 there; Region's shift is
+set to 6 so that no ReLU input sits within a step of the ReLU's kink. The C++ vs Python comparison
+runs at the unmoved state, with beta and the ReLU masks varying.
 
 Examples:
   python tools/gradcheck.py                         # every layer
@@ -36,6 +41,8 @@ FD_STEP = 1e-2
 FD_TOL = 1e-3
 
 # name: (C++ layer text, Python module/layer/param_str, default shape, phases, number of params)
+# FD_STATE: blob index -> value for the finite-difference run (see the docstring).
+FD_STATE = {"msr": {}, "admsr": {0: 1000.0}, "region": {3: 6.0}}
 LAYERS = {
     "msr": ('type: "MSRLoss" loss_param { ignore_label: 999 }',
             ("python_layers.msr_loss", "MSRLoss", '{"ignore_label": 999}'), (8, 5), ("TRAIN",), 0),
@@ -130,7 +137,7 @@ def check_layer(name, shape, seed):
         rng = np.random.default_rng(seed)
         cpp = load(net_text(cpp_text, shape, is_loss), phase)
         py = load(net_text(cpp_text, shape, is_loss, python, n_params), phase)
-        x = rng.standard_normal(shape) * 2
+        x = rng.standard_normal(shape) * (2 if is_loss else 1)
         for net in (cpp, py):
             net.blobs["x"].data[...] = x
         if is_loss:
@@ -142,7 +149,7 @@ def check_layer(name, shape, seed):
             state = [rng.random(shape[1]) + 0.2, np.ones(1)]
         elif name == "region":  # running statistics for TEST; random learned blobs
             state = [b.data.copy() for b in cpp.layers[-1].blobs]
-            state[5] = np.abs(state[5]) + rng.random(state[5].shape) + 0.5
+            state[5] = rng.random(state[5].shape) + 1.0
             state[4] = rng.standard_normal(state[4].shape) * 0.3
             state[6] = np.array([1.0])
         else:
@@ -166,6 +173,9 @@ def check_layer(name, shape, seed):
             for i in (4, 5, 6):
                 rows.append(error_row(f"{label} cpp vs py", f"blob {i} data", cpp.layers[-1].blobs[i].data,
                                       py.layers[-1].blobs[i].data, CPP_VS_PY_TOL, 1e-8))
+        for i, value in FD_STATE[name].items():
+            cpp.layers[-1].blobs[i].data[...] = value
+        forward_backward(cpp, w)
         arrays = [("x diff", cpp.blobs["x"].data, cpp.blobs["x"].diff)]
         arrays += [(f"blob {i} diff", b.data, b.diff) for i, (b, _) in enumerate(learned)]
         for blob, analytic, numeric in finite_differences(cpp, w, arrays, rng):
@@ -189,6 +199,7 @@ def main(argv=None):
     opts = ap.parse_args(argv)
     names = list(LAYERS) if opts.layer == "all" else [opts.layer]
     caffe.set_mode_cpu()
+    caffe.set_random_seed(opts.seed)
     rows = []
     for name in names:
         shape = opts.shape or LAYERS[name][2]
