@@ -68,19 +68,28 @@ def key(index):
 
 
 class PairWriter:
-    """Writes the image and label LMDBs of one split together, committing every `batch` records."""
+    """Writes the image and label LMDBs of one split together, committing every `batch` records.
+    Images come as serialized Datums (image_datum), labels as vectors."""
 
-    def __init__(self, split_dir, encoding="none", jpeg_quality=95, batch=256):
+    def __init__(self, split_dir, batch=256):
         split_dir.mkdir(parents=True, exist_ok=True)
-        self.encoding, self.jpeg_quality, self.batch = encoding, jpeg_quality, batch
-        self.envs = [lmdb.open(str(split_dir / name), map_size=MAP_SIZE, subdir=True,
-                               meminit=False, map_async=True) for name in ("images", "labels")]
-        self.txns = [env.begin(write=True) for env in self.envs]
+        self.split_dir = split_dir
+        self.batch = batch
+        self.envs, self.txns = None, None
         self.pending = 0
 
-    def put(self, index, image_bgr, labels):
+    def _open(self):
+        # Opened at the first record: the worker pool has forked by then, and no child inherits
+        # an open LMDB environment.
+        self.envs = [lmdb.open(str(self.split_dir / name), map_size=MAP_SIZE, subdir=True,
+                               meminit=False, map_async=True) for name in ("images", "labels")]
+        self.txns = [env.begin(write=True) for env in self.envs]
+
+    def put(self, index, image_datum_bytes, labels):
+        if self.envs is None:
+            self._open()
         k = key(index)
-        self.txns[0].put(k, image_datum(image_bgr, self.encoding, self.jpeg_quality))
+        self.txns[0].put(k, image_datum_bytes)
         self.txns[1].put(k, label_datum(labels))
         self.pending += 1
         if self.pending >= self.batch:
@@ -94,6 +103,8 @@ class PairWriter:
         self.pending = 0
 
     def close(self):
+        if self.envs is None:
+            self._open()
         self._commit(reopen=False)
         for env in self.envs:
             env.sync(True)
