@@ -123,8 +123,7 @@ class Face:
         self.corner_y = tuple(self.centre + g["c0"] - 0.09 * a12[s] + 0.025 * a20[s] + 0.025 * a17[s]
                               for s in (0, 1))
         self.ut = g["ut"] * (1 - 0.3 * self.mean(20) - 0.15 * self.mean(12))
-        self.lt = g["lt"] * (1 - 0.3 * self.mean(20) + 0.25 * self.mean(17)
-                             + (0.0 if parted else 0.8 * self.jaw_drop))
+        self.lt = g["lt"] * (1 - 0.3 * self.mean(20) + (0.0 if parted else 0.8 * self.jaw_drop))
 
     def mouth_line(self, x):
         x = np.asarray(x, np.float64)
