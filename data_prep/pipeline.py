@@ -261,13 +261,17 @@ class Build:
         try:
             if not self.up_to_date:
                 self.report.close()
+                failed_report = self.out.parent / f"{self.out.name}.skipped.tsv"
                 if exc_type is None:
                     old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
                     if self.out.exists():
                         self.out.rename(old)
                     self.tmp.rename(self.out)
                     shutil.rmtree(old, ignore_errors=True)
+                    failed_report.unlink(missing_ok=True)
                 else:
+                    if sum(self.report.skips.values()) or self.report.notes:
+                        shutil.move(self.report.path, failed_report)
                     shutil.rmtree(self.tmp, ignore_errors=True)
         finally:
             self.lock.close()
@@ -323,7 +327,8 @@ class Build:
             if slots[s] != counts.get(s, 0):
                 raise RuntimeError(f"{self.name}: split {s} planned {counts.get(s, 0)} tasks but got {slots[s]}")
         if stats["train"].count == 0:
-            raise BuildError(f"{self.name}: no usable train image (see the skip report above)")
+            raise BuildError(f"{self.name}: no usable train image; the skipped items are listed in "
+                             f"{self.out.parent / (self.out.name + '.skipped.tsv')}")
         manifest = self._manifest(aus, stats, source, extra or {})
         (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         self._print_summary(aus, manifest, time.time() - t0, total)
