@@ -11,6 +11,7 @@ import fcntl
 import json
 import multiprocessing
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -19,6 +20,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -125,6 +127,13 @@ def split_of(seed, group, fractions):
     return SPLITS[min(int(np.searchsorted(edges, u, side="right")), 2)]
 
 
+def dump_json(obj):
+    """JSON, indented, with lists of numbers or strings kept on one line."""
+    text = json.dumps(obj, indent=1)
+    # A JSON string holds no raw newline, so ",\n  " is always layout.
+    return re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]", lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text) + "\n"
+
+
 def _np_ratio(neg, pos):
     return round(neg / pos, 4) if pos else None
 
@@ -178,7 +187,7 @@ def _run_chunk(chunk):
         datums = [image_datum(image, enc, q)]
         if mirror:
             datums.append(image_datum(np.ascontiguousarray(image[:, ::-1]), enc, q))
-        out.append(("ok", (datums, image.reshape(-1, 3).mean(axis=0))))
+        out.append(("ok", (datums, np.array(cv2.mean(image)[:3]))))
     return out
 
 
@@ -330,7 +339,7 @@ class Build:
             raise BuildError(f"{self.name}: no usable train image; the skipped items are listed in "
                              f"{self.out.parent / (self.out.name + '.skipped.tsv')}")
         manifest = self._manifest(aus, stats, source, extra or {})
-        (self.tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        (self.tmp / "manifest.json").write_text(dump_json(manifest))
         self._print_summary(aus, manifest, time.time() - t0, total)
         return manifest
 

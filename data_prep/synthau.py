@@ -236,17 +236,18 @@ class Pose:
         self.scale = _u(rng, 50, 78)
         self.c, self.s = np.cos(roll), np.sin(roll)
         self.t = np.array([CANVAS / 2 + _u(rng, -18, 18), CANVAS / 2 - 25 + _u(rng, -18, 18)])
+        self.trig = (np.cos(self.yaw), np.sin(self.yaw), np.cos(self.pitch), np.sin(self.pitch))
 
     def __call__(self, pts, z):
         pts = np.asarray(pts, np.float64)
         x, y = pts[:, 0], pts[:, 1]
-        z = np.broadcast_to(z, x.shape)
-        x1 = x * np.cos(self.yaw) + z * np.sin(self.yaw)
-        z1 = -x * np.sin(self.yaw) + z * np.cos(self.yaw)
-        y1 = y * np.cos(self.pitch) - z1 * np.sin(self.pitch)
-        xr = self.c * x1 - self.s * y1
-        yr = self.s * x1 + self.c * y1
-        return np.stack([xr, yr], 1) * self.scale + self.t
+        cy, sy, cp, sp = self.trig
+        x1 = x * cy + z * sy
+        y1 = y * cp - (z * cy - x * sy) * sp
+        out = np.empty_like(pts)
+        out[:, 0] = (self.c * x1 - self.s * y1) * self.scale + self.t[0]
+        out[:, 1] = (self.s * x1 + self.c * y1) * self.scale + self.t[1]
+        return out
 
 
 def _fix(pts):
@@ -377,10 +378,11 @@ def _wrinkles(img, f, idt, PD, th):
             a1, a2 = f.a[1][s], f.a[2][s]
             xs = np.linspace(0, 0.75, 12)
             w = np.clip(0.6 * a1 * (1 - xs / 0.45) + 0.6 * a2 * np.clip((xs - 0.25) / 0.3, 0, 1) + 0.12 * age, 0, 1)
-            pts = np.stack([side * xs, y - 0.03 * np.cos(xs * 2.5) + 0.01 * k * xs], 1)
-            for i in range(len(xs) - 1):
-                if w[i] > 0.04:
-                    _line(img, PD(pts[i:i + 2]), _mix(skin, dark, w[i]), th)
+            if w.max() <= 0.04:
+                continue
+            px = PD(np.stack([side * xs, y - 0.03 * np.cos(xs * 2.5) + 0.01 * k * xs], 1))
+            for i in np.flatnonzero(w[:-1] > 0.04):
+                _line(img, px[i:i + 2], _mix(skin, dark, w[i]), th)
     # Glabella: AU4's vertical furrows between the brows.
     a4 = f.mean(4)
     if a4 > 0.02:
@@ -497,11 +499,12 @@ def _lighting(img, rng):
     gy = (k * np.sin(beta) / w) * (np.arange(h, dtype=np.float32) - h / 2)
     grad = 1 + gx[None, :, None] + gy[:, None, None]
     out = cv2.GaussianBlur(img, (0, 0), _u(rng, 0.3, 1.6)).astype(np.float32)
-    out *= grad * gain
+    out *= grad
+    out *= gain
     out += _u(rng, -20, 20)
     oy, ox = rng.integers(0, CANVAS, 2)
-    out += _noise_field()[oy:oy + h, ox:ox + w] * np.float32(_u(rng, 1, 7))
-    return np.clip(out, 0, 255).astype(np.uint8)
+    out = cv2.scaleAdd(_noise_field()[oy:oy + h, ox:ox + w], _u(rng, 1, 7), out)
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 def sample_rng(seed, split_code, index):
