@@ -10,7 +10,7 @@ alignment as real data (five_from_68, then the similarity warp to the template).
 import cv2
 import numpy as np
 
-from data_prep.align import align_face, five_from_68
+from data_prep.align import align_face
 from tools.paper import EMOTIONET_AUS
 
 CANVAS = 320
@@ -227,6 +227,19 @@ def _depth(pts, fw):
     return 0.9 * np.sqrt(np.clip(1 - x ** 2, 0.02, 1)) - 0.9
 
 
+# Depths of the parts drawn in front of the face surface (IOD units), shared by the drawing and
+# the landmarks, so that a turned head moves both alike.
+BRIDGE_Z = (0.1, 0.2, 0.3, 0.45)        # iBUG 27-30, the last is the nose tip
+NOSTRIL_Z = (0.25, 0.3, 0.3, 0.3, 0.25)  # iBUG 31-35
+MOUTH_Z = 0.1                            # iBUG 48-67
+
+
+def landmark_depths(pts, fw):
+    z = _depth(pts, fw)
+    z[27:31], z[31:36], z[48:68] = BRIDGE_Z, NOSTRIL_Z, MOUTH_Z
+    return z
+
+
 class Pose:
     """Maps face coordinates (with depth) to canvas pixels: yaw, pitch, roll, scale, shift."""
 
@@ -318,15 +331,15 @@ def render(idt, inten, rng):
               _mix(skin, skin * np.array([0.92, 0.95, 1.08]) + 8 * a6, 0.5 + 0.5 * a6))
         fur = np.stack([side * np.linspace(0.3, 0.72, 8), 0.2 - 0.05 * a6 + 0.03 * np.sin(np.linspace(0, np.pi, 8))], 1)
         _line(img, PD(fur), _mix(skin, skin * 0.55, 0.08 + 0.35 * a6 + 0.1 * idt["age"]), th1)
-    _hair_front(img, idt, P, PD)
+    _hair_front(img, idt, PD)
     _wrinkles(img, f, idt, PD, th1)
     for side in (-1, 1):
-        _eye(img, f, idt, side, PD, rng, th1)
+        _eye(img, f, idt, side, PD, th1)
         b = f.brow(side, 12)
         u = np.linspace(0, 1, 12)[:, None]
         half = idt["bth"] * (0.55 + 0.45 * u) / 2
         _poly(img, PD(np.vstack([b - [0, 1] * half, (b + [0, 1] * half)[::-1]])), idt["brow_col"])
-    _nose(img, f, idt, P, PD, th1)
+    _nose(img, f, idt, P, th1)
     _mouth(img, f, idt, P, th1)
     if idt["moustache"]:
         xs = np.linspace(-f.cw[0] * 0.9, f.cw[1] * 0.9, 12)
@@ -342,14 +355,16 @@ def render(idt, inten, rng):
             _line(img, P(c, 0.25), idt["glasses_col"], th1 + 1, closed=True)
         _line(img, P([[-0.2, -0.02], [0.2, -0.02]], 0.25), idt["glasses_col"], th1 + 1)
     img = _lighting(img, rng)
-    lm = PD(f.landmarks68()) + rng.normal(0, 0.012 * sc, (68, 2))
+    pts = f.landmarks68()
+    lm = pose(pts, landmark_depths(pts, fw)) + rng.normal(0, 0.012 * sc, (68, 2))
     return img, lm
 
 
-def _hair_front(img, idt, P, PD):
+def _hair_front(img, idt, PD):
     style = idt["hair_style"]
     fw, top = idt["fw"], idt["head_top"]
-    hl = idt["hairline"] if style != "fringe" else _fringe_line(idt)
+    # A fringe comes down towards the brows, but stops short of where AU1 and AU2 raise them.
+    hl = idt["hairline"] if style != "fringe" else max(idt["hairline"] + 0.35, -0.78)
     x = np.linspace(-fw * 1.0, fw * 1.0, 25)
     line = hl + (-0.3 - hl) * (np.abs(x) / fw) ** 2.5
     if style == "fringe":
@@ -361,10 +376,6 @@ def _hair_front(img, idt, P, PD):
     if style == "bald":
         shape = np.vstack([arc, np.stack([x, line - 0.25], 1)])
     _poly(img, PD(shape), col)
-
-
-def _fringe_line(idt):
-    return max(idt["hairline"] + 0.35, -0.78)
 
 
 def _wrinkles(img, f, idt, PD, th):
@@ -432,7 +443,7 @@ def _wrinkles(img, f, idt, PD, th):
             _line(img, PD([[x0, y0 - 0.06], [x0 + side * 0.03, y0 + 0.08]]), _mix(skin, dark, 0.6 * a20), th)
 
 
-def _eye(img, f, idt, side, PD, rng, th):
+def _eye(img, f, idt, side, PD, th):
     up, lo = f.eye(side, 16)
     _poly(img, PD(np.vstack([up, lo[::-1][1:-1]])), (228, 232, 238))
     centre = np.array([0.5 * side, idt["tilt"] * 0.5]) + idt["gaze"]
@@ -450,24 +461,23 @@ def _eye(img, f, idt, side, PD, rng, th):
     _line(img, PD(lo), _mix(skin, (40, 40, 50), 0.6), th)
 
 
-def _nose(img, f, idt, P, PD, th):
+def _nose(img, f, idt, P, th):
     skin = idt["skin"]
-    bridge, base = f.nose()
-    z_tip = 0.45
+    _, base = f.nose()
     for side in (-1, 1):
-        _line(img, P([[side * 0.09, 0.05], [side * 0.1, 0.3], [side * 0.13, idt["nt"] - 0.02]], 0.2),
+        _line(img, P([[side * 0.09, 0.05], [side * 0.1, 0.3], [side * 0.13, idt["nt"] - 0.02]], BRIDGE_Z[1]),
               _mix(skin, skin * 0.6, 0.35), th)
         wing = base[0 if side < 0 else 4]
-        _poly(img, P(_ellipse_pts(wing[0] - side * 0.02, wing[1] - 0.03, 0.06, 0.055, 12), 0.25), skin * 0.93)
-        _poly(img, P(_ellipse_pts(side * idt["nw"] * 0.45, idt["nt"] + 0.07 - 0.03 * f.mean(9), 0.05, 0.025, 10), 0.3),
-              _mix(skin, (20, 20, 30), 0.75))
-    _line(img, P(base, 0.3), _mix(skin, skin * 0.5, 0.5), th)
-    _poly(img, P(_ellipse_pts(0, idt["nt"] - 0.02, 0.06, 0.05, 10), z_tip), _mix(skin, (250, 250, 250), 0.15))
+        _poly(img, P(_ellipse_pts(wing[0] - side * 0.02, wing[1] - 0.03, 0.06, 0.055, 12), NOSTRIL_Z[0]), skin * 0.93)
+        _poly(img, P(_ellipse_pts(side * idt["nw"] * 0.45, idt["nt"] + 0.07 - 0.03 * f.mean(9), 0.05, 0.025, 10),
+                     NOSTRIL_Z[1]), _mix(skin, (20, 20, 30), 0.75))
+    _line(img, P(base, np.array(NOSTRIL_Z)), _mix(skin, skin * 0.5, 0.5), th)
+    _poly(img, P(_ellipse_pts(0, idt["nt"] - 0.02, 0.06, 0.05, 10), BRIDGE_Z[3]), _mix(skin, (250, 250, 250), 0.15))
 
 
 def _mouth(img, f, idt, P, th):
     uo, ui, li, lo = f.lips(25)
-    z = 0.1
+    z = MOUTH_Z
     if f.gap > 0.005:
         _poly(img, P(np.vstack([ui, li[::-1]]), z), (40, 32, 85))
         teeth_h = min(f.gap * 0.55, 0.07)

@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from data_prep import synthau
 from data_prep.lmdb_io import read_split

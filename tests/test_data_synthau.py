@@ -1,13 +1,11 @@
 """synthau: labels drive the geometry, exact N:P, co-occurrence, disjoint identities, determinism,
 the manifest, mirroring, atomic and idempotent output."""
-import json
 import re
 
 import numpy as np
 import pytest
 
 from data_prep import build_synthau, synthau
-from data_prep.lmdb_io import read_split
 from data_helpers import load
 from tools.paper import EMOTIONET_AUS, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
