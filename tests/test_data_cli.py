@@ -20,3 +20,9 @@ def test_help(module, words):
     assert proc.stdout.startswith(f"usage: python -m data_prep.{module} ")
     for w in words + ["--strict", "--mirror", "--encode", "--jobs", "--seed", "--out"]:
         assert w in proc.stdout, w
+
+
+def test_hog_baseline_help():
+    proc = subprocess.run([sys.executable, "-m", "data_prep.hog_baseline", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "logistic regression on HOG features" in proc.stdout
