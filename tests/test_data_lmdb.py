@@ -57,3 +57,13 @@ def test_pair_writer_keys_match_and_read_back_in_key_order(tmp_path):
 def test_keys_sort_numerically():
     assert key(9) < key(10) < key(12345678)
     assert key(7) == b"00000007"
+
+
+def test_manifest_json_keeps_flat_lists_on_one_line_and_round_trips():
+    import json
+    from data_prep.pipeline import dump_json
+    obj = {"aus": [1, 2, 4], "mean_bgr": [101.5, 113.25, 131.0], "subjects": {"train": ["S005", "a,\n  b"]},
+           "nested": [[1, 2]], "empty": []}
+    text = dump_json(obj)
+    assert json.loads(text) == obj
+    assert '"aus": [1, 2, 4],' in text and '"train": ["S005", "a,\\n  b"]' in text
