@@ -59,7 +59,10 @@ def load_face(payload):
         kind = model.align_kind
     else:
         kind = "template5"
-    out, _ = align_face(image, np.asarray(landmarks, dtype=np.float64), kind)
+    try:
+        out, _ = align_face(image, np.asarray(landmarks, dtype=np.float64), kind)
+    except ValueError as e:   # e.g. landmarks that all coincide
+        raise SkipItem(f"{path}: cannot align: {e}")
     return out
 
 

@@ -1,5 +1,5 @@
 """The build every builder shares: atomic output, parallel workers, LMDB writing, skip report,
-manifest, summary (docs/data.md, "Builders").
+manifest, summary (docs/data.md, "How every builder behaves").
 
 A builder plans its tasks (one per source image, with its split and labels), and a worker function
 turns a task's payload into an aligned 224 x 224 BGR image in a worker process. The build writes
@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-tqdm.monitor_interval = 0  # no monitor thread: the worker pool forks
-
 from data_prep.lmdb_io import ENCODINGS, PairWriter, image_datum, key
 from tools.paper import IGNORE_LABEL
+
+tqdm.monitor_interval = 0  # no monitor thread: the worker pool forks
 
 SPLITS = ("train", "val", "test")
 FORMAT_VERSION = 1

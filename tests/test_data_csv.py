@@ -74,7 +74,7 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, pics):
     partial = [pics[1][0], "0"] + _xy(five_from_68(pics[1][2]))
     partial[3] = ""                                      # x1 missing: 4 of 5 landmarks
     rows = [good, partial, [pics[2][0], "0.5"] + _xy(five_from_68(pics[2][2])), [pics[3][0], "1"], good,
-            ["f9.png", "1"] + ["abc"] * 10]
+            ["f9.png", "1"] + ["abc"] * 10, [pics[1][0], "0"] + ["7"] * 10]
     _write(tmp_path / "l.csv", ["path", "AU4"] + _header(5), rows)
     assert _run(tmp_path / "l.csv", tmp_path / "ds", "--split", "1,0,0") == 0
     got = {r["where"]: r["reason"] for r in report_rows(tmp_path / "ds")}
@@ -83,7 +83,9 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, pics):
                    f"{csv}:4": "AU4 is '0.5'; labels must be 0, 1 or 999 (not annotated)",
                    f"{csv}:5": "has 2 fields, the header has 12",
                    f"{csv}:6": f"duplicate path '{tmp_path / name}': already on line 2",
-                   f"{csv}:7": "a landmark coordinate is not a number"}
+                   f"{csv}:7": "a landmark coordinate is not a number",
+                   f"{tmp_path / pics[1][0]} ({csv}:8)":
+                       f"{tmp_path / pics[1][0]}: cannot align: the source points all coincide; no similarity transform exists"}
 
 
 @pytest.mark.parametrize("header, message", [

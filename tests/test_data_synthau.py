@@ -193,3 +193,12 @@ def test_labels_show_in_the_pixels(tmp_path, capsys):
     assert hog_baseline.main([str(out)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[-3:] == [f" AU12  F1 {100 * f12:5.1f}", f" AU25  F1 {100 * f25:5.1f}", f" mean  F1 {50 * (f12 + f25):5.1f}"]
+
+
+def test_a_second_build_of_the_same_output_is_refused_while_one_runs(tmp_path, capsys):
+    import fcntl
+    with open(tmp_path / ".busy.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert build_synthau.main(["--out", str(tmp_path / "busy"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: another build of {tmp_path / 'busy'} is running "
+                                               f"(lock: {tmp_path / '.busy.lock'})")
