@@ -62,12 +62,13 @@ noise and background vary per image. The faces emit 68 landmarks and are aligned
 data. The same seed gives the same dataset, byte for byte, whatever --jobs.
 
 Imbalance (N:P = negatives per positive, per AU; the positive count is exact):
-  paper     train at Table 2's N:P (1.22 for AU12 ... 220.85 for AU20); val and test at
-            Table 4's validation and test columns
+  paper     train at Table 2's N:P ({lo:g} for AU{lo_au} ... {hi:g} for AU{hi_au}); val and test
+            at Table 4's validation and test columns
   balanced  N:P 1 everywhere
   R         train at N:P R for every AU; val and test balanced (Fig. 5's protocol: "the number of
             positive samples is the same as the number of negative samples in testing sets")
-""",
+""".format(lo=min(TABLE2_TRAIN_NP.values()), lo_au=min(TABLE2_TRAIN_NP, key=TABLE2_TRAIN_NP.get),
+           hi=max(TABLE2_TRAIN_NP.values()), hi_au=max(TABLE2_TRAIN_NP, key=TABLE2_TRAIN_NP.get)),
         epilog=f"""output: <out>/manifest.json; <out>/<split>/images and /labels (LMDB), index.tsv
 (key, source, labels), and <out>/skipped.tsv. Fig. 5's ratios are {', '.join(map(str, FIG5_TRAIN_NP))}.""")
     p.add_argument("--aus", type=parse_aus, default=EMOTIONET_AUS,
