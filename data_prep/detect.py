@@ -1,0 +1,71 @@
+"""Face detection (dlib's HOG detector) and landmarks (the models of the face_recognition_models
+package), both offline.
+
+Licence: dlib's 68-point model (shape_predictor_68_face_landmarks.dat) was trained on the iBUG 300-W
+data, whose licence excludes commercial use: use it for non-commercial research only. The 5-point
+model (shape_predictor_5_face_landmarks.dat) carries no such restriction (--landmarker dlib5).
+"""
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MODEL_FILES = {"dlib68": "shape_predictor_68_face_landmarks.dat",
+               "dlib5": "shape_predictor_5_face_landmarks.dat"}
+
+
+class NoFaceError(Exception):
+    """No face was found in an image."""
+
+
+def model_path(landmarker):
+    """Path of a landmark model file inside the installed face_recognition_models package (found
+    without importing it: its __init__ needs pkg_resources, which new setuptools lack)."""
+    if landmarker not in MODEL_FILES:
+        raise ValueError(f"unknown landmarker {landmarker!r}; expected one of {sorted(MODEL_FILES)}")
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the Python package face_recognition_models is not installed "
+                           "(it is in requirements.txt: run setup/make_venv.sh)")
+    path = Path(spec.submodule_search_locations[0]) / "models" / MODEL_FILES[landmarker]
+    if not path.is_file():
+        raise RuntimeError(f"landmark model missing: {path}")
+    return path
+
+
+class Landmarker:
+    """Largest face's landmarks: (68, 2) iBUG points for 'dlib68', (5, 2) for 'dlib5'.
+
+    upsample: how many times the detector doubles the image (1 finds faces down to about 40 px).
+    max_side: larger images are searched at this size (the landmarks are found at full size).
+    """
+
+    def __init__(self, landmarker="dlib68", upsample=1, max_side=1024):
+        import dlib
+        self.kind = landmarker
+        self.upsample = upsample
+        self.max_side = max_side
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(model_path(landmarker)))
+        self._rect = dlib.rectangle
+
+    def __call__(self, image_bgr):
+        rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        search = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
+                                                     interpolation=cv2.INTER_AREA)
+        faces = self.detector(search, self.upsample)
+        if len(faces) == 0:
+            raise NoFaceError("no face found (dlib HOG detector)")
+        best = max(faces, key=lambda r: (r.width() * r.height(), -r.left(), -r.top()))
+        rect = self._rect(round(best.left() / scale), round(best.top() / scale),
+                          round(best.right() / scale), round(best.bottom() / scale))
+        shape = self.predictor(rgb, rect)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+    @property
+    def align_kind(self):
+        """The align_face kind of the points this landmarker returns."""
+        return "dlib5" if self.kind == "dlib5" else "template5"

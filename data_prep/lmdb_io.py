@@ -1,0 +1,126 @@
+"""The LMDB format the nets read (docs/data.md, "LMDB format").
+
+Per split: images/ holds uint8 Datums 3 x 224 x 224 in BGR (raw, or PNG/JPEG bytes with
+encoded=True), labels/ holds float Datums n x 1 x 1 (float_data; 999 = ignore), with the same keys.
+Caffe's Data layer reads each LMDB in key order, so the keys carry the (seeded) shuffle.
+"""
+import cv2
+import lmdb
+import numpy as np
+
+# Caffe's own convert_imageset reserves 1 TiB of address space; the file only grows as it fills.
+MAP_SIZE = 1 << 40
+ENCODINGS = ("none", "png", "jpg")
+
+
+def _datum():
+    from caffe.proto import caffe_pb2
+    return caffe_pb2.Datum()
+
+
+def image_datum(image_bgr, encoding="none", jpeg_quality=95):
+    """Serialized Datum of an H x W x 3 uint8 BGR image."""
+    if image_bgr.dtype != np.uint8 or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
+        raise ValueError(f"expected an H x W x 3 uint8 image, got {image_bgr.dtype} {image_bgr.shape}")
+    d = _datum()
+    d.channels, d.height, d.width = 3, image_bgr.shape[0], image_bgr.shape[1]
+    if encoding == "none":
+        d.data = np.ascontiguousarray(image_bgr.transpose(2, 0, 1)).tobytes()
+    elif encoding in ("png", "jpg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if encoding == "jpg" else []
+        ok, buf = cv2.imencode("." + encoding, image_bgr, params)
+        if not ok:
+            raise RuntimeError(f"OpenCV could not encode the image as {encoding}")
+        d.data = buf.tobytes()
+        d.encoded = True
+    else:
+        raise ValueError(f"unknown encoding {encoding!r}; expected one of {ENCODINGS}")
+    return d.SerializeToString()
+
+
+def label_datum(labels):
+    """Serialized float Datum n x 1 x 1 of a label vector."""
+    d = _datum()
+    d.channels, d.height, d.width = len(labels), 1, 1
+    d.float_data.extend(float(v) for v in labels)
+    return d.SerializeToString()
+
+
+def decode_image(raw):
+    """H x W x 3 uint8 BGR image of a serialized image Datum (raw or encoded)."""
+    d = _datum()
+    d.ParseFromString(raw)
+    if d.encoded:
+        return cv2.imdecode(np.frombuffer(d.data, np.uint8), cv2.IMREAD_COLOR)
+    return np.frombuffer(d.data, np.uint8).reshape(d.channels, d.height, d.width).transpose(1, 2, 0)
+
+
+def decode_labels(raw):
+    """float32 label vector of a serialized label Datum."""
+    d = _datum()
+    d.ParseFromString(raw)
+    return np.array(d.float_data, dtype=np.float32)
+
+
+def key(index):
+    """The LMDB key of position index: fixed width, so byte order is numeric order."""
+    return b"%08d" % index
+
+
+class PairWriter:
+    """Writes the image and label LMDBs of one split together, committing every `batch` records.
+    Images come as serialized Datums (image_datum), labels as vectors."""
+
+    def __init__(self, split_dir, batch=256):
+        split_dir.mkdir(parents=True, exist_ok=True)
+        self.split_dir = split_dir
+        self.batch = batch
+        self.envs, self.txns = None, None
+        self.pending = 0
+
+    def _open(self):
+        # Opened at the first record: the worker pool has forked by then, and no child inherits
+        # an open LMDB environment.
+        self.envs = [lmdb.open(str(self.split_dir / name), map_size=MAP_SIZE, subdir=True,
+                               meminit=False, map_async=True) for name in ("images", "labels")]
+        self.txns = [env.begin(write=True) for env in self.envs]
+
+    def put(self, index, image_datum_bytes, labels):
+        if self.envs is None:
+            self._open()
+        k = key(index)
+        self.txns[0].put(k, image_datum_bytes)
+        self.txns[1].put(k, label_datum(labels))
+        self.pending += 1
+        if self.pending >= self.batch:
+            self._commit(reopen=True)
+
+    def _commit(self, reopen):
+        for i, txn in enumerate(self.txns):
+            txn.commit()
+            if reopen:
+                self.txns[i] = self.envs[i].begin(write=True)
+        self.pending = 0
+
+    def close(self):
+        if self.envs is None:
+            self._open()
+        self._commit(reopen=False)
+        for env in self.envs:
+            env.sync(True)
+            env.close()
+
+
+def read_split(split_dir):
+    """[(key, image, labels)] of a split, in key order (the order Caffe reads): for tests and checks."""
+    out = []
+    with lmdb.open(str(split_dir / "images"), readonly=True, lock=False) as ie, \
+            lmdb.open(str(split_dir / "labels"), readonly=True, lock=False) as le:
+        with ie.begin() as it, le.begin() as lt:
+            ikeys = [k for k, _ in it.cursor()]
+            lkeys = [k for k, _ in lt.cursor()]
+            if ikeys != lkeys:
+                raise ValueError(f"{split_dir}: the image and label LMDBs have different keys")
+            for k in ikeys:
+                out.append((k.decode(), decode_image(it.get(k)), decode_labels(lt.get(k))))
+    return out
