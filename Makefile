@@ -14,6 +14,7 @@ help:
 	@echo "make test     install what is missing, build Caffe, run the Caffe gtests and pytest"
 	@echo "make train ITERS=20   the same, stopping after 20 iterations"
 	@echo "make setup-gpu        a CUDA build of Caffe (needs nvcc; compiles the layers' .cu files)"
+	@echo "make data     the built-in synthetic dataset, data/synthau (about a minute)"
 	@echo "make setup    only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
 
 setup: caffe
@@ -42,10 +43,17 @@ pytest:
 	@echo "[test] pytest"
 	@$(VENV)/bin/python -m pytest tests
 
+# The built-in default dataset (docs/data.md); SYNTHAU_ARGS passes options to the builder,
+# e.g. SYNTHAU_ARGS="--train 40000 --val 2000 --test 4000 --encode jpg". Up to date: 0.4 s.
+data: caffe
+	@$(VENV)/bin/python -m data_prep.build_synthau --mirror $(SYNTHAU_ARGS)
+
 # ITERS=N trains for N iterations instead of the solver's max_iter (a short demonstration run).
 train: setup data
+	@[ -f "$(SOLVER)" ] || { echo "[train] $(SOLVER) does not exist; python tools/generate_prototxt.py --help"; exit 1; }
 	@solver=$(SOLVER); \
 	 if [ -n "$(ITERS)" ]; then solver=runs/$(basename $(notdir $(SOLVER)))_$(ITERS)iters.prototxt; \
 	   sed 's/^max_iter: .*/max_iter: $(ITERS)/' $(SOLVER) > $$solver; fi; \
-	 echo "[train] caffe train -solver $$solver"; \
-	 . $(VENV)/bin/activate && caffe train -solver $$solver
+	 log=runs/$$(basename $$solver .prototxt).log; \
+	 echo "[train] caffe train -solver $$solver (log: $$log; curves: python tools/parse_log.py $$log --plot ...)"; \
+	 set -o pipefail; . $(VENV)/bin/activate && caffe train -solver $$solver 2>&1 | tee $$log

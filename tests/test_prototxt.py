@@ -3,11 +3,11 @@ architectures follow Sec. 2.1, and their sizes match counts made by hand from th
 import re
 
 import caffe
-import lmdb
 import numpy as np
 import pytest
 
 from caffe_helpers import REPO, run_caffe
+from data_prep.lmdb_io import PairWriter, image_datum, read_split
 from tools import generate_prototxt as gen
 from tools import paper
 from tools.net_size import net_size
@@ -25,19 +25,14 @@ def test_committed_prototxt_equal_generator_output():
 
 
 def write_lmdbs(root, n_images=4, size=224):
-    """Tiny image (uint8 3 x size x size) and label (float N_AUS x 1 x 1) LMDBs for train and val."""
+    """Tiny train and val LMDBs of random images and 0 / 1 / 999 labels, in the builders' format."""
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
-        (root / split).mkdir()
-        with lmdb.open(str(root / split / "images"), map_size=1 << 28) as img_db, \
-                lmdb.open(str(root / split / "labels"), map_size=1 << 24) as label_db:
-            with img_db.begin(write=True) as img_txn, label_db.begin(write=True) as label_txn:
-                for i in range(n_images):
-                    key = f"{i:08d}".encode()
-                    image = rng.integers(0, 256, (3, size, size), dtype=np.uint8)
-                    labels = rng.choice([0.0, 1.0, paper.IGNORE_LABEL], N_AUS).reshape(N_AUS, 1, 1)
-                    img_txn.put(key, caffe.io.array_to_datum(image).SerializeToString())
-                    label_txn.put(key, caffe.io.array_to_datum(labels).SerializeToString())
+        writer = PairWriter(root / split)
+        for i in range(n_images):
+            image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            writer.put(i, image_datum(image), rng.choice([0.0, 1.0, paper.IGNORE_LABEL], N_AUS))
+        writer.close()
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +55,9 @@ def test_every_train_val_reads_labels_in_lock_step(small_nets, method):
     # TRAIN phase: an untrained net's BatchNorm has no global statistics for TEST to use yet.
     net = caffe.Net(str(small_nets / f"{method}_train_val.prototxt"), caffe.TRAIN)
     net.forward()
-    with lmdb.open(str(small_nets / "train" / "labels"), readonly=True) as db, db.begin() as txn:
-        first = caffe.proto.caffe_pb2.Datum.FromString(txn.get(b"00000000"))
+    first_two = [labels for _, _, labels in read_split(small_nets / "train")[:2]]
     assert net.blobs["label"].data.shape == (2, N_AUS)
-    assert np.array_equal(net.blobs["label"].data[0], np.array(first.float_data))
+    assert np.array_equal(net.blobs["label"].data, np.array(first_two))
     assert np.isfinite(float(net.blobs["loss"].data))
 
 
