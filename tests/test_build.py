@@ -4,7 +4,7 @@ import subprocess
 
 import numpy as np
 
-from caffe_helpers import CAFFE_HOME, REPO, net_from_text, run_caffe
+from caffe_helpers import CAFFE_HOME, REPO, dummy_multilabel_net, net_from_text, run_caffe
 
 
 def registered_project_layers():
@@ -50,20 +50,10 @@ def test_missing_caffe_source_is_a_clear_error(tmp_path):
     assert f"CAFFE_SRC={missing} does not exist" in proc.stderr
 
 
-# A net whose loss is the Python MSR layer: logits from an InnerProduct over Gaussian
-# features, 0/1 labels from thresholded uniform noise (about 30 % positives).
-PY_LAYER_NET = """
-name: "python_layer_probe"
-layer { name: "x" type: "DummyData" top: "x"
-  dummy_data_param { shape { dim: 8 dim: 5 } data_filler { type: "gaussian" std: 1 } } }
-layer { name: "u" type: "DummyData" top: "u"
-  dummy_data_param { shape { dim: 8 dim: 3 } data_filler { type: "uniform" min: 0 max: 1 } } }
-layer { name: "y" type: "Threshold" bottom: "u" top: "y" threshold_param { threshold: 0.7 } }
-layer { name: "logits" type: "InnerProduct" bottom: "x" top: "logits"
-  inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.5 } } }
-layer { name: "loss" type: "Python" bottom: "logits" bottom: "y" top: "loss" loss_weight: 1
-  python_param { module: "python_layers.msr_loss" layer: "MSRLoss" } }
-"""
+# A net whose loss is the Python MSR layer.
+PY_LAYER_NET = dummy_multilabel_net(
+    'layer { name: "loss" type: "Python" bottom: "logits" bottom: "y" top: "loss" loss_weight: 1\n'
+    '  python_param { module: "python_layers.msr_loss" layer: "MSRLoss" } }')
 
 
 def msr_loss_by_hand(x, y):

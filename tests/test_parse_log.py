@@ -1,20 +1,12 @@
 """Log parsing on a real log from a short `caffe train` run, with Ad-MSR's per-AU tops logged."""
 import numpy as np
 
-from caffe_helpers import run_caffe
+from caffe_helpers import dummy_multilabel_net, run_caffe
 from tools.parse_log import main, parse_log
 
-NET = """
-layer { name: "x" type: "DummyData" top: "x"
-  dummy_data_param { shape { dim: 8 dim: 6 } data_filler { type: "gaussian" std: 1 } } }
-layer { name: "u" type: "DummyData" top: "u"
-  dummy_data_param { shape { dim: 8 dim: 3 } data_filler { type: "uniform" min: 0 max: 1 } } }
-layer { name: "y" type: "Threshold" bottom: "u" top: "y" threshold_param { threshold: 0.6 } }
-layer { name: "logits" type: "InnerProduct" bottom: "x" top: "logits"
-  inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.3 } } }
-layer { name: "loss" type: "AdMSRLoss" bottom: "logits" bottom: "y" top: "loss" top: "beta" top: "l_cur"
-  loss_weight: 1 loss_weight: 0 loss_weight: 0 }
-"""
+NET = dummy_multilabel_net(
+    'layer { name: "loss" type: "AdMSRLoss" bottom: "logits" bottom: "y" top: "loss" top: "beta" top: "l_cur"\n'
+    '  loss_weight: 1 loss_weight: 0 loss_weight: 0 }', positive_fraction=0.4)
 
 
 def test_parses_a_real_training_log(tmp_path):
