@@ -3,9 +3,10 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from data_prep import synthau
-from data_prep.lmdb_io import read_split
+from data_prep.lmdb_io import PairWriter, image_datum, read_split
 
 
 def face(seed, active=()):
@@ -55,3 +56,15 @@ def report_rows(out):
     lines = (Path(out) / "skipped.tsv").read_text().splitlines()
     head = lines[0].split("\t")
     return [dict(zip(head, line.split("\t"))) for line in lines[1:]]
+
+
+def write_random_lmdbs(root, n_aus, n_images=4, size=224, splits=("train", "val")):
+    """Tiny LMDB splits of random images and 0 / 1 / 999 labels, in the builders' format."""
+    rng = np.random.default_rng(0)
+    for split in splits:
+        writer = PairWriter(root / split)
+        for i in range(n_images):
+            image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            writer.put(i, image_datum(image), rng.choice([0.0, 1.0, 999.0], n_aus))
+        writer.close()
+

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from caffe_helpers import REPO, run_caffe
-from data_prep.lmdb_io import PairWriter, image_datum, read_split
+from data_helpers import write_random_lmdbs
+from data_prep.lmdb_io import read_split
 from tools import generate_prototxt as gen
 from tools import paper
 from tools.net_size import net_size
@@ -24,21 +25,10 @@ def test_committed_prototxt_equal_generator_output():
             f"prototxt/{name} differs from the generator's output; run python tools/generate_prototxt.py"
 
 
-def write_lmdbs(root, n_images=4, size=224):
-    """Tiny train and val LMDBs of random images and 0 / 1 / 999 labels, in the builders' format."""
-    rng = np.random.default_rng(0)
-    for split in ("train", "val"):
-        writer = PairWriter(root / split)
-        for i in range(n_images):
-            image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            writer.put(i, image_datum(image), rng.choice([0.0, 1.0, paper.IGNORE_LABEL], N_AUS))
-        writer.close()
-
-
 @pytest.fixture(scope="module")
 def small_nets(tmp_path_factory):
     root = tmp_path_factory.mktemp("nets")
-    write_lmdbs(root)
+    write_random_lmdbs(root, N_AUS)
     gen.main(["--out", str(root), "--out-prefix", str(root), "--data", str(root), "--batch-size", "2",
               "--test-iter", "1"])
     return root
