@@ -11,7 +11,8 @@
 #                             not at all. <layers> hashes cpp_layers/. A hit takes seconds.
 # Environment: CAFFE_SRC (source override), CONDA_PREFIX (dependencies from conda),
 #              DSCMR_CACHE (cache root), JOBS (parallel compile jobs, default nproc),
-#              CAFFE_GPU=1 (a CUDA build for sm_90: CUDA 13's nvcc, cuBLAS and cuRAND from the
+#              CAFFE_GPU=1 (a CUDA build for sm_90: CUDA 13 from CUDA_HOME, default /usr/local/cuda,
+#              cuBLAS and cuRAND from the
 #              requirements-gpu.txt wheels, no cuDNN, plus the patches in setup/patches/gpu/).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -50,12 +51,13 @@ gpu=${CAFFE_GPU:-0}
 patches=("$REPO_ROOT"/setup/patches/*.patch)
 gpu_id=cpu
 if [ "$gpu" = 1 ]; then
-  command -v nvcc >/dev/null || die "caffe build: CAFFE_GPU=1 needs CUDA's nvcc on PATH"
+  cuda_root=${CUDA_HOME:-/usr/local/cuda}
+  [ -x "$cuda_root/bin/nvcc" ] || die "caffe build: CAFFE_GPU=1 needs CUDA; no $cuda_root/bin/nvcc (set CUDA_HOME)"
   cuda_libs=$("$py" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))' 2>/dev/null) \
     && [ -f "$cuda_libs/include/cublas_v2.h" ] && [ -f "$cuda_libs/include/curand.h" ] \
     || die "caffe build: CAFFE_GPU=1 needs cuBLAS and cuRAND: $VENV/bin/pip install -r requirements-gpu.txt"
   patches+=("$REPO_ROOT"/setup/patches/gpu/*.patch)
-  gpu_id="gpu $(nvcc --version | tail -n1) $(ls "$cuda_libs/lib")"
+  gpu_id="gpu $("$cuda_root/bin/nvcc" --version | tail -n1) $(ls "$cuda_libs/lib")"
 fi
 hash_of() { sha256sum | cut -c1-12; }
 base_key=$( { echo "$src_id $gpu_id"; cat "${patches[@]}" "$0" "$REPO_ROOT/setup/common.sh" \
@@ -125,12 +127,16 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
   [ -n "${CONDA_PREFIX:-}" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$CONDA_PREFIX")
   if [ "$gpu" = 1 ]; then
     cmake_args+=(-DCPU_ONLY=OFF -DUSE_NCCL=OFF -DCUDA_ARCH_NAME=Manual -DCUDA_ARCH_BIN=90 -DCUDA_ARCH_PTX=
-      -DCUDA_TOOLKIT_ROOT_DIR="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"
+      -DCUDA_TOOLKIT_ROOT_DIR="$cuda_root"
       -DCUDA_cublas_LIBRARY="$(ls "$cuda_libs"/lib/libcublas.so.*)" -DCUDA_curand_LIBRARY="$(ls "$cuda_libs"/lib/libcurand.so.*)"
       -DCMAKE_CXX_FLAGS="-I$cuda_libs/include" -DCUDA_NVCC_FLAGS="-I$cuda_libs/include")
   fi
   say "caffe: cmake configure (layer tests: ${tests:-none})"
   run_logged "cmake configure" "$log" cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}"
+  # Caffe's CMake quietly falls back to a CPU build when it does not find CUDA.
+  if [ "$gpu" = 1 ] && ! grep -q 'CUDA *: *Yes' "$log"; then
+    die "caffe build: CAFFE_GPU=1 but CMake did not find CUDA in $cuda_root (log: $log)"
+  fi
 fi
 say "caffe: compiling ${targets[*]} with ${JOBS:-$(nproc)} jobs (a cold build takes 3-5 min on 2 cores)"
 start=$(date +%s)
