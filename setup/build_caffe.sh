@@ -126,9 +126,12 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
     -DNUMPY_INCLUDE_DIR="$np_include" -DBUILD_only_tests="${tests:-none}")
   [ -n "${CONDA_PREFIX:-}" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$CONDA_PREFIX")
   if [ "$gpu" = 1 ]; then
+    # FindCUDA looks for cuBLAS and cuRAND by their unversioned names; the wheels ship only .so.N.
+    mkdir -p "$work/cuda-libs"
+    ln -sfn "$(ls "$cuda_libs"/lib/libcublas.so.*)" "$work/cuda-libs/libcublas.so"
+    ln -sfn "$(ls "$cuda_libs"/lib/libcurand.so.*)" "$work/cuda-libs/libcurand.so"
     cmake_args+=(-DCPU_ONLY=OFF -DUSE_NCCL=OFF -DCUDA_ARCH_NAME=Manual -DCUDA_ARCH_BIN=90 -DCUDA_ARCH_PTX=
-      -DCUDA_TOOLKIT_ROOT_DIR="$cuda_root"
-      -DCUDA_cublas_LIBRARY="$(ls "$cuda_libs"/lib/libcublas.so.*)" -DCUDA_curand_LIBRARY="$(ls "$cuda_libs"/lib/libcurand.so.*)"
+      -DCUDA_TOOLKIT_ROOT_DIR="$cuda_root" -DCMAKE_LIBRARY_PATH="$work/cuda-libs"
       -DCMAKE_CXX_FLAGS="-I$cuda_libs/include" -DCUDA_NVCC_FLAGS="-I$cuda_libs/include")
   fi
   say "caffe: cmake configure (layer tests: ${tests:-none})"
