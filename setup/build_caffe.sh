@@ -126,13 +126,16 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
     -DNUMPY_INCLUDE_DIR="$np_include" -DBUILD_only_tests="${tests:-none}")
   [ -n "${CONDA_PREFIX:-}" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$CONDA_PREFIX")
   if [ "$gpu" = 1 ]; then
-    # FindCUDA looks for cuBLAS and cuRAND by their unversioned names; the wheels ship only .so.N.
+    # FindCUDA looks for cuBLAS and cuRAND by their unversioned names; the wheels ship only .so.N,
+    # and cuBLAS needs its sibling cuBLASLt at link and run time.
     mkdir -p "$work/cuda-libs"
     ln -sfn "$(ls "$cuda_libs"/lib/libcublas.so.*)" "$work/cuda-libs/libcublas.so"
     ln -sfn "$(ls "$cuda_libs"/lib/libcurand.so.*)" "$work/cuda-libs/libcurand.so"
     cmake_args+=(-DCPU_ONLY=OFF -DUSE_NCCL=OFF -DCUDA_ARCH_NAME=Manual -DCUDA_ARCH_BIN=90 -DCUDA_ARCH_PTX=
       -DCUDA_TOOLKIT_ROOT_DIR="$cuda_root" -DCMAKE_LIBRARY_PATH="$work/cuda-libs"
-      -DCMAKE_CXX_FLAGS="-I$cuda_libs/include" -DCUDA_NVCC_FLAGS="-I$cuda_libs/include")
+      -DCMAKE_CXX_FLAGS="-I$cuda_libs/include" -DCUDA_NVCC_FLAGS="-I$cuda_libs/include"
+      -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$cuda_libs/lib -Wl,-rpath,$cuda_libs/lib"
+      -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$cuda_libs/lib -Wl,-rpath,$cuda_libs/lib")
   fi
   say "caffe: cmake configure (layer tests: ${tests:-none})"
   run_logged "cmake configure" "$log" cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}"
