@@ -10,12 +10,13 @@ SOLVER ?= prototxt/ldscmr_solver.prototxt
 .PHONY: help setup setup-gpu system-deps venv caffe test gtest pytest data train
 
 help:
-	@echo "make train    install what is missing, build Caffe, build the default dataset, train $(SOLVER)"
-	@echo "make test     install what is missing, build Caffe, run the Caffe gtests and pytest"
-	@echo "make train ITERS=20   the same, stopping after 20 iterations"
-	@echo "make setup-gpu        a CUDA build of Caffe (needs nvcc; compiles the layers' .cu files)"
-	@echo "make data     the built-in synthetic dataset, data/synthau (about a minute)"
-	@echo "make setup    only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
+	@echo "make train            install what is missing, build Caffe and the default dataset, train $(SOLVER)"
+	@echo "make train ITERS=20   the same, stopping after 20 iterations (a demonstration)"
+	@echo "make train SOLVER=prototxt/dscmr_solver.prototxt   another method"
+	@echo "make test             the same set-up, then the Caffe gtests of the layers and pytest"
+	@echo "make data             only the built-in synthetic dataset, data/synthau (about a minute)"
+	@echo "make setup            only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
+	@echo "make setup-gpu        a CUDA build of Caffe instead (needs CUDA 13's nvcc; not for make test)"
 
 setup: caffe
 
