@@ -209,7 +209,7 @@ def test_net_size_matches_hand_count(method):
     assert (params, macs) == expected_sizes(N_AUS)[method]
 
 
-def test_readme_sizes_table_matches_net_size():
+def test_docs_sizes_table_matches_net_size():
     """docs/networks.md shows what tools/net_size.py prints."""
     text = (REPO / "docs" / "networks.md").read_text()
     for method in ("resnet18", "dscmr", "ldscmr", "alexnet", "drml"):
