@@ -256,11 +256,11 @@ def solver(method, opts):
         f"stepsize: {paper.LR_STEP}",
         f"momentum: {paper.MOMENTUM}",
         f"weight_decay: {paper.WEIGHT_DECAY}",
-        "display: 20",
+        f"display: {opts.display}",
         f"max_iter: {opts.max_iter}",
         f"snapshot: {opts.snapshot}",
-        f'snapshot_prefix: "runs/{method}"',
-        "solver_mode: CPU",
+        f'snapshot_prefix: "{opts.snapshot_prefix}/{method}"',
+        f"solver_mode: {opts.solver_mode}",
         "random_seed: 1",
     ]
     return "\n".join(lines) + "\n"
@@ -308,6 +308,11 @@ def parse_args(argv=None):
     ap.add_argument("--test-interval", type=int, default=500, help="iterations between tests (default: 500)")
     ap.add_argument("--max-iter", type=int, default=6000, help="training iterations (default: 6000)")
     ap.add_argument("--snapshot", type=int, default=1000, help="iterations between snapshots (default: 1000)")
+    ap.add_argument("--display", type=int, default=20, help="iterations between logged train losses (default: 20)")
+    ap.add_argument("--snapshot-prefix", default="runs",
+                    help="directory of the snapshots, relative to where caffe runs (default: runs)")
+    ap.add_argument("--solver-mode", choices=("CPU", "GPU"), default="CPU",
+                    help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: CPU)")
     ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=METHODS,
                     help=f"comma-separated methods (default: all: {','.join(METHODS)})")
     opts = ap.parse_args(argv)

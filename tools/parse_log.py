@@ -13,10 +13,10 @@ import re
 import sys
 from pathlib import Path
 
-TRAIN_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = ([-+\d.eE]+|nan|inf)")
+TRAIN_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = ([-+]?(?:nan|inf)|[-+\d.eE]+)")
 LEARNING_RATE = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
 TESTING = re.compile(r"Iteration (\d+), Testing net")
-OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+\d.eE]+|nan|inf)")
+OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+]?(?:nan|inf)|[-+\d.eE]+)")
 
 
 def parse_log(lines):

@@ -1,0 +1,120 @@
+"""Derived datasets: a subset of an existing dataset's samples and AU columns, as new LMDB pairs.
+
+The paper's experiments train on parts of one database (Sec. 3.2): AU1 alone at N:P 5 to 30 with
+a balanced test set (Fig. 5), the first 3, 5, 8 or 11 AUs (Tables 2-3), or all of them (Tables 4-5).
+tools/reproduce.py builds those from any data_prep dataset (synthau, CK+, EmotioNet) with the
+functions here. Image Datums are copied byte for byte, labels keep only the chosen columns, and
+samples keep their source order (the source's seeded shuffle). A derived dataset is written into a
+temporary directory and renamed into place; its manifest records the source and the selection, so
+an existing one is reused only if it was derived the same way.
+"""
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import lmdb
+import numpy as np
+
+from data_prep.lmdb_io import PairWriter, decode_labels
+from data_prep.pipeline import SPLITS
+from tools.paper import IGNORE_LABEL
+
+
+def load_manifest(dataset):
+    path = Path(dataset) / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: {dataset} is not a data_prep dataset "
+                                f"(build one with `make data` or python -m data_prep.build_synthau)")
+    return json.loads(path.read_text())
+
+
+def read_labels(split_dir):
+    """(keys, labels N x n) of a split, in key order (the order Caffe reads)."""
+    path = Path(split_dir) / "labels"
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} does not exist (expected a label LMDB written by data_prep)")
+    keys, rows = [], []
+    with lmdb.open(str(path), readonly=True, lock=False) as env, env.begin() as txn:
+        for k, v in txn.cursor():
+            keys.append(k)
+            rows.append(decode_labels(v))
+    if not rows:
+        raise ValueError(f"{path} holds no samples")
+    return keys, np.stack(rows)
+
+
+def first(count, cap):
+    """The first min(count, cap) positions; cap None keeps all."""
+    return list(range(count if cap is None else min(count, cap)))
+
+
+def with_ratio(column, ratio, positives):
+    """Positions of `positives` positive and ratio x positives negative samples of one AU column
+    (the first of each in source order), kept in source order; ignored labels are never chosen."""
+    pos = np.flatnonzero(column == 1)[:positives]
+    neg = np.flatnonzero(column == 0)[:int(round(ratio * positives))]
+    if len(pos) < positives or len(neg) < round(ratio * positives):
+        raise ValueError(f"wants {positives} positives and {round(ratio * positives)} negatives, "
+                         f"the split has {int(np.sum(column == 1))} and {int(np.sum(column == 0))}")
+    return sorted(np.concatenate([pos, neg]).tolist())
+
+
+def balanced(column, cap):
+    """Positions of equally many positive and negative samples of one AU column (at most cap in all)."""
+    per_class = min(int(np.sum(column == 1)), int(np.sum(column == 0)))
+    if cap is not None:
+        per_class = min(per_class, cap // 2)
+    if per_class == 0:
+        raise ValueError("a balanced set needs positive and negative samples; the split lacks one class")
+    return sorted(np.concatenate([np.flatnonzero(column == 1)[:per_class],
+                                  np.flatnonzero(column == 0)[:per_class]]).tolist())
+
+
+def split_counts(labels, aus):
+    return {"count": len(labels),
+            "positives": {f"AU{a}": int(np.sum(labels[:, i] == 1)) for i, a in enumerate(aus)},
+            "negatives": {f"AU{a}": int(np.sum(labels[:, i] == 0)) for i, a in enumerate(aus)}}
+
+
+def derive(source, out, aus, select, description):
+    """Writes `out`: the samples select(split, labels restricted to aus) of each split of `source`,
+    with the label columns of `aus`. Reuses `out` when it was derived alike. Returns out's manifest."""
+    source, out = Path(source).resolve(), Path(out)
+    manifest = load_manifest(source)
+    missing = [a for a in aus if a not in manifest["aus"]]
+    if missing:
+        raise ValueError(f"{source}: has AUs {manifest['aus']}, not AU{', AU'.join(map(str, missing))}")
+    derivation = {"source": str(source), "source_command": manifest.get("command"), "aus": list(aus),
+                  "selection": description}
+    if (out / "manifest.json").is_file() and load_manifest(out).get("derivation") == derivation:
+        return load_manifest(out)
+    columns = [manifest["aus"].index(a) for a in aus]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        splits = {}
+        for split in SPLITS:
+            keys, labels = read_labels(source / split)
+            labels = labels[:, columns]
+            chosen = select(split, labels)
+            writer = PairWriter(tmp / split)
+            with lmdb.open(str(source / split / "images"), readonly=True, lock=False) as env, env.begin() as txn:
+                for index, position in enumerate(chosen):
+                    raw = txn.get(keys[position])
+                    if raw is None:
+                        raise ValueError(f"{source / split}/images lacks key {keys[position].decode()} "
+                                         f"that its labels LMDB holds")
+                    writer.put(index, raw, labels[position])
+            writer.close()
+            splits[split] = split_counts(labels[chosen], aus)
+        derived = dict(manifest, aus=list(aus), labels=[f"AU{a}" for a in aus], splits=splits,
+                       ignore_label=IGNORE_LABEL, derivation=derivation)
+        (tmp / "manifest.json").write_text(json.dumps(derived, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return derived

@@ -1,0 +1,234 @@
+"""The paper's experiments (Sec. 3.2), one sub-command each: each derives its datasets, trains every
+run through `caffe train` with generated solvers, evaluates, and writes a results folder.
+
+  fig5       AU1 alone, training N:P 5, 10, 20, 30, balanced test set; AlexNet with and without
+             MSR (eq. 7, n = 1): test accuracy and loss curves (Fig. 5)
+  table2-3   AlexNet + MSR vs AlexNet + Ad-MSR with the first 3, 5, 8 and 11 AUs: per-AU accuracy
+             (Tables 2 and 3)
+  table4-5   DRML, ResNet18, AlexNet, DSCMR, AlexNet+Ad-MSR, L-DSCMR on all AUs: per-AU F1 and AUC
+             (Table 4 on EmotioNet, Table 5 on CK+)
+
+Data: --data is any data_prep dataset (default: data/synthau, `make data`); results go to
+results/<dataset>/<experiment>/ (the dataset's name is in every table: a synthau result is never an
+EmotioNet one). Runs and derived datasets live under --work (default: runs/reproduce/).
+
+Budgets (--budget; each number can be overridden):
+{budgets}
+  --gpu picks the paper budget and solver_mode GPU (a CUDA build: make setup-gpu).
+  Sec. 3.1 fixes lr 0.0005 (x0.1 after 2000 iterations), momentum 0.9, weight decay 0.0005;
+  every budget keeps them, so short budgets stop long before the paper's nets converge.
+
+Runs resume: a finished run (its done.json) is never repeated, an interrupted one continues from
+its last snapshot, and the results folder is rewritten from all finished runs.
+
+Examples:
+  python tools/reproduce.py table4-5 --budget smoke          # every run in seconds (a check)
+  python tools/reproduce.py fig5 --budget short              # minutes per run on a CPU
+  python tools/reproduce.py table4-5 --data data/emotionet --gpu
+  python tools/reproduce.py fig5 --plan                      # the runs and their state, nothing run
+"""
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from data_prep import derive  # noqa: E402
+from tools import paper, reproduce_report, training_run  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Budget:
+    iters: int
+    batch_size: int
+    train_size: int | None     # samples of the train split kept (None: all)
+    val_size: int | None       # samples Caffe's test phase reads during training
+    test_size: int | None      # samples the metrics are computed on
+    points: int                # tests and snapshots over the run (the curves' points)
+
+    def tag(self):
+        def n(v):
+            return "all" if v is None else str(v)
+        return (f"it{self.iters}-b{self.batch_size}-tr{n(self.train_size)}-va{n(self.val_size)}"
+                f"-te{n(self.test_size)}-p{self.points}")
+
+
+BUDGETS = {
+    "smoke": Budget(iters=2, batch_size=2, train_size=24, val_size=4, test_size=8, points=1),
+    "short": Budget(iters=40, batch_size=16, train_size=2000, val_size=32, test_size=256, points=2),
+    "long": Budget(iters=2000, batch_size=16, train_size=None, val_size=496, test_size=None, points=8),
+    "paper": Budget(iters=6000, batch_size=16, train_size=None, val_size=None, test_size=None, points=12),
+}
+
+# Tables 4-5's columns (paper.METHODS) as generator methods.
+TABLE45_METHODS = dict(zip(paper.METHODS, ("drml", "resnet18", "alexnet", "dscmr", "alexnet_admsr", "ldscmr")))
+FIG5_METHODS = {"AlexNet": "alexnet", "AlexNet + MSR": "alexnet_msr"}
+TABLE23_METHODS = {"MSR": "alexnet_msr", "Ad-MSR": "alexnet_admsr"}
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One run of an experiment: a method on a derived dataset."""
+    key: str                 # what the report calls it, e.g. ("AlexNet + MSR", 10)
+    method: str
+    data_name: str
+    aus: tuple
+    select: object           # derive's selection function: (split, labels) -> positions
+    selection: dict          # its description (recorded in the derived manifest)
+    every_snapshot: bool = False
+
+
+def capped(budget):
+    sizes = {"train": budget.train_size, "val": budget.val_size, "test": budget.test_size}
+
+    def select(split, labels):
+        return derive.first(len(labels), sizes[split])
+    return select, {"first": sizes}
+
+
+def plan_fig5(manifest, budget, data_dir):
+    if paper.FIG5_AU not in manifest["aus"]:
+        raise SystemExit(f"reproduce fig5: {data_dir} has no AU{paper.FIG5_AU} (its AUs: {manifest['aus']})")
+    _, labels = derive.read_labels(Path(data_dir) / "train")
+    column = labels[:, manifest["aus"].index(paper.FIG5_AU)]
+    widest = max(paper.FIG5_TRAIN_NP)
+    available = min(int((column == 1).sum()), int((column == 0).sum() // widest))
+    positives = available if budget.train_size is None else min(available, max(1, budget.train_size // (1 + widest)))
+    if positives < 1:
+        raise SystemExit(f"reproduce fig5: {data_dir}/train lacks AU{paper.FIG5_AU} positives with "
+                         f"{widest} negatives each")
+    caps = {"val": budget.val_size, "test": budget.test_size}
+    runs = []
+    for ratio in paper.FIG5_TRAIN_NP:
+        def select(split, labels, ratio=ratio):
+            if split == "train":
+                return derive.with_ratio(labels[:, 0], ratio, positives)
+            return derive.balanced(labels[:, 0], caps[split])
+        description = {"train": {"positives": positives, "np_ratio": ratio}, "val/test": {"balanced": caps}}
+        for name, method in FIG5_METHODS.items():
+            runs.append(Planned((name, ratio), method, f"au{paper.FIG5_AU}_np{ratio}_p{positives}",
+                                (paper.FIG5_AU,), select, description, every_snapshot=True))
+    return runs
+
+
+def plan_table23(manifest, budget, data_dir):
+    select, description = capped(budget)
+    runs = []
+    for k in paper.TABLE3_AU_SUBSETS:
+        aus = tuple(manifest["aus"][:k])
+        for name, method in TABLE23_METHODS.items():
+            runs.append(Planned((name, len(aus)), method, f"aus{len(aus)}", aus, select, description))
+    return runs
+
+
+def plan_table45(manifest, budget, data_dir):
+    select, description = capped(budget)
+    aus = tuple(manifest["aus"])
+    return [Planned(name, method, f"aus{len(aus)}", aus, select, description)
+            for name, method in TABLE45_METHODS.items()]
+
+
+EXPERIMENTS = {"fig5": plan_fig5, "table2-3": plan_table23, "table4-5": plan_table45}
+
+
+def data_dir_of(work, budget, planned):
+    caps = f"tr{budget.train_size or 'all'}-va{budget.val_size or 'all'}-te{budget.test_size or 'all'}"
+    return work / "data" / f"{planned.data_name}-{caps}"
+
+
+def run_dir_of(work, budget, solver_mode, planned):
+    return work / f"{budget.tag()}-{solver_mode.lower()}" / planned.data_name / planned.method
+
+
+def git_commit():
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           capture_output=True, text=True).stdout.strip()
+    return (out.stdout.strip() or "unknown") + ("+changes" if dirty else "")
+
+
+def parse_args(argv=None):
+    budgets = "\n".join(f"  {name:6s} {b.iters} iterations, batch {b.batch_size}, train {b.train_size or 'all'}, "
+                        f"val {b.val_size or 'all'}, test {b.test_size or 'all'}, {b.points} points"
+                        for name, b in BUDGETS.items())
+    ap = argparse.ArgumentParser(prog="python tools/reproduce.py", description=__doc__.format(budgets=budgets),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("experiment", choices=sorted(EXPERIMENTS), help="which experiment")
+    ap.add_argument("--data", type=Path, default=REPO / "data" / "synthau", help="dataset (default: data/synthau)")
+    ap.add_argument("--budget", choices=sorted(BUDGETS), help="schedule and sizes (default: short, or paper with --gpu)")
+    ap.add_argument("--iters", type=int, help="override: training iterations per run")
+    ap.add_argument("--batch-size", type=int, help="override: batch size")
+    ap.add_argument("--train-size", type=int, help="override: train samples kept (Fig. 5: sets the positives)")
+    ap.add_argument("--val-size", type=int, help="override: validation samples of the test phase")
+    ap.add_argument("--test-size", type=int, help="override: test samples evaluated")
+    ap.add_argument("--points", type=int, help="override: snapshots/tests per run")
+    ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
+    ap.add_argument("--only", help="comma-separated generator methods to run (e.g. alexnet,ldscmr); the report "
+                                   "covers every finished run")
+    ap.add_argument("--work", type=Path, default=REPO / "runs" / "reproduce", help="runs and derived data (default: runs/reproduce)")
+    ap.add_argument("--results", type=Path, default=REPO / "results",
+                    help="results root; writes <results>/<dataset>/<experiment>/ (default: results/)")
+    ap.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
+    opts = ap.parse_args(argv)
+    budget = BUDGETS[opts.budget or ("paper" if opts.gpu else "short")]
+    overrides = {k: getattr(opts, k) for k in ("iters", "batch_size", "train_size", "val_size", "test_size", "points")
+                 if getattr(opts, k) is not None}
+    bad = {k: v for k, v in overrides.items() if v < 1}
+    if bad:
+        ap.error(f"these must be at least 1: {bad}")
+    opts.budget_name = opts.budget or ("paper" if opts.gpu else "short")
+    opts.budget = replace(budget, **overrides)
+    return opts
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    try:
+        manifest = derive.load_manifest(opts.data)
+    except FileNotFoundError as e:
+        raise SystemExit(f"reproduce: {e}")
+    dataset = manifest.get("dataset", opts.data.name)
+    work = opts.work / dataset
+    mode = "GPU" if opts.gpu else "CPU"
+    runs = EXPERIMENTS[opts.experiment](manifest, opts.budget, opts.data)
+    only = set(opts.only.split(",")) if opts.only else None
+    if only and not only & {r.method for r in runs}:
+        raise SystemExit(f"reproduce: --only {opts.only} names none of {sorted({r.method for r in runs})}")
+    print(f"[reproduce] {opts.experiment} on {dataset} ({opts.data}), budget {opts.budget_name}: "
+          f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
+    if opts.plan:
+        for r in runs:
+            done = (run_dir_of(work, opts.budget, mode, r) / "done.json").is_file()
+            print(f"  {'done' if done else 'todo'}  {r.method:14s} {r.data_name:18s} {run_dir_of(work, opts.budget, mode, r)}")
+        return
+    schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode)
+    results = {}
+    for i, r in enumerate(runs, 1):
+        run_dir = run_dir_of(work, opts.budget, mode, r)
+        if only and r.method not in only and not (run_dir / "done.json").is_file():
+            continue
+        data_dir = data_dir_of(work, opts.budget, r)
+        derived = derive.derive(opts.data, data_dir, r.aus, r.select, r.selection)
+        label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
+        try:
+            results[r.key] = training_run.run(run_dir, r.method, data_dir, r.aus, schedule,
+                                              derived["splits"]["val"]["count"], r.every_snapshot, label)
+        except training_run.RunFailed as e:
+            raise SystemExit(f"reproduce: {r.method} on {r.data_name} failed: {e}")
+        results[r.key]["derived"] = derived["splits"]
+    command = "python tools/reproduce.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    context = {"experiment": opts.experiment, "dataset": dataset, "dataset_aus": manifest["aus"], "data": str(opts.data),
+               "data_command": manifest.get("command"), "budget_name": opts.budget_name,
+               "budget": asdict(opts.budget), "solver_mode": mode, "command": command, "commit": git_commit()}
+    out = opts.results / dataset / opts.experiment
+    reproduce_report.write(out, opts.experiment, runs, results, context)
+    print(f"[reproduce] {len(results)} of {len(runs)} runs finished; results in {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

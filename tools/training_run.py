@@ -1,0 +1,139 @@
+"""One training run of tools/reproduce.py: a method's nets and solver for one dataset and schedule,
+`caffe train`, then the paper's metrics (Sec. 3.1) of its snapshots on the dataset's test split.
+
+A run owns a directory. It is finished when done.json is there: that file is written last and
+atomically, so an interrupted run never looks finished. A finished run is never repeated; an
+unfinished one resumes from its newest .solverstate with the same configuration, or starts again
+when the configuration changed. Afterwards only the last .caffemodel is kept.
+"""
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from tools import evaluate
+from tools import generate_prototxt as gen
+from tools.metrics import mean_metrics, per_au_metrics
+
+REPO = Path(__file__).resolve().parent.parent
+CAFFE = REPO / ".venv" / "bin" / "caffe"
+ITERATION = re.compile(r"Iteration (\d+)")
+
+
+class RunFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    iters: int            # max_iter
+    batch_size: int
+    points: int           # tests and snapshots spread evenly over the run (the curves' points)
+    solver_mode: str = "CPU"
+
+    @property
+    def interval(self):
+        return max(1, self.iters // self.points)
+
+
+def snapshot_iterations(schedule):
+    """The iterations with a snapshot: every interval, and the last one (Caffe snapshots it too)."""
+    its = list(range(schedule.interval, schedule.iters + 1, schedule.interval))
+    return its if its and its[-1] == schedule.iters else its + [schedule.iters]
+
+
+def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
+    opts = gen.parse_args([
+        "--out", str(run_dir), "--out-prefix", str(run_dir), "--data", str(data_dir),
+        "--aus", ",".join(map(str, aus)), "--batch-size", str(schedule.batch_size),
+        "--test-iter", str(math.ceil(val_count / schedule.batch_size)),
+        "--test-interval", str(schedule.interval), "--snapshot", str(schedule.interval),
+        "--max-iter", str(schedule.iters), "--display", str(max(1, min(20, schedule.interval // 4))),
+        "--snapshot-prefix", str(run_dir), "--solver-mode", schedule.solver_mode, "--only", method])
+    for name, text in gen.generate(opts).items():
+        (run_dir / name).write_text(text)
+    return run_dir / f"{method}_solver.prototxt", run_dir / f"{method}_train_val.prototxt"
+
+
+def latest_solverstate(run_dir, method):
+    states = sorted(run_dir.glob(f"{method}_iter_*.solverstate"),
+                    key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    return states[-1] if states else None
+
+
+def train(solver, log_path, resume_from, iters, label):
+    """caffe train, its output appended to log_path, with a progress bar over iterations."""
+    if not CAFFE.exists():
+        raise RunFailed(f"{CAFFE} does not exist: run `make setup` first")
+    cmd = [str(CAFFE), "train", "-solver", str(solver)]
+    if resume_from:
+        cmd += ["-snapshot", str(resume_from)]
+    tail = deque(maxlen=15)
+    env = dict(os.environ, GLOG_minloglevel="0")
+    with open(log_path, "a") as log, tqdm(total=iters, desc=label, unit="it", file=sys.stderr,
+                                          dynamic_ncols=True, leave=True) as bar:
+        log.write(f"# {' '.join(cmd)}\n")
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env, errors="replace")
+        for line in proc.stdout:
+            log.write(line)
+            tail.append(line.rstrip())
+            if m := ITERATION.search(line):
+                bar.update(max(0, int(m.group(1)) - bar.n))
+        rc = proc.wait()
+    if rc != 0:
+        raise RunFailed(f"caffe train exited with status {rc}; the log is {log_path}; its end:\n" + "\n".join(tail))
+
+
+def evaluate_snapshot(train_val, weights, data_dir, aus, batch_size):
+    probs, labels = evaluate.predict(train_val, weights, Path(data_dir) / "test", batch_size)
+    rows = per_au_metrics(probs, labels, aus)
+    return {"per_au": rows, "mean": mean_metrics(rows)}
+
+
+def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None):
+    """Trains and evaluates one run unless it is finished; returns its done.json content."""
+    run_dir = Path(run_dir)
+    done = run_dir / "done.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    config = {"method": method, "data": str(Path(data_dir).resolve()), "aus": list(aus),
+              "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
+    config_path = run_dir / "config.json"
+    if config_path.is_file() and json.loads(config_path.read_text()) != config:
+        for stale in run_dir.iterdir():
+            stale.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(json.dumps(config, indent=1) + "\n")
+    solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
+    log_path = run_dir / "train.log"
+    started = time.time()
+    resume_from = latest_solverstate(run_dir, method)
+    if resume_from is None or not resume_from.stem.endswith(f"_iter_{schedule.iters}"):
+        train(solver, log_path, resume_from, schedule.iters, label or method)
+    seconds = time.time() - started
+    iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
+    evaluations = []
+    for it in tqdm(iterations, desc=f"{label or method}: test split", unit="snapshot", file=sys.stderr, leave=False):
+        weights = run_dir / f"{method}_iter_{it}.caffemodel"
+        if not weights.is_file():
+            raise RunFailed(f"{weights} is missing after training; see {log_path}")
+        evaluations.append(dict(iteration=it, **evaluate_snapshot(train_val, weights, data_dir, aus,
+                                                                   schedule.batch_size)))
+    for path in run_dir.glob(f"{method}_iter_*"):
+        if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
+            path.unlink()
+    result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations,
+                  log=str(log_path), weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
+    tmp = done.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    tmp.replace(done)
+    return result
