@@ -26,6 +26,7 @@ from tools.metrics import mean_metrics, per_au_metrics
 REPO = Path(__file__).resolve().parent.parent
 CAFFE = REPO / ".venv" / "bin" / "caffe"
 ITERATION = re.compile(r"Iteration (\d+)")
+GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
 
 
 class RunFailed(Exception):
@@ -76,9 +77,9 @@ def train(solver, log_path, resume_from, iters, label):
     cmd = [str(CAFFE), "train", "-solver", str(solver)]
     if resume_from:
         cmd += ["-snapshot", str(resume_from)]
-    tail = deque(maxlen=15)
+    tail, errors = deque(maxlen=15), deque(maxlen=3)
     env = dict(os.environ, GLOG_minloglevel="0")
-    with open(log_path, "a") as log, tqdm(total=iters, desc=label, unit="it", file=sys.stderr,
+    with open(log_path, "a", buffering=1) as log, tqdm(total=iters, desc=label, unit="it", file=sys.stderr,
                                           dynamic_ncols=True, leave=True) as bar:
         log.write(f"# {' '.join(cmd)}\n")
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -86,11 +87,15 @@ def train(solver, log_path, resume_from, iters, label):
         for line in proc.stdout:
             log.write(line)
             tail.append(line.rstrip())
+            if GLOG_ERROR.match(line):
+                errors.append(line.rstrip())
             if m := ITERATION.search(line):
                 bar.update(max(0, int(m.group(1)) - bar.n))
         rc = proc.wait()
     if rc != 0:
-        raise RunFailed(f"caffe train exited with status {rc}; the log is {log_path}; its end:\n" + "\n".join(tail))
+        how = f"was killed by signal {-rc}" if rc < 0 else f"exited with status {rc}"
+        said = "its errors" if errors else "its end"
+        raise RunFailed(f"caffe train {how}; the log is {log_path}; {said}:\n" + "\n".join(errors or tail))
 
 
 def evaluate_snapshot(train_val, weights, data_dir, aus, batch_size):

@@ -1,0 +1,54 @@
+"""tools/audit.py: every quoted sentence is the paper's, every row points at a line that holds its
+value, and the committed AUDIT.md is what the audit writes from the committed results."""
+import json
+
+import pytest
+
+from caffe_helpers import REPO
+from tools import audit, paper
+
+
+def test_every_quote_is_in_the_paper():
+    text = audit.normalise(audit.PAPER_TEXT.read_text())
+    missing = [f.quote for f in audit.FACTS if audit.normalise(f.quote) not in text]
+    assert missing == []
+
+
+def test_every_row_points_at_a_line_holding_its_anchor():
+    for fact in audit.FACTS:
+        path, line = audit.locate(fact.path, fact.anchor).rsplit(":", 1)
+        assert fact.anchor in (REPO / path).read_text().splitlines()[int(line) - 1]
+        assert fact.status in ("same", "interpreted", "differs")
+        assert fact.status == "same" or fact.why, fact.quote
+
+
+def test_a_vanished_anchor_stops_the_audit_with_its_name():
+    with pytest.raises(KeyError, match="tools/paper.py no longer holds 'NO SUCH LINE'"):
+        audit.locate("tools/paper.py", "NO SUCH LINE")
+
+
+def test_the_paper_values_the_audit_names_are_tools_papers():
+    rows = {f.anchor: f for f in audit.FACTS}
+    assert f"BASE_LR = {paper.BASE_LR}" in rows and f"ALPHA = {paper.ALPHA}" in rows
+    assert f"FIG5_TRAIN_NP = {paper.FIG5_TRAIN_NP}" in rows
+
+
+def test_committed_audit_is_up_to_date():
+    audit.main(["--check"])
+
+
+def test_results_are_named_by_dataset_and_claims_follow_the_numbers(tmp_path):
+    def run(key, method, f1, auc):
+        return {"key": key, "method": method, "aus": [1, 2], "evaluations": [{"mean": {"f1": f1, "auc": auc}}]}
+    report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "python tools/reproduce.py",
+              "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 256},
+              "runs": [run("L-DSCMR", "ldscmr", 30.0, 70.0), run("DSCMR", "dscmr", 20.0, 65.0),
+                       run("ResNet18", "resnet18", 25.0, 60.0)]}
+    (tmp_path / "synthau" / "table4-5").mkdir(parents=True)
+    (tmp_path / "synthau" / "table4-5" / "table4-5.json").write_text(json.dumps(report))
+    text = "\n".join(audit.results_section(tmp_path))
+    assert "### Tables 4-5, this project on synthau vs the paper's Table 4 (EmotioNet)" in text
+    # paper Table 4, AU1 and AU2 of L-DSCMR: F1 (89.84 + 51.42) / 2
+    assert "| L-DSCMR | 30.00 | 70.63 | 70.00 | 49.80 |" in text
+    assert "mean F1 30.00 / 20.00 / 25.00" in text
+    assert "does not hold here by F1 and holds here by AUC" in text

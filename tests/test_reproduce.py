@@ -1,0 +1,146 @@
+"""data_prep/derive.py and tools/reproduce.py: derived datasets hold exactly the selected samples and
+AU columns, and every experiment runs end to end through `caffe train` at the smoke budget."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from caffe_helpers import REPO
+from data_prep import derive
+from data_prep.lmdb_io import read_split
+from tools import paper, reproduce, training_run
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small synthau build: 128 mirrored train faces (AU1 at Table 2's N:P 30), 16 val, 24 test."""
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    subprocess.run([sys.executable, "-m", "data_prep.build_synthau", "--train", "64", "--val", "16", "--test", "24",
+                    "--mirror", "--out", str(out), "--no-progress"], cwd=REPO, check=True, capture_output=True)
+    return out
+
+
+def test_with_ratio_and_balanced_pick_exact_counts_in_source_order():
+    column = np.array([0, 1, 999, 0, 0, 1, 0, 0, 1, 0, 0, 0], np.float32)
+    chosen = derive.with_ratio(column, 2, 2)
+    assert chosen == [0, 1, 3, 4, 5, 6]          # positives 1, 5; the first four negatives; 999 never
+    assert derive.balanced(column, None) == [0, 1, 3, 4, 5, 8]   # three of each class
+    assert derive.balanced(column, 4) == [0, 1, 3, 5]
+    with pytest.raises(ValueError, match="wants 3 positives and 30 negatives, the split has 3 and 8"):
+        derive.with_ratio(column, 10, 3)
+
+
+def test_derive_copies_the_selected_images_and_au_columns(tiny, tmp_path):
+    manifest = derive.load_manifest(tiny)
+    out = tmp_path / "d"
+    derived = derive.derive(tiny, out, (4, 12), lambda split, labels: [1, 3] if split == "train" else [0],
+                            {"note": "test"})
+    source, result = read_split(tiny / "train"), read_split(out / "train")
+    columns = [manifest["aus"].index(4), manifest["aus"].index(12)]
+    assert len(result) == 2
+    for (_, image, labels), position in zip(result, (1, 3)):
+        assert np.array_equal(image, source[position][1])
+        assert np.array_equal(labels, source[position][2][columns])
+    assert derived["aus"] == [4, 12] and derived["splits"]["test"]["count"] == 1
+    assert json.loads((out / "manifest.json").read_text())["derivation"]["aus"] == [4, 12]
+    # Derived the same way again: reused, not rewritten.
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    derive.derive(tiny, out, (4, 12), lambda split, labels: [1, 3] if split == "train" else [0], {"note": "test"})
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_derive_names_a_missing_au_and_a_missing_dataset(tiny, tmp_path):
+    with pytest.raises(ValueError, match="not AU7"):
+        derive.derive(tiny, tmp_path / "d", (1, 7), lambda s, l: [0], {})
+    with pytest.raises(FileNotFoundError, match="nowhere/manifest.json does not exist"):
+        derive.load_manifest(tmp_path / "nowhere")
+
+
+def test_table23_subsets_of_the_emotionet_aus_are_table3s():
+    runs = reproduce.plan_table23({"aus": list(paper.EMOTIONET_AUS)}, reproduce.BUDGETS["smoke"], None)
+    subsets = {r.key[1]: r.aus for r in runs}
+    assert subsets == paper.TABLE3_AU_SUBSETS
+    assert {r.method for r in runs} == {"alexnet_msr", "alexnet_admsr"}
+
+
+def smoke(experiment, tiny, tmp_path):
+    reproduce.main([experiment, "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                    "--results", str(tmp_path / "results")])
+    out = tmp_path / "results" / "synthau" / experiment
+    return out, json.loads((out / f"{experiment}.json").read_text())
+
+
+def assert_probability_metrics(run):
+    for evaluation in run["evaluations"]:
+        for row in evaluation["per_au"]:
+            assert 0 <= row["accuracy"] <= 100 and 0 <= row["f1"] <= 100
+            assert np.isnan(row["auc"]) or 0 <= row["auc"] <= 100
+
+
+def test_fig5_smoke_trains_every_ratio_with_and_without_msr(tiny, tmp_path):
+    out, report = smoke("fig5", tiny, tmp_path)
+    runs = report["runs"]
+    assert sorted((r["method"], r["key"][1]) for r in runs) == sorted(
+        (m, ratio) for m in ("alexnet", "alexnet_msr") for ratio in paper.FIG5_TRAIN_NP)
+    for r in runs:
+        train, test = r["derived"]["train"], r["derived"]["test"]
+        assert (train["positives"]["AU1"], train["negatives"]["AU1"]) == (1, r["key"][1])   # exact N:P
+        assert test["positives"]["AU1"] == test["negatives"]["AU1"] == 4                    # balanced, 8 faces
+        assert r["aus"] == [1] and [e["iteration"] for e in r["evaluations"]] == [2]
+        assert_probability_metrics(r)
+    assert (out / "fig5.png").stat().st_size > 10_000
+    assert "| AlexNet + MSR | 30 | 1 | 30 |" in (out / "fig5.md").read_text()
+    assert len(list((out / "logs").glob("*.log"))) == 8
+
+
+def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
+    out, report = smoke("table4-5", tiny, tmp_path)
+    assert [r["key"] for r in report["runs"]] == list(paper.METHODS)
+    for r in report["runs"]:
+        assert r["aus"] == list(paper.EMOTIONET_AUS)
+        assert len(r["evaluations"][-1]["per_au"]) == 11
+        assert_probability_metrics(r)
+        run_dir = tmp_path / "work" / "synthau" / "it2-b2-tr24-va4-te8-p1-cpu" / "aus11" / r["method"]
+        assert sorted(p.name for p in run_dir.glob("*.caffemodel")) == [f"{r['method']}_iter_2.caffemodel"]
+        assert not list(run_dir.glob("*.solverstate"))
+    text = (out / "table4-5.md").read_text()
+    assert "### F1-score (%), paper Table 4 (EmotioNet)" in text and "this run on synthau" in text
+    logs = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("train.log")}
+    capsys.readouterr()
+    smoke("table4-5", tiny, tmp_path)   # finished runs are not repeated
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("train.log")} == logs
+    assert "[1/6]" not in capsys.readouterr().err
+
+
+def test_table23_smoke_compares_msr_and_admsr_per_subset(tiny, tmp_path):
+    out, report = smoke("table2-3", tiny, tmp_path)
+    assert sorted((r["method"], len(r["aus"])) for r in report["runs"]) == sorted(
+        (m, k) for m in ("alexnet_msr", "alexnet_admsr") for k in (3, 5, 8, 11))
+    text = (out / "table2-3.md").read_text()
+    assert "| AU1 |" in text and "| paper MSR | paper Ad-MSR |" in text
+    for r in report["runs"]:
+        assert_probability_metrics(r)
+
+
+def test_an_unfinished_run_with_another_configuration_starts_again(tiny, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({"method": "alexnet", "schedule": "another"}))
+    (run_dir / "alexnet_iter_5.solverstate").write_text("stale")
+    data = tmp_path / "d"
+    derive.derive(tiny, data, (1,), lambda split, labels: [0, 1], {})
+    result = training_run.run(run_dir, "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
+    assert not (run_dir / "alexnet_iter_5.solverstate").exists()
+    assert [e["iteration"] for e in result["evaluations"]] == [1]
+    assert json.loads((run_dir / "done.json").read_text())["schedule"]["iters"] == 1
+
+
+def test_a_failing_caffe_names_its_log(tiny, tmp_path):
+    data = tmp_path / "d"
+    derive.derive(tiny, data, (1,), lambda split, labels: [0, 1], {})
+    (data / "train" / "images" / "data.mdb").write_bytes(b"not an lmdb")
+    with pytest.raises(training_run.RunFailed, match=r"caffe train was killed by signal 6; the log is .*train.log; its errors:\n.*MDB_INVALID"):
+        training_run.run(tmp_path / "run", "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
+    assert not (tmp_path / "run" / "done.json").exists()

@@ -1,0 +1,376 @@
+"""Writes AUDIT.md: this reproduction beside the paper, number by number.
+
+  (a) Configuration: every hyper-parameter and architecture fact of Sections 2-3, with the paper's
+      sentence, this project's value at file:line, and a status: same, interpreted (the paper is
+      ambiguous or silent; the reading is documented where the row points) or differs (and why).
+  (b) Results: the paper's Tables 2-5 and Fig. 5 beside the experiments run with tools/reproduce.py
+      (results/<dataset>/<experiment>/), each named with its dataset, and what they show about the
+      paper's claims.
+  (c) Environment: the Caffe source and its sha256, the patches, BLAS, compiler, Python packages.
+
+Line numbers are found when the audit is written (each row names a string its file must hold), so a
+moved line cannot leave a stale reference: a string that is missing stops the audit with its name.
+
+Examples:
+  python tools/audit.py                 # writes AUDIT.md
+  python tools/audit.py --check         # exit 1 if AUDIT.md's parts (a) and (b) are out of date
+"""
+import argparse
+import json
+import platform
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tools import paper  # noqa: E402
+
+PAPER_TEXT = REPO.parent / "shared" / "paper" / "wang2019-dscmr-neurocomputing.txt"
+ENVIRONMENT_HEADING = "## (c) Environment"
+
+
+@dataclass(frozen=True)
+class Fact:
+    where: str        # the paper's section or equation
+    quote: str        # the paper's sentence (tests/test_audit.py finds each in the paper's text)
+    value: str        # this project's value
+    path: str         # the file that sets it ...
+    anchor: str       # ... at the line holding this string
+    status: str       # same | interpreted | differs
+    why: str = ""     # for interpreted and differs: the reading, or the reason, and where it is documented
+
+
+NETWORKS = "docs/networks.md#interpretations"
+MSR_DOC = "docs/layers/msr_loss.md#interpretations-of-the-paper"
+REGION_DOC = "docs/layers/region.md#interpretations-of-the-paper"
+DATA_DOC = "docs/data.md#what-the-paper-says-and-how-it-is-read"
+REPRO_DOC = "docs/reproduce.md#interpretations"
+GEN = "tools/generate_prototxt.py"
+
+FACTS = (
+    Fact("Sec. 2.1", "The input is 224 × 224 color face images.", "224 × 224 × 3 (BGR)", "tools/paper.py",
+         "INPUT_SIZE = 224", "same"),
+    Fact("Sec. 2.1", "the first convolutional layer includes 64 filters of size 7 × 7 and is followed by a "
+         "max-pooling layer", "conv1 7×7, 64, stride 2, pad 3; max-pool 3×3 stride 2", GEN,
+         'x = self.conv_bn(bottom, "conv1", 64, 7, stride=2, pad=3)', "interpreted",
+         f"stride, pad and pool size are ResNet's [32], not stated ({NETWORKS}, 4)"),
+    Fact("Sec. 2.1", "The numbers of filters in convolutional layers of each residual group are 64, 128, 256, and 512.",
+         "64, 128, 256, 512", "tools/paper.py", "RESNET18_GROUP_WIDTHS = (64, 128, 256, 512)", "same"),
+    Fact("Sec. 2.1", "Each residual group includes two residual blocks with two 3 × 3 convolutional layers.",
+         "blocks a and b, each two 3×3 conv", GEN, 'for b in ("a", "b"):', "same"),
+    Fact("Sec. 2.1", "In the first block, a convolutional layer including the same number of filters of size 1 × 1 "
+         "is used for the shortcut connection.", "1×1 projection in the first block of every group", GEN,
+         'shortcut = self.conv_bn(x, name + "_branch1", width, 1, stride=stride, relu=False)', "interpreted",
+         f"group 1 too, where He et al. use an identity ({NETWORKS}, 2)"),
+    Fact("Sec. 2.1", "Each convolutional layer is followed by Batch Normalization (BN) [33] and Scale layers.",
+         "Convolution (no bias) + BatchNorm + Scale (bias)", GEN, "bias_term=False,", "interpreted",
+         f"no convolution bias, as in He et al.'s Caffe ResNets ({NETWORKS}, 3)"),
+    Fact("Sec. 2.1", "The first convolutional layer is a fully connected layer with 2046 neural units.",
+         "fc 2046 + ReLU after global average pooling", "tools/paper.py", "FC_WIDTH = 2046", "interpreted",
+         f"a convolution cannot be fully connected: read as the fc after the residual groups ({NETWORKS}, 1)"),
+    Fact("Sec. 2.1", "the last layer is a fully connected layer with n neural units", "fc_au with n outputs", GEN,
+         'return self.dscmr_head(self.resnet18_body(data))', "same"),
+    Fact("Sec. 2.1", "The patch clipping part divides a 214 × 214 feature map into 8 × 8 blocks.",
+         "Region layer, 8 × 8 grid of 26-27 px patches", "tools/paper.py", "REGION_GRID = (8, 8)", "interpreted",
+         f"8 × 8 is the grid, not the patch size ({REGION_DOC})"),
+    Fact("Sec. 2.1", "The patch clipping part divides a 214 × 214 feature map into 8 × 8 blocks.",
+         "the 214 map: conv0 11×11, 32 filters, on the 224 face", GEN, 'x = self.conv_bn(data, "conv0", 32, 11)',
+         "interpreted", f"where the map comes from is not stated; DRML's way ({NETWORKS}, 5)"),
+    Fact("Sec. 2.1", "Each block is followed by a Batch Normalization (BN) and ReLU.",
+         "per patch BatchNorm + Scale + ReLU, then 3×3 conv", "docs/layers/region.md",
+         "Per patch, as DRML does", "interpreted", f"BN as Caffe's BatchNorm + Scale ({REGION_DOC})"),
+    Fact("Sec. 2.1", "An identity addition part is introduced along with shortcut connection from the input block.",
+         "y = conv(…) + x per patch", "docs/layers/region.md", "y = conv(…) + x per patch", "interpreted",
+         f"x is the patch before BN ({REGION_DOC})"),
+    Fact("Eq. 2", "where m is the number of all samples.", "m = the AU's valid (not ignored) samples in the batch",
+         "python_layers/msr_loss.py", "m = valid.sum(0)", "interpreted", f"per AU ({MSR_DOC}, 1)"),
+    Fact("Eq. 3", "The balance factor γ(i) ith AU definite", "γ from the current batch", "python_layers/msr_loss.py",
+         "gamma = np.divide(n_neg, n_pos", "interpreted", f"per batch, 1 when a class is absent ({MSR_DOC}, 2-3)"),
+    Fact("Eqs. 4-6", "the influence of positive samples on loss is enlarged by multiplying γ(i) which is greater than 1",
+         "γ on positives if γ > 1, 1/γ on negatives if γ < 1", "python_layers/msr_loss.py",
+         "w_pos = np.where(both & (gamma > 1), gamma, 1.0)", "same"),
+    Fact("Eq. 7", "For the multi-label task with n labels, the loss function can be written following",
+         "MSRLoss = Σ_i L_cur^(i)", "cpp_layers/src/caffe/layers/msr_loss_layer.cpp", "eq. 7", "same"),
+    Fact("Eq. 8", "Here, we use the arithmetic mean of the all label loss values as the final loss value for this "
+         "iteration.", "L_S = mean_i(α L_cur + (1 − α) L_pre)", "python_layers/msr_loss.py",
+         "l_s = np.mean(alpha * l_cur + (1 - alpha) * l_pre)", "same"),
+    Fact("Sec. 3.1", "For Eq. (8), α = 0.5.", "alpha 0.5", "tools/paper.py", "ALPHA = 0.5", "same"),
+    Fact("Eq. 9", "The historical cost value L pre(i) is updated by Eq. (9) before proceeding to the next iteration",
+         "L_pre ← α L_cur + (1 − α) L_pre, TRAIN phase only; L_pre := L_cur on the first batch",
+         "python_layers/msr_loss.py", "l_pre = l_cur if updates == 0", "interpreted", f"{MSR_DOC}, 5-6"),
+    Fact("Eq. 10", "In order to ensure that β(i) ∈ [1, 2], β(i) is calculated by the relative deviation of the loss "
+         "values of each AU.", "beta_mode CLAMPED: β = eq. 10 above L_S, else 1", "cpp_layers/proto/messages.proto",
+         "optional BetaMode beta_mode = 2 [default = CLAMPED];", "interpreted",
+         f"eq. 10 alone gives [0, 2]; PAPER_ZERO and RAW are the other readings ({MSR_DOC}, 4)"),
+    Fact("Eq. 11", "The final loss function of Advanced MSR can be written as follows:",
+         "L = Σ β_i L_cur^(i), β constant in the backward pass", "python_layers/msr_loss.py", "eq. 11",
+         "interpreted", f"no gradient through β and L_S ({MSR_DOC}, 7)"),
+    Fact("Sec. 3.1", "AUs included in the database are AU1, AU2, AU4, AU5, AU6, AU9, AU12, AU17, AU20, AU25, and AU26.",
+         "11 AUs", "tools/paper.py", "EMOTIONET_AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)", "same"),
+    Fact("Sec. 3.1", "We registered face images to 224 × 224 using similarity transform",
+         "least-squares similarity from 5 landmarks to a fixed template", "data_prep/align.py",
+         "def similarity_transform(src, dst):", "interpreted", f"points and template are this project's ({DATA_DOC})"),
+    Fact("Sec. 3.1", "Each face was horizontally mirrored for data augmentation.",
+         "mirror: true in TRAIN; --mirror stores mirrored train copies", GEN,
+         "transform = dict(mirror=phase == caffe.TRAIN", "interpreted", f"{NETWORKS}, 7; {DATA_DOC}"),
+    Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005",
+         "base_lr 0.0005", "tools/paper.py", "BASE_LR = 0.0005", "same"),
+    Fact("Sec. 3.1", "which was further reduced after 2000 iterations.", "lr_policy step, stepsize 2000, gamma 0.1",
+         GEN, '"gamma: 0.1",', "interpreted", f"the factor is not stated; Caffe's customary 0.1 ({NETWORKS}, 6)"),
+    Fact("Sec. 3.1", "A momentum of 0.9 and weight decay of 0.0005 was used.", "momentum 0.9, weight_decay 0.0005",
+         "tools/paper.py", "WEIGHT_DECAY = 0.0005", "same"),
+    Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005, which was further reduced after "
+         "2000 iterations.", "max_iter 6000, batch 16, mean (104, 117, 123)", GEN, '"--max-iter", type=int, default=6000',
+         "interpreted", f"the paper gives no iteration count, batch size or mean ({NETWORKS}, 6 and 8)"),
+    Fact("Sec. 3.1", "All implementations were based on the Caffe toolbox with modifications to support the region "
+         "layer and multi-label cross-entropy loss.", "BVLC Caffe 99bd997 + cpp_layers/ (Region, MSRLoss, AdMSRLoss)",
+         "setup/fetch_caffe_source.sh", "ORIG_SHA256=", "same"),
+    Fact("Sec. 3.1", "The performance was evaluated on two common frame-based metrics: F1-score and AUC.",
+         "per-AU F1 (threshold 0.5) and ROC AUC; ignored labels left out", "tools/metrics.py",
+         "def per_au_metrics(probs, labels, aus, threshold=0.5", "interpreted",
+         "the threshold is not stated: 0.5 on the sigmoid (--threshold in tools/evaluate.py)"),
+    Fact("Sec. 3.1", "For each method, we computed the average metrics on all AUs.", "unweighted mean over AUs",
+         "tools/metrics.py", "nanmean", "same"),
+    Fact("Sec. 3.1", "The last frame of each image sequence is labeled with AU.", "the frame each FACS file names",
+         "data_prep/build_ckplus.py", "The last frame of each image sequence is labeled with AU", "same"),
+    Fact("Sec. 3.2", "proportions of negative and positive samples are 5, 10, 20, and 30 times.", "N:P 5, 10, 20, 30",
+         "tools/paper.py", "FIG5_TRAIN_NP = (5, 10, 20, 30)", "interpreted",
+         f"the same positives at every ratio, negatives = ratio × positives ({REPRO_DOC})"),
+    Fact("Sec. 3.2", "the number of positive samples is the same as the number of negative samples in testing sets.",
+         "balanced val and test splits", "data_prep/derive.py", "def balanced(column, cap):", "same"),
+    Fact("Sec. 3.2", "Based on AlexNet, we use Eq. (7) as the loss function, where n = 1.",
+         "alexnet_msr (MSRLoss) and alexnet (cross-entropy) on AU1 alone", "tools/reproduce.py",
+         'FIG5_METHODS = {"AlexNet": "alexnet", "AlexNet + MSR": "alexnet_msr"}', "same"),
+    Fact("Sec. 3.2", "The experiments are conducted on the database with AU labels of 3, 5, 8, and 11.",
+         "the first 3, 5, 8, 11 AUs of the dataset", "tools/reproduce.py", "aus = tuple(manifest[\"aus\"][:k])",
+         "interpreted", f"Table 3's rows are the first k EmotioNet AUs ({REPRO_DOC})"),
+    Fact("Sec. 3.1", "We evaluated DSCMR in two databases that involve posed and spontaneous facial behaviors in "
+         "varied contexts.", "default data: synthau (synthetic); CK+ and EmotioNet builders for licensed copies",
+         "data_prep/build_synthau.py", "Builds synthau, the built-in dataset", "differs",
+         "CK+ and EmotioNet are licensed and cannot ship; every result names its dataset (docs/data.md)"),
+)
+
+
+def normalise(text):
+    """The paper's text without markdown and LaTeX markup, for finding quotes in it."""
+    for old, new in (("\\times", "×"), ("\\alpha", "α"), ("\\beta", "β"), ("\\gamma", "γ"), ("\\in", "∈"),
+                     ("^{(i)}", "(i)"), ("_{pre}", " pre"), ("*", ""), ("$", ""), ("{", ""), ("}", "")):
+        text = text.replace(old, new)
+    return re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s+", " ", text))
+
+
+def locate(path, anchor):
+    """file:line of the first line of path holding anchor; KeyError naming both when none does."""
+    for number, line in enumerate((REPO / path).read_text().splitlines(), 1):
+        if anchor in line:
+            return f"{path}:{number}"
+    raise KeyError(f"audit: {path} no longer holds {anchor!r}; update the row in tools/audit.py")
+
+
+def configuration():
+    counts = {s: sum(f.status == s for f in FACTS) for s in ("same", "interpreted", "differs")}
+    lines = ["## (a) Configuration vs the paper", "",
+             f"{len(FACTS)} facts: {counts['same']} same, {counts['interpreted']} interpreted, "
+             f"{counts['differs']} differ. \"Interpreted\" means the paper is ambiguous or silent; the row says "
+             "the reading and where it is documented.", "",
+             "| paper | the paper's sentence | this project | where | status |", "|---|---|---|---|---|"]
+    for f in FACTS:
+        status = f.status + (f": {f.why}" if f.why else "")
+        lines.append(f"| {f.where} | \"{f.quote}\" | {f.value} | `{locate(f.path, f.anchor)}` | {status} |")
+    return lines + [""]
+
+
+def load_result(results, dataset, experiment):
+    path = results / dataset / experiment / f"{experiment}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def fmt(v):
+    return "–" if v is None or v != v else f"{v:.2f}"
+
+
+def final(run, key="mean"):
+    return run["evaluations"][-1][key]
+
+
+def budget_line(report):
+    b = report["budget"]
+    return (f"budget `{report['budget_name']}` ({b['iters']} iterations, batch {b['batch_size']}, train "
+            f"{b['train_size'] or 'all'}, test {b['test_size'] or 'all'}), commit {report['commit']}; command "
+            f"`{report['command']}`")
+
+
+def fig5_results(report):
+    dataset = report["dataset"]
+    lines = [f"### Fig. 5 (AU1 alone), this project on {dataset} vs the paper on EmotioNet", "",
+             f"`results/{dataset}/fig5/` ({budget_line(report)}).", "",
+             "| method | train N:P | test accuracy (%), this run | paper (Sec. 3.2, read from its text) |",
+             "|---|---:|---:|---|"]
+    paper_says = {"AlexNet": "above 70% at N:P 5, \"drastically reduced\" above",
+                  "AlexNet + MSR": "about 90% at N:P 5 and 30, curves \"almost overlapped\""}
+    spread = {}
+    for run in report["runs"]:
+        name, ratio = run["key"]
+        accuracy = final(run, "per_au")[0]["accuracy"]
+        spread.setdefault(name, []).append(accuracy)
+        lines.append(f"| {name} | {ratio} | {fmt(accuracy)} | {paper_says[name]} |")
+    return lines + [""], spread
+
+
+def table45_results(report):
+    dataset = report["dataset"]
+    reference = "Table 5 (CK+)" if dataset == "ckplus" else "Table 4 (EmotioNet)"
+    f1_table, auc_table = (paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else (paper.TABLE4_F1, paper.TABLE4_AUC)
+    lines = [f"### Tables 4-5, this project on {dataset} vs the paper's {reference}", "",
+             f"`results/{dataset}/table4-5/` ({budget_line(report)}). Means over AUs.", "",
+             f"| method | F1 (%), this run on {dataset} | F1 (%), paper | AUC (%), this run on {dataset} | AUC (%), paper |",
+             "|---|---:|---:|---:|---:|"]
+    means = {}
+    for run in report["runs"]:
+        column = paper.METHODS.index(run["key"])
+        aus = [a for a in run["aus"] if a in f1_table]
+        paper_f1 = sum(f1_table[a][column] for a in aus) / len(aus) if aus else None
+        paper_auc = sum(auc_table[a][column] for a in aus) / len(aus) if aus else None
+        means[run["key"]] = final(run)
+        lines.append(f"| {run['key']} | {fmt(final(run)['f1'])} | {fmt(paper_f1)} | {fmt(final(run)['auc'])} | "
+                     f"{fmt(paper_auc)} |")
+    return lines + [""], means
+
+
+def table23_results(report):
+    dataset = report["dataset"]
+    lines = [f"### Tables 2-3, this project on {dataset} vs the paper's Table 3 (EmotioNet)", "",
+             f"`results/{dataset}/table2-3/` ({budget_line(report)}). Mean accuracy over the AUs (%).", "",
+             "| AUs | MSR, paper | Ad-MSR, paper | MSR, this run | Ad-MSR, this run |", "|---:|---:|---:|---:|---:|"]
+    ours = {}
+    for run in report["runs"]:
+        ours.setdefault(len(run["aus"]), {})[run["key"][0]] = final(run)["accuracy"]
+    for k, by in sorted(ours.items()):
+        msr, admsr = paper.TABLE3_MEAN.get(k, (None, None))
+        lines.append(f"| {k} | {fmt(msr)} | {fmt(admsr)} | {fmt(by.get('MSR'))} | {fmt(by.get('Ad-MSR'))} |")
+    return lines + [""], ours
+
+
+def verdict(holds):
+    return "holds here" if holds else "does not hold here"
+
+
+def results_section(results):
+    lines = ["## (b) Results", "",
+             "The paper's numbers are on EmotioNet (Tables 2-4, Fig. 5) and CK+ (Table 5). This project's are on "
+             "the dataset each heading names: synthau is synthetic (docs/data.md), so a synthau number is never "
+             "an EmotioNet one, and short budgets stop long before the paper's schedule.", ""]
+    claims = []
+    datasets = sorted(p.name for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
+    for dataset in datasets:
+        if (report := load_result(results, dataset, "fig5")):
+            table, spread = fig5_results(report)
+            lines += table
+            if {"AlexNet", "AlexNet + MSR"} <= set(spread):
+                with_msr = max(spread["AlexNet + MSR"]) - min(spread["AlexNet + MSR"])
+                without = max(spread["AlexNet"]) - min(spread["AlexNet"])
+                claims.append(f"- *MSR is robust to the N:P ratio* (Fig. 5), on {dataset}: the final test accuracy "
+                              f"spreads over {with_msr:.2f} points across N:P {sorted(paper.FIG5_TRAIN_NP)} with "
+                              f"MSR and {without:.2f} without; mean accuracy with MSR "
+                              f"{sum(spread['AlexNet + MSR']) / len(spread['AlexNet + MSR']):.2f}% vs "
+                              f"{sum(spread['AlexNet']) / len(spread['AlexNet']):.2f}% without. The claim "
+                              f"{verdict(with_msr < without and min(spread['AlexNet + MSR']) > 60)} "
+                              "(robust = a smaller spread, at an accuracy above chance).")
+        if (report := load_result(results, dataset, "table2-3")):
+            table, ours = table23_results(report)
+            lines += table
+            wins = [k for k, by in ours.items() if by.get("Ad-MSR", -1) > by.get("MSR", 1e9)]
+            claims.append(f"- *Ad-MSR beats MSR* (Tables 2-3), on {dataset}: Ad-MSR's mean accuracy is higher for "
+                          f"{len(wins)} of {len(ours)} AU counts ({', '.join(map(str, sorted(wins))) or 'none'}). "
+                          f"The claim {verdict(len(wins) == len(ours))}.")
+        if (report := load_result(results, dataset, "table4-5")):
+            table, means = table45_results(report)
+            lines += table
+            order = ("L-DSCMR", "DSCMR", "ResNet18")
+            if set(order) <= set(means):
+                f1 = [means[m]["f1"] for m in order]
+                auc = [means[m]["auc"] for m in order]
+                claims.append(f"- *L-DSCMR beats DSCMR, which beats ResNet18* (Tables 4-5), on {dataset}: mean F1 "
+                              f"{f1[0]:.2f} / {f1[1]:.2f} / {f1[2]:.2f}, mean AUC {auc[0]:.2f} / {auc[1]:.2f} / "
+                              f"{auc[2]:.2f}. The ordering {verdict(f1[0] > f1[1] > f1[2])} by F1 and "
+                              f"{verdict(auc[0] > auc[1] > auc[2])} by AUC.")
+            if "AlexNet+Ad-MSR" in means and "AlexNet" in means:
+                claims.append(f"- *AlexNet+Ad-MSR beats AlexNet* (Tables 4-5), on {dataset}: mean F1 "
+                              f"{means['AlexNet+Ad-MSR']['f1']:.2f} vs {means['AlexNet']['f1']:.2f}. The claim "
+                              f"{verdict(means['AlexNet+Ad-MSR']['f1'] > means['AlexNet']['f1'])} by F1.")
+            chance = [m for m, v in means.items() if v["auc"] == v["auc"] and abs(v["auc"] - 50) < 5]
+            if chance:
+                claims.append(f"- On {dataset} at this budget, {len(chance)} of {len(means)} methods have a mean AUC "
+                              f"within 5 points of chance (50%): {', '.join(chance)}. Orderings between them are "
+                              "noise, not evidence for or against the paper.")
+    if not datasets:
+        lines += ["No experiment has been run yet: `python tools/reproduce.py --help`.", ""]
+    return lines + ["### What the numbers show about the paper's claims", ""] + (claims or ["- No claim can be "
+                                                                                           "checked yet."]) + [""]
+
+
+def environment():
+    home = REPO / ".venv" / "caffe-home"
+    info = (Path(home.read_text().strip()) / "BUILD_INFO").read_text().splitlines() if home.is_file() else \
+        ["no Caffe build in .venv (run make setup)"]
+    patches = []
+    for p in sorted((REPO / "setup" / "patches").glob("*.patch")):
+        patches.append(f"- `{p.relative_to(REPO)}`: {p.read_text().splitlines()[0]}")
+    packages = []
+    for line in (REPO / "requirements.in").read_text().splitlines():
+        name = line.split("#")[0].strip()
+        if name:
+            name = re.split(r"[<>=!]", name)[0]
+            try:
+                packages.append(f"{name} {metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                packages.append(f"{name} (not installed)")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.machine())
+    osname = next((line.split("=", 1)[1].strip('"') for line in Path("/etc/os-release").read_text().splitlines()
+                   if line.startswith("PRETTY_NAME=")), platform.platform())
+    return [ENVIRONMENT_HEADING, "",
+            f"Where this file was written: {osname}, {cpu}, Python {platform.python_version()}.", "",
+            "The Caffe build (its BUILD_INFO):", "", "```"] + info + ["```", "", "Patches to BVLC Caffe 99bd997:", ""] + \
+        patches + ["", "Python packages (requirements.in's, as installed; requirements.txt pins them all): " +
+                   ", ".join(packages) + ".", ""]
+
+
+def render(results):
+    return "\n".join(["# Reproducibility audit", "",
+                      "Written by `python tools/audit.py`; do not edit by hand. The paper: Wang et al., \"Action "
+                      "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
+                      "Neurocomputing 2019. Its numbers come from `tools/paper.py`.", ""]
+                     + configuration() + results_section(results) + environment())
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python tools/audit.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--results", type=Path, default=REPO / "results", help="results root (default: results/)")
+    ap.add_argument("--out", type=Path, default=REPO / "AUDIT.md", help="where to write (default: AUDIT.md)")
+    ap.add_argument("--check", action="store_true", help="compare parts (a) and (b) with --out; write nothing")
+    opts = ap.parse_args(argv)
+    try:
+        text = render(opts.results)
+    except KeyError as e:
+        sys.exit(e.args[0])
+    if opts.check:
+        committed = opts.out.read_text() if opts.out.is_file() else ""
+        if committed.split(ENVIRONMENT_HEADING)[0] != text.split(ENVIRONMENT_HEADING)[0]:
+            sys.exit(f"audit: {opts.out} is out of date; run python tools/audit.py")
+        print(f"{opts.out}: parts (a) and (b) are up to date")
+        return
+    tmp = opts.out.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(opts.out)
+    print(f"wrote {opts.out}")
+
+
+if __name__ == "__main__":
+    main()
