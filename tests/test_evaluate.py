@@ -4,6 +4,7 @@ import json
 
 import caffe
 import numpy as np
+import pytest
 
 from data_helpers import write_random_lmdbs
 from data_prep.lmdb_io import read_split
@@ -46,3 +47,48 @@ def test_evaluates_the_test_split_like_the_deploy_net(tmp_path):
     again = tmp_path / "again"
     evaluate.main(["--predictions", str(out.with_suffix(".npz")), "--out", str(again)])
     assert json.loads(again.with_suffix(".json").read_text())["per_au"] == report["per_au"]
+
+
+def test_a_deploy_net_on_the_split_and_on_an_image_list_gives_the_train_val_numbers(tmp_path):
+    import cv2
+    write_random_lmdbs(tmp_path, len(AUS), n_images=5, splits=("train", "val", "test"))
+    (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
+    # DRML: a 170 x 170 centre crop of the 224 faces, and the Region layer's own statistics.
+    gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
+              "drml", "--aus", "1,2,4", "--batch-size", "2"])
+    caffe.set_random_seed(7)
+    weights = tmp_path / "init.caffemodel"
+    net = caffe.Net(str(tmp_path / "drml_deploy.prototxt"), caffe.TEST)
+    for blob in net.params["region1"][4:]:   # running mean, variance and their factor, as after training
+        blob.data[...] = np.random.default_rng(1).uniform(0.5, 2, blob.data.shape)
+    net.save(str(weights))
+    common = ["--weights", str(weights), "--batch-size", "2"]
+    evaluate.main(["--model", str(tmp_path / "drml_train_val.prototxt"), "--data", str(tmp_path),
+                   "--out", str(tmp_path / "tv")] + common)
+    evaluate.main(["--model", str(tmp_path / "drml_deploy.prototxt"), "--data", str(tmp_path),
+                   "--out", str(tmp_path / "dp")] + common)
+    lines = []
+    for i, (_, image, labels) in enumerate(read_split(tmp_path / "test")):
+        cv2.imwrite(str(tmp_path / f"face{i}.png"), image)
+        lines.append(f"face{i}.png " + " ".join(f"{v:g}" for v in labels))
+    (tmp_path / "faces.txt").write_text("# path AU1 AU2 AU4\n" + "\n".join(lines) + "\n")
+    evaluate.main(["--model", str(tmp_path / "drml_deploy.prototxt"), "--images", str(tmp_path / "faces.txt"),
+                   "--aus", "1,2,4", "--out", str(tmp_path / "ls")] + common)
+    tv, dp, ls = (np.load(tmp_path / f"{name}.npz") for name in ("tv", "dp", "ls"))
+    assert tv["probs"].shape == (5, 3)
+    assert np.allclose(dp["probs"], tv["probs"], atol=1e-5) and np.allclose(ls["probs"], tv["probs"], atol=1e-5)
+    assert np.array_equal(dp["labels"], tv["labels"]) and np.array_equal(ls["labels"], tv["labels"])
+
+
+def test_a_bad_image_list_line_is_named(tmp_path):
+    import cv2
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "faces.txt").write_text("a.png 0 1 0\na.png 0 2 1\n")
+    with pytest.raises(SystemExit, match=r"faces.txt:2: label 2 is not 0, 1 or 999"):
+        list(evaluate.list_samples(tmp_path / "faces.txt", 3))
+    (tmp_path / "faces.txt").write_text("missing.png 0 1 0\n")
+    with pytest.raises(SystemExit, match=r"faces.txt:1: cannot read the image .*missing.png"):
+        list(evaluate.list_samples(tmp_path / "faces.txt", 3))
+    (tmp_path / "faces.txt").write_text("a.png 0 1\n")
+    with pytest.raises(SystemExit, match=r"faces.txt:1: wants a path and 3 labels \(one per --aus\), got 2"):
+        list(evaluate.list_samples(tmp_path / "faces.txt", 3))

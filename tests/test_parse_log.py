@@ -34,3 +34,12 @@ def test_parses_a_real_training_log(tmp_path):
     assert header[0] == "iteration"
     assert {"smoothed_loss", "lr", "loss", "beta_2", "l_cur_0"} <= set(header)
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nan_losses_of_an_untrained_batchnorm_net_are_kept_as_nan():
+    # A BatchNorm net tested before any training logs "-nan" (Caffe's global statistics are 0 then).
+    train, test = parse_log(["I1128 solver.cpp:330] Iteration 0, Testing net (#0)",
+                             "I1128 solver.cpp:414]     Test net output #0: loss = -nan (* 1 = -nan loss)",
+                             "I1128 solver.cpp:239] Iteration 0 (0 iter/s, 3.6s/1 iters), loss = inf"])
+    assert np.isnan(test[0]["loss"]) and test[0]["iteration"] == 0
+    assert train[0]["smoothed_loss"] == np.inf

@@ -1,14 +1,23 @@
-"""Evaluates a trained net on an LMDB split with the paper's metrics (Sec. 3.1): per-AU F1 and AUC.
+"""Evaluates a trained net with the paper's metrics (Sec. 3.1): per-AU F1 and AUC, their means, and
+the N:P of each AU. Labels equal to 999 are left out of their AU's metrics.
 
-It runs the net's own train_val prototxt in the TEST phase, with its Data layers pointed at the
-split to evaluate, so images are transformed exactly as in training's tests (mean, crop). The
-logits are the loss layer's first bottom; probabilities are their sigmoid. Labels equal to 999
-are left out of their AU's metrics. Writes <out>.md (a table in the paper's layout), <out>.csv,
-<out>.json and <out>.npz (probabilities and labels, which --predictions reads back without Caffe).
+--model is either
+  a train_val prototxt: run in the TEST phase with its Data layers pointed at --data's --split, so
+    images are transformed exactly as in training's tests (mean, crop); the logits are the loss
+    layer's first bottom, and probabilities their sigmoid; or
+  a deploy prototxt (an Input blob, probabilities out): fed --data's --split, or the aligned faces
+    of an --images list, minus --mean and centre-cropped to its input size.
+An --images list has one face a line: a path (relative to the list), then one label per AU of --aus
+(0, 1 or 999), separated by spaces or commas; '#' starts a comment.
+
+Writes <out>.md (a table in the paper's layout), <out>.csv, <out>.json and <out>.npz
+(probabilities and labels, which --predictions reads back without Caffe).
 
 Examples:
   python tools/evaluate.py --model prototxt/ldscmr_train_val.prototxt \\
       --weights runs/ldscmr_iter_6000.caffemodel --data data/synthau --split test --out runs/ldscmr_test
+  python tools/evaluate.py --model prototxt/ldscmr_deploy.prototxt \\
+      --weights runs/ldscmr_iter_6000.caffemodel --images faces.txt --aus 1,2,4 --out runs/ldscmr_faces
   python tools/evaluate.py --predictions runs/ldscmr_test.npz --threshold 0.4 --out runs/ldscmr_t04
 """
 import argparse
@@ -24,7 +33,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tools.generate_prototxt import DEFAULT_MEAN_BGR, parse_aus  # noqa: E402
 from tools.metrics import mean_metrics, per_au_metrics  # noqa: E402
+from tools.paper import IGNORE_LABEL  # noqa: E402
 
 
 def split_size(split_dir):
@@ -36,14 +47,30 @@ def split_size(split_dir):
         return env.stat()["entries"]
 
 
-def predict(model, weights, split_dir, batch_size):
-    """(probabilities, labels), N x n, of every sample of the split, in LMDB order."""
+def read_net(model):
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
     from google.protobuf import text_format
 
     net_param = caffe.proto.caffe_pb2.NetParameter()
-    text_format.Merge(Path(model).read_text(), net_param)
+    try:
+        text_format.Merge(Path(model).read_text(), net_param)
+    except text_format.ParseError as e:
+        sys.exit(f"evaluate: {model}:{e}")
+    return net_param
+
+
+def is_deploy(net_param):
+    return not any(layer.type == "Data" for layer in net_param.layer)
+
+
+def predict(model, weights, split_dir, batch_size):
+    """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
+    train_val net's TEST phase."""
+    import caffe
+    from google.protobuf import text_format
+
+    net_param = read_net(model)
     for layer in net_param.layer:
         if layer.type == "Data" and any(rule.phase == caffe.TEST for rule in layer.include):
             kind = Path(layer.data_param.source).name  # images or labels
@@ -68,6 +95,84 @@ def predict(model, weights, split_dir, batch_size):
     return np.concatenate(probs)[:n], np.concatenate(labels)[:n]
 
 
+def split_samples(split_dir):
+    """(image, labels) of every sample of an LMDB split, in key order, one at a time."""
+    import lmdb
+    from data_prep.lmdb_io import decode_image, decode_labels
+
+    split_size(split_dir)
+    with lmdb.open(str(Path(split_dir) / "images"), readonly=True, lock=False) as ie, \
+            lmdb.open(str(Path(split_dir) / "labels"), readonly=True, lock=False) as le:
+        with ie.begin() as it, le.begin() as lt:
+            for key, raw in it.cursor():
+                labels = lt.get(key)
+                if labels is None:
+                    sys.exit(f"evaluate: {split_dir}/labels lacks key {key.decode()} of its images LMDB")
+                yield decode_image(raw), decode_labels(labels)
+
+
+def list_samples(path, n_aus):
+    """(image, labels) of every line of an image list (see --help), in order."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        sys.exit(f"evaluate: {path} does not exist")
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split("#")[0].replace(",", " ").split()
+        if not fields:
+            continue
+        where = f"{path}:{number}"
+        if len(fields) != 1 + n_aus:
+            sys.exit(f"evaluate: {where}: wants a path and {n_aus} labels (one per --aus), got {len(fields) - 1}")
+        try:
+            labels = np.array([float(v) for v in fields[1:]], np.float32)
+        except ValueError:
+            sys.exit(f"evaluate: {where}: labels must be numbers, got {' '.join(fields[1:])!r}")
+        bad = [v for v in labels if v not in (0, 1, IGNORE_LABEL)]
+        if bad:
+            sys.exit(f"evaluate: {where}: label {bad[0]:g} is not 0, 1 or {IGNORE_LABEL}")
+        image_path = (path.parent / fields[0])
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            sys.exit(f"evaluate: {where}: cannot read the image {image_path}")
+        yield image, labels
+
+
+def predict_deploy(model, weights, samples, mean, batch_size):
+    """(probabilities, labels) of (image, labels) samples through a deploy net: BGR, minus mean,
+    centre-cropped to the net's input size; its first output is taken as the probabilities."""
+    import caffe
+
+    net = caffe.Net(str(model), str(weights), caffe.TEST)
+    data, out = net.inputs[0], net.outputs[0]
+    size = net.blobs[data].data.shape[2:]
+    probs, labels, batch = [], [], []
+
+    def flush():
+        net.blobs[data].reshape(len(batch), 3, *size)
+        net.blobs[data].data[...] = np.stack(batch)
+        probs.append(net.forward()[out].reshape(len(batch), -1).astype(np.float64))
+        batch.clear()
+
+    for image, label in samples:
+        h, w = image.shape[:2]
+        if h < size[0] or w < size[1]:
+            sys.exit(f"evaluate: face {len(labels) + 1} is {w} x {h}, smaller than the net's input "
+                     f"{size[1]} x {size[0]}; align faces with data_prep first")
+        top, left = (h - size[0]) // 2, (w - size[1]) // 2
+        crop = image[top:top + size[0], left:left + size[1]].astype(np.float32)
+        batch.append(crop.transpose(2, 0, 1) - np.asarray(mean, np.float32)[:, None, None])
+        labels.append(label)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    if not labels:
+        sys.exit("evaluate: no face to evaluate")
+    return np.concatenate(probs), np.stack(labels)
+
+
 def markdown(rows, means, title):
     lines = [f"### {title}", "", "| AU | F1-score (%) | AUC (%) | accuracy (%) | test N:P |", "|---|---:|---:|---:|---:|"]
     for r in rows:
@@ -84,10 +189,14 @@ def write_atomically(path, text):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="the method's train_val prototxt")
+    ap.add_argument("--model", help="the method's train_val or deploy prototxt")
     ap.add_argument("--weights", help="a .caffemodel")
     ap.add_argument("--data", help="a dataset directory written by data_prep (holds manifest.json)")
     ap.add_argument("--split", default="test", help="which split to evaluate (default: test)")
+    ap.add_argument("--images", help="with a deploy --model: a list of aligned faces and their labels (see above)")
+    ap.add_argument("--aus", type=parse_aus, help="with --images: the AUs of its label columns, e.g. 1,2,4")
+    ap.add_argument("--mean", type=float, nargs=3, default=DEFAULT_MEAN_BGR, metavar=("B", "G", "R"),
+                    help="with a deploy --model: the mean the net was trained with (default: 104 117 123)")
     ap.add_argument("--predictions", help="an .npz this tool wrote: recompute the metrics without Caffe")
     ap.add_argument("--threshold", type=float, default=0.5, help="F1 decision threshold on the sigmoid (default: 0.5)")
     ap.add_argument("--batch-size", type=int, default=16)
@@ -99,18 +208,30 @@ def main(argv=None):
         probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
         title = f"{opts.predictions}"
     else:
-        missing = [name for name in ("model", "weights", "data") if not getattr(opts, name)]
-        if missing:
-            ap.error(f"without --predictions, give --{', --'.join(missing)}")
+        missing = [name for name in ("model", "weights") if not getattr(opts, name)]
+        if missing or bool(opts.data) == bool(opts.images):
+            ap.error("without --predictions, give --model, --weights and one of --data or --images")
         for path in (opts.model, opts.weights):
             if not Path(path).is_file():
                 sys.exit(f"evaluate: {path} does not exist")
-        manifest = Path(opts.data) / "manifest.json"
-        if not manifest.is_file():
-            sys.exit(f"evaluate: {manifest} does not exist (is {opts.data} a data_prep dataset?)")
-        aus = tuple(json.loads(manifest.read_text())["aus"])
-        probs, labels = predict(opts.model, opts.weights, Path(opts.data) / opts.split, opts.batch_size)
-        title = f"{Path(opts.model).stem} ({Path(opts.weights).name}) on {opts.data}/{opts.split}"
+        deploy = is_deploy(read_net(opts.model))
+        if opts.images:
+            if not deploy or not opts.aus:
+                ap.error("--images needs a deploy --model and --aus")
+            aus, samples, source = opts.aus, list_samples(opts.images, len(opts.aus)), opts.images
+        else:
+            manifest = Path(opts.data) / "manifest.json"
+            if not manifest.is_file():
+                sys.exit(f"evaluate: {manifest} does not exist (is {opts.data} a data_prep dataset?)")
+            aus = tuple(json.loads(manifest.read_text())["aus"])
+            samples, source = split_samples(Path(opts.data) / opts.split), f"{opts.data}/{opts.split}"
+        if deploy:
+            probs, labels = predict_deploy(opts.model, opts.weights, samples, opts.mean, opts.batch_size)
+        else:
+            probs, labels = predict(opts.model, opts.weights, Path(opts.data) / opts.split, opts.batch_size)
+        if probs.shape[1] != len(aus):
+            sys.exit(f"evaluate: {opts.model} gives {probs.shape[1]} outputs, but {source} has {len(aus)} AUs")
+        title = f"{Path(opts.model).stem} ({Path(opts.weights).name}) on {source}"
     rows = per_au_metrics(probs, labels, aus, threshold=opts.threshold)
     means = mean_metrics(rows)
     out = Path(opts.out)
