@@ -179,19 +179,24 @@ class NetBuilder:
         return self.fc(x, "fc_au", self.n_aus)
 
     def loss(self, method, logits, label):
+        """{top name: top} of the method's loss layer, named "loss". MSR also gives each AU's L_cur,
+        Ad-MSR each AU's beta and L_cur, with loss weight 0: Caffe logs them (tools/parse_log.py)."""
         base = method.removesuffix("_py")
         loss_param = dict(ignore_label=paper.IGNORE_LABEL)
         if base in ("alexnet", "resnet18", "drml"):
-            return L.SigmoidCrossEntropyLoss(logits, label, loss_param=loss_param)
+            return {"loss": L.SigmoidCrossEntropyLoss(logits, label, loss_param=loss_param)}
         if base == "alexnet_msr":
-            return L.MSRLoss(logits, label, loss_param=loss_param)
+            return dict(zip(("loss", "l_cur"), L.MSRLoss(logits, label, loss_param=loss_param, ntop=2,
+                                                        loss_weight=[1, 0])))
+        names = ("loss", "beta", "l_cur")
         if self.python_layers:
             param_str = json.dumps({"ignore_label": paper.IGNORE_LABEL, "alpha": paper.ALPHA,
                                     "beta_mode": "CLAMPED"})
-            return L.Python(logits, label, loss_weight=1, python_param=dict(
+            return dict(zip(names, L.Python(logits, label, loss_weight=[1, 0, 0], ntop=3, python_param=dict(
                 module="python_layers.msr_loss", layer="AdMSRLoss", param_str=param_str),
-                param=[dict(lr_mult=0, decay_mult=0)] * 2)
-        return L.AdMSRLoss(logits, label, loss_param=loss_param, msr_loss_param=dict(alpha=paper.ALPHA))
+                param=[dict(lr_mult=0, decay_mult=0)] * 2)))
+        return dict(zip(names, L.AdMSRLoss(logits, label, loss_param=loss_param, ntop=3, loss_weight=[1, 0, 0],
+                                           msr_loss_param=dict(alpha=paper.ALPHA))))
 
 
 def input_size(method):
@@ -217,7 +222,8 @@ def train_val(method, opts):
     ns = caffe.NetSpec()
     add_data_layers(ns, method, opts, caffe.TRAIN)
     builder = NetBuilder(ns, len(opts.aus), method.endswith("_py"))
-    ns.loss = builder.loss(method, builder.logits(method, ns.data), ns.label)
+    for name, top in builder.loss(method, builder.logits(method, ns.data), ns.label).items():
+        setattr(ns, name, top)
     net = ns.to_proto()
     net.name = method
     test = caffe.NetSpec()

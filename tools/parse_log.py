@@ -73,25 +73,36 @@ def write_csv(records, path):
     tmp.replace(path)
 
 
-def plot_curves(train, test, path, title=""):
-    """Loss (and accuracy, if logged) against iteration, train and test, in the style of Fig. 5."""
+def plot_curves(train, test, path, title="", aus=None):
+    """Loss (and accuracy, and Ad-MSR's per-AU beta, when logged) against iteration, train and test,
+    in the style of Fig. 5. `aus` names the beta curves (default: their column numbers)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    has_accuracy = any("accuracy" in r for r in test)
-    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5.5, 4), squeeze=False)
-    ax = axes[0][0]
+    scored = [r for r in test if "accuracy" in r]
+    with_beta = [r for r in train if isinstance(r.get("beta"), list)]
+    panels = 1 + bool(scored) + bool(with_beta)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4), squeeze=False)
+    axes = list(axes[0])
+    ax = axes.pop(0)
     ax.plot([r["iteration"] for r in train], [r["smoothed_loss"] for r in train], label="train")
     tested = [r for r in test if "loss" in r]
     ax.plot([r["iteration"] for r in tested], [r["loss"] for r in tested], "o-", label="test")
     ax.set(xlabel="iteration", ylabel="loss", title=f"{title} loss".strip())
     ax.legend()
-    if has_accuracy:
-        ax = axes[0][1]
-        scored = [r for r in test if "accuracy" in r]
+    if scored:
+        ax = axes.pop(0)
         ax.plot([r["iteration"] for r in scored], [100 * r["accuracy"] for r in scored], "o-")
         ax.set(xlabel="iteration", ylabel="accuracy (%)", title=f"{title} accuracy".strip())
+    if with_beta:
+        ax = axes.pop(0)
+        betas = list(zip(*(r["beta"] for r in with_beta)))
+        names = [f"AU{a}" for a in aus] if aus and len(aus) == len(betas) else [str(i) for i in range(len(betas))]
+        for name, beta in zip(names, betas):
+            ax.plot([r["iteration"] for r in with_beta], beta, label=name)
+        ax.set(xlabel="iteration", ylabel="beta (eq. 10)", title=f"{title} Ad-MSR beta per AU".strip())
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     tmp = Path(str(path) + ".tmp.png")
     fig.savefig(tmp, dpi=110)

@@ -200,7 +200,7 @@ def write(out, experiment, runs, results, context):
                 with open(log, errors="replace") as f:
                     train, test = parse_log(f)
                 if train or test:
-                    plot_curves(train, test, tmp / "curves" / f"{run_name(r)}.png", title=run_name(r))
+                    plot_curves(train, test, tmp / "curves" / f"{run_name(r)}.png", title=run_name(r), aus=r.aus)
         lines = header(context)
         if experiment == "fig5":
             lines += fig5(runs, results, tmp)
