@@ -208,7 +208,8 @@ def budget_line(report):
 def fig5_results(report):
     dataset = report["dataset"]
     lines = [f"### Fig. 5 (AU1 alone), this project on {dataset} vs the paper on EmotioNet", "",
-             f"`results/{dataset}/fig5/` ({budget_line(report)}).", "",
+             f"`results/{dataset}/fig5/` ({budget_line(report)}); the curves are `results/{dataset}/fig5/fig5.png`.",
+             "",
              "| method | train N:P | test accuracy (%), this run | paper (Sec. 3.2, read from its text) |",
              "|---|---:|---:|---|"]
     paper_says = {"AlexNet": "above 70% at N:P 5, \"drastically reduced\" above",
@@ -227,7 +228,8 @@ def table45_results(report):
     reference = "Table 5 (CK+)" if dataset == "ckplus" else "Table 4 (EmotioNet)"
     f1_table, auc_table = (paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else (paper.TABLE4_F1, paper.TABLE4_AUC)
     lines = [f"### Tables 4-5, this project on {dataset} vs the paper's {reference}", "",
-             f"`results/{dataset}/table4-5/` ({budget_line(report)}). Means over AUs.", "",
+             f"`results/{dataset}/table4-5/` ({budget_line(report)}). Means over AUs; the per-AU F1 and AUC "
+             f"beside the paper's are in `results/{dataset}/table4-5/table4-5.md`.", "",
              f"| method | F1 (%), this run on {dataset} | F1 (%), paper | AUC (%), this run on {dataset} | AUC (%), paper |",
              "|---|---:|---:|---:|---:|"]
     means = {}
@@ -245,7 +247,8 @@ def table45_results(report):
 def table23_results(report):
     dataset = report["dataset"]
     lines = [f"### Tables 2-3, this project on {dataset} vs the paper's Table 3 (EmotioNet)", "",
-             f"`results/{dataset}/table2-3/` ({budget_line(report)}). Mean accuracy over the AUs (%).", "",
+             f"`results/{dataset}/table2-3/` ({budget_line(report)}). Mean accuracy over the AUs (%); per AU in "
+             f"`results/{dataset}/table2-3/table2-3.md`.", "",
              "| AUs | MSR, paper | Ad-MSR, paper | MSR, this run | Ad-MSR, this run |", "|---:|---:|---:|---:|---:|"]
     ours = {}
     for run in report["runs"]:
