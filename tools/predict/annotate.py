@@ -2,7 +2,7 @@
 
 Images become <DIR>/<stem>.png, videos <DIR>/<stem>.avi (Motion JPEG, the input's frame rate);
 a second input with the same stem gets <stem>-2, and so on. Each face gets its box, its face_id,
-and one bar per AU, filled to its probability, green at or above the threshold.
+and one bar per AU, filled to its probability (also printed), green at or above the threshold.
 """
 from pathlib import Path
 
@@ -32,6 +32,8 @@ def draw(image, faces, aus, threshold):
             x0 = left + int(2.6 * unit)
             cv2.rectangle(out, (x0, top + 2), (x0 + bar, top + unit - 2), GREY, 1)
             cv2.rectangle(out, (x0, top + 2), (x0 + int(round(p * bar)), top + unit - 2), colour, -1)
+            cv2.putText(out, f"{p:.2f}", (x0 + bar + unit // 3, top + unit - 2), cv2.FONT_HERSHEY_SIMPLEX, font,
+                        WHITE, 1, cv2.LINE_AA)
     return out
 
 
