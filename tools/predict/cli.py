@@ -14,11 +14,13 @@ import time
 
 from tqdm import tqdm
 
-from data_prep.detect import MODEL_FILES
+from data_prep.detect import MODEL_FILES, Landmarker
 from tools.generate_prototxt import parse_aus
 from tools.model_card import CardError
 from tools.predict import sources
+from tools.predict.annotate import Annotator
 from tools.predict.batch import Batcher
+from tools.predict.model import AUModel
 from tools.predict.table import CsvOut
 
 EPILOG = """examples:
@@ -66,7 +68,7 @@ def parser():
                    help="dlib's 68-point model (iBUG 300-W licence: non-commercial research only) or its 5-point "
                         "model (default: the one the training data was aligned with, as the model card records)")
     d.add_argument("--upsample", type=int, default=1,
-                   help="times dlib's HOG detector doubles the frame to find small faces: 0 is about 4 times "
+                   help="times dlib's HOG detector doubles the frame to find small faces: 0 is several times "
                         "faster and finds faces from about 80 px (default: %(default)s, from about 40 px)")
     d.add_argument("--min-confidence", type=float, default=0.0,
                    help="lowest detector score (dlib's HOG SVM margin) kept as a face (default: %(default)s, dlib's own)")
@@ -86,13 +88,9 @@ class Run:
     """One au-predict run over its sources: rows to the CSV, frames to the annotator, counts."""
 
     def __init__(self, opts, model, out):
-        from data_prep.detect import Landmarker
         self.opts, self.model, self.out = opts, model, out
         landmarker = opts.landmarker or model.card["alignment"].get("landmarker", "dlib68")
-        self.annotator = None
-        if opts.annotate:
-            from tools.predict.annotate import Annotator
-            self.annotator = Annotator(opts.annotate, model.aus, opts.threshold)
+        self.annotator = Annotator(opts.annotate, model.aus, opts.threshold) if opts.annotate else None
         self.batcher = Batcher(model, Landmarker(landmarker, opts.upsample), opts.min_confidence,
                                opts.batch_size, self.emit, keep_images=self.annotator is not None)
         self.frames = self.faces = self.faceless = 0
@@ -127,7 +125,6 @@ def main(argv=None):
     opts = parser().parse_args(argv)
     if opts.batch_size < 1:
         parser().error("--batch-size must be at least 1")
-    from tools.predict.model import AUModel
     try:
         model = AUModel(opts.weights, opts.deploy, opts.model_card, opts.aus)
     except CardError as e:
