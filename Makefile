@@ -50,11 +50,13 @@ data: caffe
 	@$(VENV)/bin/python -m data_prep.build_synthau --mirror $(SYNTHAU_ARGS)
 
 # ITERS=N trains for N iterations instead of the solver's max_iter (a short demonstration run).
+# The model card (runs/<snapshot prefix>.model.json, tools/model_card.py) is written first, for au-predict.
 train: setup data
 	@[ -f "$(SOLVER)" ] || { echo "[train] $(SOLVER) does not exist; python tools/generate_prototxt.py --help"; exit 1; }
 	@solver=$(SOLVER); \
 	 if [ -n "$(ITERS)" ]; then solver=runs/$(basename $(notdir $(SOLVER)))_$(ITERS)iters.prototxt; \
 	   sed 's/^max_iter: .*/max_iter: $(ITERS)/' $(SOLVER) > $$solver; fi; \
 	 log=runs/$$(basename $$solver .prototxt).log; \
+	 $(VENV)/bin/python -m tools.model_card $$solver || exit 1; \
 	 echo "[train] caffe train -solver $$solver (log: $$log; curves: python tools/parse_log.py $$log --plot ...)"; \
 	 set -o pipefail; . $(VENV)/bin/activate && caffe train -solver $$solver 2>&1 | tee $$log

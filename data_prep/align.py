@@ -109,3 +109,12 @@ def align_face(image, landmarks, kind="template5"):
         raise ValueError(f"unknown landmark kind {kind!r}; expected 'template5' or 'dlib5'")
     M = similarity_transform(src, dst)
     return warp(image, M), M
+
+
+def template():
+    """The alignment as data: what a model card records, so that a model is only used on faces
+    aligned the way its training faces were."""
+    return {"transform": "similarity", "size": INPUT_SIZE, "points_5": TEMPLATE_5.tolist(),
+            "points_5_names": ["eye centre, image left", "eye centre, image right", "nose tip",
+                               "mouth corner, image left", "mouth corner, image right"],
+            "nose_base": TEMPLATE_NOSE_BASE.tolist()}

@@ -35,10 +35,11 @@ def model_path(landmarker):
 
 
 class Landmarker:
-    """Largest face's landmarks: (68, 2) iBUG points for 'dlib68', (5, 2) for 'dlib5'.
+    """Faces and their landmarks: (68, 2) iBUG points for 'dlib68', (5, 2) for 'dlib5'.
 
     upsample: how many times the detector doubles the image (1 finds faces down to about 40 px).
     max_side: larger images are searched at this size (the landmarks are found at full size).
+    Calling it gives the largest face's landmarks; faces() gives every face.
     """
 
     def __init__(self, landmarker="dlib68", upsample=1, max_side=1024):
@@ -50,20 +51,37 @@ class Landmarker:
         self.predictor = dlib.shape_predictor(str(model_path(landmarker)))
         self._rect = dlib.rectangle
 
-    def __call__(self, image_bgr):
+    def _detect(self, image_bgr, min_score):
+        """(RGB image, [(dlib.rectangle in full-size pixels, detector score)]) of the faces whose
+        score (the HOG SVM's margin) is above min_score."""
         rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
         h, w = rgb.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         search = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
                                                      interpolation=cv2.INTER_AREA)
-        faces = self.detector(search, self.upsample)
-        if len(faces) == 0:
-            raise NoFaceError("no face found (dlib HOG detector)")
-        best = max(faces, key=lambda r: (r.width() * r.height(), -r.left(), -r.top()))
-        rect = self._rect(round(best.left() / scale), round(best.top() / scale),
-                          round(best.right() / scale), round(best.bottom() / scale))
+        rects, scores, _ = self.detector.run(search, self.upsample, min_score)
+        return rgb, [(self._rect(round(r.left() / scale), round(r.top() / scale),
+                                 round(r.right() / scale), round(r.bottom() / scale)), float(s))
+                     for r, s in zip(rects, scores)]
+
+    def _landmarks(self, rgb, rect):
         shape = self.predictor(rgb, rect)
         return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+    def __call__(self, image_bgr):
+        rgb, found = self._detect(image_bgr, 0.0)
+        if not found:
+            raise NoFaceError("no face found (dlib HOG detector)")
+        rect = max((r for r, _ in found), key=lambda r: (r.width() * r.height(), -r.left(), -r.top()))
+        return self._landmarks(rgb, rect)
+
+    def faces(self, image_bgr, min_score=0.0):
+        """Every face as (box (x, y, w, h) in pixels, detector score, landmarks), highest score
+        first (ties: left to right)."""
+        rgb, found = self._detect(image_bgr, min_score)
+        found.sort(key=lambda f: (-f[1], f[0].left(), f[0].top()))
+        return [((r.left(), r.top(), r.right() - r.left(), r.bottom() - r.top()), score,
+                 self._landmarks(rgb, r)) for r, score in found]
 
     @property
     def align_kind(self):

@@ -1,0 +1,123 @@
+"""au-predict's throughput on CPU: frames per second, end to end, on a generated video.
+
+The video is skimage's astronaut photograph (512 x 512, one face, and one weak false detection at
+dlib's default threshold), shifted by a few pixels each frame. The model is a paper net's deploy
+prototxt with untrained weights (the speed does not depend on their values) and a model card
+written by tools/model_card.py for an 11-AU dataset, as `make train` leaves them. Besides the end-to-end
+rate (au-predict's own loop: decode, detect, landmarks, align, forward in batches, CSV), it times
+the two stages apart: detection with landmarks and alignment per frame, and the forward pass per face.
+
+  python bench/bench_predict.py                           # L-DSCMR, 24 frames
+  python bench/bench_predict.py --method dscmr --frames 48 --upsample 0 --out runs/bench_predict_dscmr.json
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from data_prep.align import align_face  # noqa: E402
+from data_prep.detect import Landmarker  # noqa: E402
+from tools import generate_prototxt as gen  # noqa: E402
+from tools import model_card  # noqa: E402
+from tools.paper import EMOTIONET_AUS  # noqa: E402
+from tools.predict import cli  # noqa: E402
+from tools.predict.model import AUModel  # noqa: E402
+
+FPS = 25.0
+
+
+def astronaut_video(path, frames):
+    from skimage import data
+    image = np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, image.shape[1::-1])
+    for i in range(frames):
+        shift = np.float32([[1, 0, 3 * np.sin(i / 3)], [0, 1, 2 * np.cos(i / 4)]])
+        writer.write(cv2.warpAffine(image, shift, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE))
+    writer.release()
+    return image
+
+
+def untrained_model(root, method):
+    """runs/<method>_iter_0.caffemodel with its card, under root; unit running variances, so that
+    the untrained BatchNorm and Region statistics give numbers rather than NaN."""
+    import caffe
+    data = root / "data" / "bench"
+    data.mkdir(parents=True)
+    (data / "manifest.json").write_text(json.dumps({"dataset": "bench", "aus": list(EMOTIONET_AUS)}))
+    gen.main(["--out", str(root / "prototxt"), "--data", "data/bench", "--only", method])
+    model_card.write(f"prototxt/{method}_solver.prototxt", root=root)
+    net = caffe.Net(str(root / "prototxt" / f"{method}_deploy.prototxt"), caffe.TEST)
+    for layer in net.layer_dict.values():
+        if layer.type in ("BatchNorm", "Region"):
+            layer.blobs[-2].data[...] = 1
+            layer.blobs[-1].data[...] = 1
+    weights = root / "runs" / f"{method}_iter_0.caffemodel"
+    net.save(str(weights))
+    return weights
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--method", default="ldscmr", choices=gen.METHODS, help="the paper net (default: ldscmr)")
+    ap.add_argument("--frames", type=int, default=24, help="frames in the video (default: %(default)s)")
+    ap.add_argument("--batch-size", type=int, default=16, help="au-predict's --batch-size (default: %(default)s)")
+    ap.add_argument("--upsample", type=int, default=1, help="au-predict's --upsample (default: %(default)s)")
+    ap.add_argument("--out", default=str(REPO / "runs" / "bench_predict.json"), help="JSON to write (default: %(default)s)")
+    opts = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        image = astronaut_video(root / "astronaut.avi", opts.frames)
+        weights = untrained_model(root, opts.method)
+
+        t0 = time.perf_counter()
+        rc = cli.main(["--weights", str(weights), str(root / "astronaut.avi"), "--out", str(root / "out.csv"),
+                       "--batch-size", str(opts.batch_size), "--upsample", str(opts.upsample), "--no-progress"])
+        end_to_end = time.perf_counter() - t0
+        if rc != 0:
+            sys.exit(f"bench_predict: au-predict exited {rc}")
+        faces = sum(1 for line in (root / "out.csv").read_text().splitlines()[1:] if line.split(",")[4] == "1")
+
+        landmarker = Landmarker("dlib68", opts.upsample)
+        t0 = time.perf_counter()
+        found = landmarker.faces(image)
+        aligned = [align_face(image, lm)[0] for _, _, lm in found]
+        detect_align = time.perf_counter() - t0
+        model = AUModel(weights)
+        batch = (aligned * opts.batch_size)[:opts.batch_size]
+        model.predict(batch)
+        t0 = time.perf_counter()
+        model.predict(batch)
+        forward = time.perf_counter() - t0
+
+    result = {
+        "benchmark": "au-predict throughput on CPU",
+        "method": opts.method, "frames": opts.frames, "frame_size": list(image.shape[:2]), "faces": faces,
+        "batch_size": opts.batch_size, "upsample": opts.upsample,
+        "end_to_end_s": round(end_to_end, 3), "frames_per_s": round(opts.frames / end_to_end, 3),
+        "detect_align_ms_per_frame": round(1000 * detect_align, 1),
+        "forward_ms_per_face": round(1000 * forward / opts.batch_size, 1),
+        "cpus": len(os.sched_getaffinity(0)), "load_average_1min": round(os.getloadavg()[0], 2),
+        "note": "end to end includes loading the net and dlib's models; the machine may have been shared "
+                "(see load_average_1min)",
+    }
+    out = Path(opts.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(out)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

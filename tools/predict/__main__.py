@@ -1,0 +1,5 @@
+import sys
+
+from tools.predict.cli import main
+
+sys.exit(main())
