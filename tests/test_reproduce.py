@@ -104,6 +104,7 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
         assert_probability_metrics(r)
         run_dir = tmp_path / "work" / "synthau" / "it2-b2-tr24-va4-te8-p1-cpu" / "aus11" / r["method"]
         assert sorted(p.name for p in run_dir.glob("*.caffemodel")) == [f"{r['method']}_iter_2.caffemodel"]
+        assert json.loads((run_dir / f"{r['method']}.model.json").read_text())["aus"] == list(paper.EMOTIONET_AUS)
         assert not list(run_dir.glob("*.solverstate"))
     text = (out / "table4-5.md").read_text()
     assert "### F1-score (%), paper Table 4 (EmotioNet)" in text and "this run on synthau" in text

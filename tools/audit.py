@@ -135,7 +135,7 @@ FACTS = (
          "def per_au_metrics(probs, labels, aus, threshold=0.5", "interpreted",
          "the threshold is not stated: 0.5 on the sigmoid (--threshold in tools/evaluate.py)"),
     Fact("Sec. 3.1", "For each method, we computed the average metrics on all AUs.", "unweighted mean over AUs",
-         "tools/metrics.py", "nanmean", "same"),
+         "tools/metrics.py", "defined = [r[key] for r in rows if not np.isnan(r[key])]", "same"),
     Fact("Sec. 3.1", "The last frame of each image sequence is labeled with AU.", "the frame each FACS file names",
          "data_prep/build_ckplus.py", "The last frame of each image sequence is labeled with AU", "same"),
     Fact("Sec. 3.2", "proportions of negative and positive samples are 5, 10, 20, and 30 times.", "N:P 5, 10, 20, 30",

@@ -45,4 +45,8 @@ def per_au_metrics(probs, labels, aus, threshold=0.5, ignore_label=paper.IGNORE_
 def mean_metrics(rows):
     """Means over AUs of F1, AUC and accuracy ("we computed the average metrics on all AUs");
     an AU whose AUC is undefined is left out of the AUC mean."""
-    return {key: float(np.nanmean([r[key] for r in rows])) for key in ("f1", "auc", "accuracy")}
+    means = {}
+    for key in ("f1", "auc", "accuracy"):
+        defined = [r[key] for r in rows if not np.isnan(r[key])]
+        means[key] = float(np.mean(defined)) if defined else float("nan")
+    return means

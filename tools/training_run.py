@@ -4,7 +4,8 @@
 A run owns a directory. It is finished when done.json is there: that file is written last and
 atomically, so an interrupted run never looks finished. A finished run is never repeated; an
 unfinished one resumes from its newest .solverstate with the same configuration, or starts again
-when the configuration changed. Afterwards only the last .caffemodel is kept.
+when the configuration changed. Afterwards only the last .caffemodel is kept, with the model card
+(<method>.model.json) that lets au-predict use it.
 """
 import json
 import math
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tools import evaluate
+from tools import evaluate, model_card
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
 
@@ -61,7 +62,9 @@ def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
         "--snapshot-prefix", str(run_dir), "--solver-mode", schedule.solver_mode, "--only", method])
     for name, text in gen.generate(opts).items():
         (run_dir / name).write_text(text)
-    return run_dir / f"{method}_solver.prototxt", run_dir / f"{method}_train_val.prototxt"
+    solver = run_dir / f"{method}_solver.prototxt"
+    model_card.write(solver, run_dir / f"{method}_deploy.prototxt", root=REPO)   # for au-predict
+    return solver, run_dir / f"{method}_train_val.prototxt"
 
 
 def latest_solverstate(run_dir, method):
