@@ -49,15 +49,16 @@ def first(count, cap):
     return list(range(count if cap is None else min(count, cap)))
 
 
-def with_ratio(column, ratio, positives):
+def with_ratio(column, ratio, positives, seed=1):
     """Positions of `positives` positive and ratio x positives negative samples of one AU column
-    (the first of each in source order), kept in source order; ignored labels are never chosen."""
+    (the first of each in source order; ignored labels are never chosen), in a seeded shuffle:
+    Caffe reads in order, so every stretch of the set, not only the whole, has the ratio."""
     pos = np.flatnonzero(column == 1)[:positives]
     neg = np.flatnonzero(column == 0)[:int(round(ratio * positives))]
     if len(pos) < positives or len(neg) < round(ratio * positives):
         raise ValueError(f"wants {positives} positives and {round(ratio * positives)} negatives, "
                          f"the split has {int(np.sum(column == 1))} and {int(np.sum(column == 0))}")
-    return sorted(np.concatenate([pos, neg]).tolist())
+    return np.random.default_rng(seed).permutation(np.concatenate([pos, neg])).tolist()
 
 
 def balanced(column, cap):

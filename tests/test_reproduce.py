@@ -22,10 +22,11 @@ def tiny(tmp_path_factory):
     return out
 
 
-def test_with_ratio_and_balanced_pick_exact_counts_in_source_order():
+def test_with_ratio_and_balanced_pick_exact_counts():
     column = np.array([0, 1, 999, 0, 0, 1, 0, 0, 1, 0, 0, 0], np.float32)
     chosen = derive.with_ratio(column, 2, 2)
-    assert chosen == [0, 1, 3, 4, 5, 6]          # positives 1, 5; the first four negatives; 999 never
+    assert sorted(chosen) == [0, 1, 3, 4, 5, 6]  # positives 1, 5; the first four negatives; 999 never
+    assert chosen == derive.with_ratio(column, 2, 2) != sorted(chosen)   # a seeded shuffle
     assert derive.balanced(column, None) == [0, 1, 3, 4, 5, 8]   # three of each class
     assert derive.balanced(column, 4) == [0, 1, 3, 5]
     with pytest.raises(ValueError, match="wants 3 positives and 30 negatives, the split has 3 and 8"):
@@ -136,6 +137,11 @@ def test_an_unfinished_run_with_another_configuration_starts_again(tiny, tmp_pat
     assert not (run_dir / "alexnet_iter_5.solverstate").exists()
     assert [e["iteration"] for e in result["evaluations"]] == [1]
     assert json.loads((run_dir / "done.json").read_text())["schedule"]["iters"] == 1
+    # Finished, then asked for on other data: trained again, not reused.
+    derive.derive(tiny, data, (1,), lambda split, labels: [1, 0], {"order": "reversed"})
+    again = training_run.run(run_dir, "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
+    assert again["data_manifest"] != result["data_manifest"]
+    assert again["data_manifest"] == training_run.data_fingerprint(data)
 
 
 def test_a_failing_caffe_names_its_log(tiny, tmp_path):

@@ -109,7 +109,8 @@ def plan_fig5(manifest, budget, data_dir):
             if split == "train":
                 return derive.with_ratio(labels[:, 0], ratio, positives)
             return derive.balanced(labels[:, 0], caps[split])
-        description = {"train": {"positives": positives, "np_ratio": ratio}, "val/test": {"balanced": caps}}
+        description = {"train": {"positives": positives, "np_ratio": ratio, "order": "shuffled, seed 1"},
+                       "val/test": {"balanced": caps}}
         for name, method in FIG5_METHODS.items():
             runs.append(Planned((name, ratio), method, f"au{paper.FIG5_AU}_np{ratio}_p{positives}",
                                 (paper.FIG5_AU,), select, description, every_snapshot=True))

@@ -5,8 +5,10 @@ A run owns a directory. It is finished when done.json is there: that file is wri
 atomically, so an interrupted run never looks finished. A finished run is never repeated; an
 unfinished one resumes from its newest .solverstate with the same configuration, or starts again
 when the configuration changed. Afterwards only the last .caffemodel is kept, with the model card
-(<method>.model.json) that lets au-predict use it.
+(<method>.model.json) that lets au-predict use it. A finished run whose configuration (method,
+dataset manifest, AUs, schedule) differs from the one asked for is not reused: it starts again.
 """
+import hashlib
 import json
 import math
 import os
@@ -107,14 +109,23 @@ def evaluate_snapshot(train_val, weights, data_dir, aus, batch_size):
     return {"per_au": rows, "mean": mean_metrics(rows)}
 
 
+def data_fingerprint(data_dir):
+    """A short hash of the dataset's manifest: a run trained on other data is not reused."""
+    manifest = (Path(data_dir) / "manifest.json").read_bytes()
+    return hashlib.sha256(manifest).hexdigest()[:16]
+
+
 def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None):
     """Trains and evaluates one run unless it is finished; returns its done.json content."""
     run_dir = Path(run_dir)
     done = run_dir / "done.json"
+    config = {"method": method, "data": str(Path(data_dir).resolve()), "data_manifest": data_fingerprint(data_dir),
+              "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count,
+              "every_snapshot": every_snapshot}
     if done.is_file():
-        return json.loads(done.read_text())
-    config = {"method": method, "data": str(Path(data_dir).resolve()), "aus": list(aus),
-              "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
+        result = json.loads(done.read_text())
+        if {k: result.get(k) for k in config} == config:
+            return result
     config_path = run_dir / "config.json"
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
         for stale in run_dir.iterdir():
