@@ -1,0 +1,101 @@
+"""make bench: runs every bench/bench_*.py, then writes bench/results.json and bench/results.md.
+
+Each bench/bench_NAME.py is a script that takes `--json PATH` (where it writes
+{"name", "title", "markdown", "results"}, see common.write_result) and `--quick`; a new one is
+picked up by its file name alone. ORDER runs the known ones first (the build last: it loads both
+cores for minutes), then any others in name order. The machine, the BLAS and the commit go on
+top; when bench/results-baseline.json (an earlier results.json) exists, a before/after section
+compares the two. Both outputs are written to temporary files and renamed.
+
+  python bench/run.py                   # everything (about 15-20 min on 2 cores)
+  python bench/run.py --quick           # one round each, no cold build (a few minutes)
+  python bench/run.py --only nets,layers
+"""
+import argparse
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PYTHON, REPO, load_average, machine  # noqa: E402
+from bench.compare import before_after  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+ORDER = ("nets", "layers", "data", "build")
+
+
+def bench_names():
+    found = sorted(p.stem.removeprefix("bench_") for p in BENCH.glob("bench_*.py"))
+    return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
+
+
+def run_bench(name, quick):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        args = [str(PYTHON), str(BENCH / f"bench_{name}.py"), "--json", str(out)] + (["--quick"] if quick else [])
+        print(f"[bench] {name}: {' '.join(args[1:])}", file=sys.stderr, flush=True)
+        subprocess.run(args, cwd=REPO, check=True)
+        return json.loads(out.read_text())
+
+
+def git_commit():
+    return subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def render(report, baseline):
+    m = report["machine"]
+    lines = ["# Benchmarks", "",
+             f"Written by `make bench` (bench/run.py) on {report['date']}, commit {report['commit']}"
+             f"{' (--quick)' if report['quick'] else ''}. Raw numbers: `bench/results.json`.", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores at {m['mhz']:.0f} MHz ({', '.join(m['isa'])}), "
+             f"{m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']}. fp32 peak "
+             f"{m['peak_fp32_gflops']} GFLOP/s ({m['peak_note']}). Every run uses {m['threads']} threads.", "",
+             f"Caffe build: `{m['caffe']['build']}`, BLAS {m['caffe']['blas']} (libcaffe links "
+             f"{', '.join(m['caffe']['linked'])}); BLAS libraries loaded with pycaffe (threadpoolctl: "
+             f"API, kernels, version): {m['blas_runtime']}.", "",
+             "The machine is shared with other work: the load averages next to each result say how "
+             "busy it was, and the times are medians.", ""]
+    if baseline:
+        lines += ["## Before and after", "", before_after(baseline, report), ""]
+    for section in report["benches"].values():
+        lines += [f"## {section['title']}", "", section["markdown"], ""]
+    return "\n".join(lines)
+
+
+def write_atomically(path, text):
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def main(argv=None):
+    names = bench_names()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, no cold build")
+    ap.add_argument("--only", type=lambda s: s.split(","), default=names,
+                    help=f"comma-separated benches (default: all: {','.join(names)})")
+    ap.add_argument("--out", type=Path, default=BENCH, help="directory for results.{json,md} (default: bench/)")
+    opts = ap.parse_args(argv)
+    unknown = set(opts.only) - set(names)
+    if unknown:
+        ap.error(f"unknown bench(es) {sorted(unknown)}; known: {', '.join(names)}")
+    report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
+              "quick": opts.quick, "machine": machine(), "load_average_start": load_average(), "benches": {}}
+    for name in opts.only:
+        report["benches"][name] = run_bench(name, opts.quick)
+    report["load_average_end"] = load_average()
+    baseline_path = BENCH / "results-baseline.json"
+    baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
+    opts.out.mkdir(parents=True, exist_ok=True)
+    write_atomically(opts.out / "results.json", json.dumps(report, indent=1) + "\n")
+    write_atomically(opts.out / "results.md", render(report, baseline))
+    print(f"[bench] wrote {opts.out / 'results.md'} and results.json", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
