@@ -16,17 +16,41 @@ THREADS = 2
 FP32_FLOPS_PER_CYCLE = 64
 
 
-def thread_env(threads=THREADS):
-    """The environment for a worker: every BLAS/OpenMP runtime limited to `threads` threads."""
-    env = dict(os.environ, GLOG_minloglevel="2")
+def thread_env(threads=THREADS, build=None):
+    """The environment for a worker: every BLAS/OpenMP runtime limited to `threads` threads, and
+    pycaffe from `build` (a Build), by default the one that was current when the bench started
+    (a rebuild meanwhile does not switch it)."""
+    build = build or Build("after", caffe_home())
+    env = dict(os.environ, GLOG_minloglevel="2", BENCH_CAFFE_HOME=str(build.home), **build.env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(build.home / "python"), env.get("PYTHONPATH")]))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     return env
 
 
-def run_json(args, threads=THREADS, timeout=1800):
-    """Runs `python ARGS` from the repository root with `threads` threads; returns its JSON stdout."""
-    proc = subprocess.run([str(PYTHON), *map(str, args)], cwd=REPO, env=thread_env(threads),
+class Build:
+    """A Caffe build to time: `label`, its product directory, and environment it runs with."""
+
+    def __init__(self, label, home, env=None):
+        self.label, self.home, self.env = label, Path(home), dict(env or {})
+
+
+def builds_under_test(before=None):
+    """The current build ("after"), and with --before PRODUCT an earlier one ("before"), run as
+    it ran before setup/openblas_coretype.py: with the OpenBLAS kernels OpenBLAS picks by itself."""
+    builds = [Build("after", caffe_home())]
+    if before:
+        sys.path.insert(0, str(REPO / "setup"))
+        from openblas_coretype import detected_core, openblas_of
+        core = detected_core(openblas_of(str(Path(before) / "lib" / "libcaffe.so")))
+        builds.insert(0, Build("before", before, {"OPENBLAS_CORETYPE": core}))
+    return builds
+
+
+def run_json(args, threads=THREADS, timeout=1800, build=None):
+    """Runs `python ARGS` from the repository root with `threads` threads and pycaffe from `build`;
+    returns its JSON stdout."""
+    proc = subprocess.run([str(PYTHON), *map(str, args)], cwd=REPO, env=thread_env(threads, build),
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
@@ -42,7 +66,9 @@ def load_average():
 
 
 def caffe_home():
-    return Path((REPO / ".venv" / "caffe-home").read_text().strip())
+    """The Caffe build under test: BENCH_CAFFE_HOME, or the one .venv points at."""
+    home = os.environ.get("BENCH_CAFFE_HOME") or (REPO / ".venv" / "caffe-home").read_text().strip()
+    return Path(home)
 
 
 def caffe_blas():
@@ -93,11 +119,13 @@ def write_result(path, name, title, markdown, results):
 
 
 def bench_args(description, argv=None, extra=None):
-    """The options every bench/bench_*.py takes: --json PATH and --quick."""
+    """The options every bench/bench_*.py takes: --json PATH, --quick and --before PRODUCT."""
     import argparse
     ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", required=True, help="where to write this bench's result (run.py collects it)")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions: a smoke run in a few minutes")
+    ap.add_argument("--before", metavar="PRODUCT",
+                    help="also time this earlier Caffe build (a caffe-* directory of the cache), interleaved")
     if extra:
         extra(ap)
     return ap.parse_args(argv)

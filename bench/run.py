@@ -4,16 +4,18 @@ Each bench/bench_NAME.py is a script that takes `--json PATH` (where it writes
 {"name", "title", "markdown", "results"}, see common.write_result) and `--quick`; a new one is
 picked up by its file name alone. ORDER runs the known ones first (the build last: it loads both
 cores for minutes), then any others in name order. The machine, the BLAS and the commit go on
-top; when bench/results-baseline.json (an earlier results.json) exists, a before/after section
-compares the two. Both outputs are written to temporary files and renamed.
+top. --before PRODUCT (an earlier build in the cache) makes the benches that time Caffe time it
+too, interleaved with the current build. Both outputs are written to temporary files and renamed.
 
   python bench/run.py                   # everything (about 15-20 min on 2 cores)
   python bench/run.py --quick           # one round each, no cold build (a few minutes)
   python bench/run.py --only nets,layers
+  python bench/run.py --before ~/.cache/dscmr/caffe-<old build>    # before/after in one run
 """
 import argparse
 import datetime
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, REPO, load_average, machine  # noqa: E402
-from bench.compare import before_after  # noqa: E402
+from bench.common import PYTHON, REPO, caffe_home, load_average, machine  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ORDER = ("nets", "layers", "data", "build")
+TIMES_CAFFE = ("nets", "layers")  # the benches that take --before
 
 
 def bench_names():
@@ -33,10 +35,12 @@ def bench_names():
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
 
 
-def run_bench(name, quick):
+def run_bench(name, quick, before):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
         args = [str(PYTHON), str(BENCH / f"bench_{name}.py"), "--json", str(out)] + (["--quick"] if quick else [])
+        if before and name in TIMES_CAFFE:
+            args += ["--before", str(before)]
         print(f"[bench] {name}: {' '.join(args[1:])}", file=sys.stderr, flush=True)
         subprocess.run(args, cwd=REPO, check=True)
         return json.loads(out.read_text())
@@ -47,7 +51,7 @@ def git_commit():
                           text=True).stdout.strip()
 
 
-def render(report, baseline):
+def render(report):
     m = report["machine"]
     lines = ["# Benchmarks", "",
              f"Written by `make bench` (bench/run.py) on {report['date']}, commit {report['commit']}"
@@ -60,8 +64,6 @@ def render(report, baseline):
              f"API, kernels, version): {m['blas_runtime']}.", "",
              "The machine is shared with other work: the load averages next to each result say how "
              "busy it was, and the times are medians.", ""]
-    if baseline:
-        lines += ["## Before and after", "", before_after(baseline, report), ""]
     for section in report["benches"].values():
         lines += [f"## {section['title']}", "", section["markdown"], ""]
     return "\n".join(lines)
@@ -79,21 +81,22 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, no cold build")
     ap.add_argument("--only", type=lambda s: s.split(","), default=names,
                     help=f"comma-separated benches (default: all: {','.join(names)})")
+    ap.add_argument("--before", type=Path, metavar="PRODUCT",
+                    help="an earlier Caffe build (a caffe-* directory of the cache) to time beside the current one")
     ap.add_argument("--out", type=Path, default=BENCH, help="directory for results.{json,md} (default: bench/)")
     opts = ap.parse_args(argv)
     unknown = set(opts.only) - set(names)
     if unknown:
         ap.error(f"unknown bench(es) {sorted(unknown)}; known: {', '.join(names)}")
+    os.environ["BENCH_CAFFE_HOME"] = str(caffe_home())
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
               "quick": opts.quick, "machine": machine(), "load_average_start": load_average(), "benches": {}}
     for name in opts.only:
-        report["benches"][name] = run_bench(name, opts.quick)
+        report["benches"][name] = run_bench(name, opts.quick, opts.before)
     report["load_average_end"] = load_average()
-    baseline_path = BENCH / "results-baseline.json"
-    baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
     opts.out.mkdir(parents=True, exist_ok=True)
     write_atomically(opts.out / "results.json", json.dumps(report, indent=1) + "\n")
-    write_atomically(opts.out / "results.md", render(report, baseline))
+    write_atomically(opts.out / "results.md", render(report))
     print(f"[bench] wrote {opts.out / 'results.md'} and results.json", file=sys.stderr)
 
 
