@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import PYTHON, REPO, caffe_home, load_average, machine  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ("nets", "layers", "data", "build")
+ORDER = ("blas", "nets", "layers", "data", "build")
 TIMES_CAFFE = ("nets", "layers")  # the benches that take --before
 
 
