@@ -18,7 +18,7 @@ help:
 	@echo "make setup            only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
 	@echo "make setup-gpu        a CUDA build of Caffe instead (needs CUDA 13's nvcc; not for make test)"
 	@echo "make bench            Caffe vs PyTorch, layers, data builder, build times -> bench/results.md (about 20 min)"
-	@echo "make bench BENCH_ARGS=--quick   one round of each, no cold build (a few minutes)"
+	@echo "make bench BENCH_ARGS=--quick   one round of each (a few minutes); --cold-build adds a cold build"
 
 setup: caffe
 

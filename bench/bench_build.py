@@ -1,9 +1,10 @@
-"""Caffe build times: cold (an empty cache: source fetch, patch, configure, compile) and cached
-(the finished product found: seconds). The cold build goes into a temporary cache that is removed
-afterwards; the cached run then points .venv back at the usual cache's build.
+"""Caffe build times: cached (the finished product found: seconds) and, with --cold, cold (an
+empty cache: source fetch, patch, configure, compile; 4-15 min on 2 cores). The cold build goes
+into a temporary cache that is removed afterwards; the cached run then points .venv back at the
+usual cache's build.
 
-  python bench/bench_build.py --json /tmp/build.json           # cold + cached (a cold build: minutes)
-  python bench/bench_build.py --json /tmp/build.json --quick   # cached only
+  python bench/bench_build.py --json /tmp/build.json           # cached only
+  python bench/bench_build.py --json /tmp/build.json --cold    # cold, then cached
 """
 import os
 import shutil
@@ -28,9 +29,10 @@ def timed_build(env):
 
 
 def main(argv=None):
-    opts = bench_args(__doc__, argv)
+    opts = bench_args(__doc__, argv, lambda ap: ap.add_argument(
+        "--cold", action="store_true", help="also a cold build into an empty temporary cache"))
     results, loads = {"jobs": os.cpu_count()}, [load_average()]
-    if not opts.quick:
+    if opts.cold and not opts.quick:
         cold_cache = tempfile.mkdtemp(prefix="bench-cold-cache-")
         try:
             results["cold_s"], _ = timed_build(dict(os.environ, DSCMR_CACHE=cold_cache))

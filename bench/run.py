@@ -7,8 +7,9 @@ cores for minutes), then any others in name order. The machine, the BLAS and the
 top. --before PRODUCT (an earlier build in the cache) makes the benches that time Caffe time it
 too, interleaved with the current build. Both outputs are written to temporary files and renamed.
 
-  python bench/run.py                   # everything (about 15-20 min on 2 cores)
-  python bench/run.py --quick           # one round each, no cold build (a few minutes)
+  python bench/run.py                   # everything but a cold build (about 15-20 min on 2 cores)
+  python bench/run.py --cold-build      # and a cold Caffe build into an empty cache
+  python bench/run.py --quick           # one round each (a few minutes)
   python bench/run.py --only nets,layers
   python bench/run.py --before ~/.cache/dscmr/caffe-<old build>    # before/after in one run
 """
@@ -35,12 +36,14 @@ def bench_names():
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
 
 
-def run_bench(name, quick, before):
+def run_bench(name, quick, before, cold):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
         args = [str(PYTHON), str(BENCH / f"bench_{name}.py"), "--json", str(out)] + (["--quick"] if quick else [])
         if before and name in TIMES_CAFFE:
             args += ["--before", str(before)]
+        if cold and name == "build":
+            args.append("--cold")
         print(f"[bench] {name}: {' '.join(args[1:])}", file=sys.stderr, flush=True)
         subprocess.run(args, cwd=REPO, check=True)
         return json.loads(out.read_text())
@@ -78,9 +81,11 @@ def write_atomically(path, text):
 def main(argv=None):
     names = bench_names()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, no cold build")
+    ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, smaller runs")
     ap.add_argument("--only", type=lambda s: s.split(","), default=names,
                     help=f"comma-separated benches (default: all: {','.join(names)})")
+    ap.add_argument("--cold-build", action="store_true",
+                    help="also time a cold Caffe build into an empty cache (adds 4-15 min)")
     ap.add_argument("--before", type=Path, metavar="PRODUCT",
                     help="an earlier Caffe build (a caffe-* directory of the cache) to time beside the current one")
     ap.add_argument("--out", type=Path, default=BENCH, help="directory for results.{json,md} (default: bench/)")
@@ -92,7 +97,7 @@ def main(argv=None):
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
               "quick": opts.quick, "machine": machine(), "load_average_start": load_average(), "benches": {}}
     for name in opts.only:
-        report["benches"][name] = run_bench(name, opts.quick, opts.before)
+        report["benches"][name] = run_bench(name, opts.quick, opts.before, opts.cold_build)
     report["load_average_end"] = load_average()
     opts.out.mkdir(parents=True, exist_ok=True)
     write_atomically(opts.out / "results.json", json.dumps(report, indent=1) + "\n")

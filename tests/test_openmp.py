@@ -13,7 +13,8 @@ import numpy as np
 from caffe_helpers import CAFFE_HOME, REPO
 
 # Every patched CPU path: im2col/col2im, BatchNorm's element-wise math, Scale, ReLU, max and
-# average pooling, Eltwise, and the Region layer; maps large enough for the parallel branches.
+# average pooling, Eltwise, and the Region layer; every map above the 16384 values from which
+# the loops run in parallel.
 NET_SCRIPT = r"""
 import sys
 import numpy as np
@@ -26,9 +27,9 @@ ns.bn = L.BatchNorm(ns.conv)
 ns.scale = L.Scale(ns.bn, bias_term=True, filler=dict(type="gaussian", std=1), bias_filler=dict(type="gaussian", std=1))
 ns.relu = L.ReLU(ns.scale)
 ns.sum = L.Eltwise(ns.relu, ns.data)
-ns.region = L.Region(ns.sum, region_param=dict(grid_h=4, grid_w=4, kernel_size=3, weight_filler=dict(type="msra")))
+ns.region = L.Region(ns.sum, region_param=dict(grid_h=2, grid_w=2, kernel_size=3, weight_filler=dict(type="msra")))
 ns.pool = L.Pooling(ns.region, pool=P.Pooling.MAX, kernel_size=3, stride=2)
-ns.ave = L.Pooling(ns.pool, pool=P.Pooling.AVE, kernel_size=2, stride=2)
+ns.ave = L.Pooling(ns.pool, pool=P.Pooling.AVE, kernel_size=2, stride=1)
 ns.fc = L.InnerProduct(ns.ave, num_output=5, weight_filler=dict(type="xavier"))
 net_param = ns.to_proto()
 net_param.force_backward = True
