@@ -67,9 +67,45 @@ def render(report):
              f"API, kernels, version): {m['blas_runtime']}.", "",
              "The machine is shared with other work: the load averages next to each result say how "
              "busy it was, and the times are medians.", ""]
+    rows = targets(report)
+    if rows:
+        lines += ["## Targets (issue #7)", "", "| target | wanted | measured | met |", "|---|---|---|---|",
+                  *(f"| {what} | {want} | {got} | {'yes' if met else '**no**'} |" for what, want, got, met in rows),
+                  ""]
     for section in report["benches"].values():
         lines += [f"## {section['title']}", "", section["markdown"], ""]
     return "\n".join(lines)
+
+
+def _get(report, *keys):
+    x = report["benches"]
+    for k in keys:
+        if not isinstance(x, dict) or k not in x:
+            return None
+        x = x[k]
+    return x
+
+
+def targets(report):
+    """Issue #7's targets: (what, target, measured, met) for those this report measured."""
+    rows = []
+    for net in ("resnet18", "dscmr"):
+        r = _get(report, "nets", "results", "nets", net)
+        if r:
+            rows.append((f"Caffe/PyTorch time, fwd+bwd, {net}", "<= 1.0", f"{r['ratio']:.2f}", r["ratio"] <= 1.0))
+    rc = _get(report, "layers", "results", "after", "region_vs_conv")
+    if rc:
+        rows.append(("Region vs dense 3 x 3 conv, same input and output", "<= 1.5x", f"{rc['ratio']:.2f}x",
+                     rc["ratio"] <= 1.5))
+    shares = _get(report, "layers", "results", "after", "loss_share")
+    if shares:
+        worst = max(sh["share"] for sh in shares.values())
+        rows.append(("MSR/Ad-MSR share of an iteration (largest)", "< 1 %", f"{100 * worst:.3f} %", worst < 0.01))
+    data = _get(report, "data", "results", "synthau")
+    if data:
+        rows.append(("synthau LMDB build, 2 cores", ">= 200 images/s", f"{data['lmdb_images_per_s']:.0f} images/s",
+                     data["lmdb_images_per_s"] >= 200))
+    return rows
 
 
 def write_atomically(path, text):
