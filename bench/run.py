@@ -29,6 +29,7 @@ from bench.common import PYTHON, REPO, caffe_home, load_average, machine  # noqa
 BENCH = Path(__file__).resolve().parent
 ORDER = ("blas", "nets", "layers", "data", "build")
 TIMES_CAFFE = ("nets", "layers")  # the benches that take --before
+ROUNDS = ("blas", "nets", "layers")  # the benches that take --rounds
 
 
 def bench_names():
@@ -36,12 +37,14 @@ def bench_names():
     return [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
 
 
-def run_bench(name, quick, before, cold):
+def run_bench(name, quick, before, cold, rounds):
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
         args = [str(PYTHON), str(BENCH / f"bench_{name}.py"), "--json", str(out)] + (["--quick"] if quick else [])
         if before and name in TIMES_CAFFE:
             args += ["--before", str(before)]
+        if rounds and name in ROUNDS:
+            args += ["--rounds", str(rounds)]
         if cold and name == "build":
             args.append("--cold")
         print(f"[bench] {name}: {' '.join(args[1:])}", file=sys.stderr, flush=True)
@@ -120,6 +123,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, smaller runs")
     ap.add_argument("--only", type=lambda s: s.split(","), default=names,
                     help=f"comma-separated benches (default: all: {','.join(names)})")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds of blas, nets and layers (default: theirs, 3)")
     ap.add_argument("--cold-build", action="store_true",
                     help="also time a cold Caffe build into an empty cache (adds 4-15 min)")
     ap.add_argument("--before", type=Path, metavar="PRODUCT",
@@ -133,7 +137,7 @@ def main(argv=None):
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
               "quick": opts.quick, "machine": machine(), "load_average_start": load_average(), "benches": {}}
     for name in opts.only:
-        report["benches"][name] = run_bench(name, opts.quick, opts.before, opts.cold_build)
+        report["benches"][name] = run_bench(name, opts.quick, opts.before, opts.cold_build, opts.rounds)
     report["load_average_end"] = load_average()
     opts.out.mkdir(parents=True, exist_ok=True)
     write_atomically(opts.out / "results.json", json.dumps(report, indent=1) + "\n")

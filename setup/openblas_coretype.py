@@ -30,7 +30,8 @@ def detected_core(openblas):
     code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
             "lib.openblas_get_corename.restype = ctypes.c_char_p; print(lib.openblas_get_corename().decode())")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
-    return subprocess.run([sys.executable, "-c", code, openblas], capture_output=True, text=True,
+    # -S: without site, so no .pth of an earlier install sets OPENBLAS_CORETYPE behind our back.
+    return subprocess.run([sys.executable, "-S", "-c", code, openblas], capture_output=True, text=True,
                           env=env).stdout.strip()
 
 
