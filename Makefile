@@ -63,6 +63,5 @@ train: setup data
 
 # Benchmarks (bench/run.py --help): not part of make test. PyTorch is a bench-only dependency.
 bench: setup
-	@$(VENV)/bin/python -c 'import torch' 2>/dev/null || \
-	  $(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-bench.txt
+	@$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-bench.txt
 	@$(VENV)/bin/python bench/run.py $(BENCH_ARGS)

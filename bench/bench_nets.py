@@ -77,7 +77,8 @@ def main(argv=None):
         results["nets"][net] = r
         rows.append("| " + " | ".join(cells) + " |")
     intro = (f"Batch {opts.batch}, forward + backward, median of {rounds} interleaved rounds x {opts.iters} "
-             f"iterations (after 1 untimed), {THREADS} threads each. "
+             f"iterations (after 1 untimed), {THREADS} threads each; PyTorch runs in the same venv, so "
+             "with the same runtime defaults (OMP_WAIT_POLICY=PASSIVE, see setup/install_launcher.sh). "
              + ("'Caffe before' is the earlier build given with --before, run as it ran before this work "
                 f"(OPENBLAS_CORETYPE={builds[0].env.get('OPENBLAS_CORETYPE')}, OpenBLAS's own choice on this CPU). "
                 if before else "")
