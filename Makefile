@@ -7,7 +7,7 @@ SHELL := /bin/bash
 VENV := .venv
 SOLVER ?= prototxt/ldscmr_solver.prototxt
 
-.PHONY: help setup setup-gpu system-deps venv caffe test gtest pytest data train
+.PHONY: help setup setup-gpu system-deps venv caffe test gtest pytest data train bench
 
 help:
 	@echo "make train            install what is missing, build Caffe and the default dataset, train $(SOLVER)"
@@ -17,6 +17,8 @@ help:
 	@echo "make data             only the built-in synthetic dataset, data/synthau (about a minute)"
 	@echo "make setup            only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
 	@echo "make setup-gpu        a CUDA build of Caffe instead (needs CUDA 13's nvcc; not for make test)"
+	@echo "make bench            Caffe vs PyTorch, layers, data builder, build times -> bench/results.md (about 20 min)"
+	@echo "make bench BENCH_ARGS=--quick   one round of each (a few minutes); --cold-build adds a cold build"
 
 setup: caffe
 
@@ -60,3 +62,8 @@ train: setup data
 	 $(VENV)/bin/python -m tools.model_card $$solver || exit 1; \
 	 echo "[train] caffe train -solver $$solver (log: $$log; curves: python tools/parse_log.py $$log --plot ...)"; \
 	 set -o pipefail; . $(VENV)/bin/activate && caffe train -solver $$solver 2>&1 | tee $$log
+
+# Benchmarks (bench/run.py --help): not part of make test. PyTorch is a bench-only dependency.
+bench: setup
+	@$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-bench.txt
+	@$(VENV)/bin/python bench/run.py $(BENCH_ARGS)

@@ -119,7 +119,9 @@ targets=(caffe.bin pycaffe)
 [ -n "$tests" ] && targets+=(test.testbin)
 mkdir -p "$work/build"
 if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
-  cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCPU_ONLY=ON -DBLAS=Open -DUSE_CUDNN=OFF
+  # USE_OPENMP: the loops of setup/patches/05-openmp-cpu-hot-paths.patch and of cpp_layers/ run on
+  # every core (OMP_NUM_THREADS), beside OpenBLAS's own threads.
+  cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCPU_ONLY=ON -DBLAS=Open -DUSE_OPENMP=ON -DUSE_CUDNN=OFF
     -DBUILD_python=ON -DBUILD_python_layer=ON -Dpython_version=3
     -DBUILD_docs=OFF -DBUILD_matlab=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON -DUSE_OPENCV=ON
     -DPYTHON_EXECUTABLE="$py" -DPYTHON_INCLUDE_DIR="$py_include" -DPYTHON_LIBRARY="$py_library"
@@ -168,7 +170,7 @@ done
 { echo "caffe source: $src (sha256 $src_id)"; echo "patches: $(for p in "${patches[@]}"; do basename "$p"; done | paste -sd' ' -)"
   echo "device: $gpu_id"
   echo "cpp_layers: $(echo "$layer_files" | paste -sd' ' -)"; echo "compiler: $(c++ --version | head -n1)"
-  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS"; echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
+  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS, OpenMP"; echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
 mv "$stage" "$product"
 # Keep the two newest products and work trees; older ones only take disk.
 ls -dt "$CACHE_ROOT"/caffe-*-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf

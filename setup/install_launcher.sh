@@ -4,19 +4,35 @@
 #                            so it gets pycaffe, the venv's site-packages, the repository root and
 #                            python_layers/ on PYTHONPATH (.pth files do not apply there)
 #   .venv/bin/au-predict     runs tools/predict (docs/predict.md) with the venv's python
-#   site-packages/dscmr-caffe.pth   pycaffe and the repository root for the venv's python
+#   site-packages/dscmr-caffe.pth   pycaffe and the repository root for the venv's python, and
+#                            the runtime defaults below
 #   .venv/caffe-home         PRODUCT, for the tests and tools
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 product=$1
 [ -x "$product/bin/caffe" ] || die "install launcher: $product is not a finished Caffe build"
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-printf '%s\n%s\n' "$product/python" "$REPO_ROOT" > "$site/dscmr-caffe.pth"
+# Runtime defaults, each overridden by the user's own value; OpenBLAS and OpenMP read them when
+# they load, so pycaffe gets them from the .pth:
+# - OPENBLAS_CORETYPE: OpenBLAS kernels for CPUs newer than the system OpenBLAS
+#   (setup/openblas_coretype.py);
+# - OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep between parallel loops instead of spinning. On a
+#   shared machine spinning threads take the cores OpenBLAS's threads need: ResNet-18 took 13-15 s
+#   an iteration instead of 3.5 s (bench/results.md).
+defaults=(OMP_WAIT_POLICY=PASSIVE)
+coretype=$("$VENV/bin/python" "$REPO_ROOT/setup/openblas_coretype.py" "$product/lib/libcaffe.so")
+[ -z "$coretype" ] || defaults+=("OPENBLAS_CORETYPE=$coretype")
+env_sh=""; env_pth="import os"
+for d in "${defaults[@]}"; do
+  env_sh+="export ${d%%=*}=\"\${${d%%=*}:-${d#*=}}\""$'\n'
+  env_pth+="; os.environ.setdefault('${d%%=*}', '${d#*=}')"
+done
+printf '%s\n%s\n%s\n' "$product/python" "$REPO_ROOT" "$env_pth" > "$site/dscmr-caffe.pth"
 cat > "$VENV/bin/caffe.tmp" <<LAUNCHER
 #!/bin/sh
 # Written by setup/install_launcher.sh. Runs this project's Caffe build ($product).
 export PYTHONPATH="$product/python:$REPO_ROOT:$REPO_ROOT/python_layers:$site\${PYTHONPATH:+:\$PYTHONPATH}"
-exec "$product/bin/caffe" "\$@"
+${env_sh}exec "$product/bin/caffe" "\$@"
 LAUNCHER
 chmod +x "$VENV/bin/caffe.tmp"
 mv "$VENV/bin/caffe.tmp" "$VENV/bin/caffe"

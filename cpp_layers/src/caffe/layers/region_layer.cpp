@@ -7,6 +7,12 @@
 
 namespace caffe {
 
+// Loops over channels run in parallel in OpenMP builds when they touch more
+// than kParallelMin values (below that, starting threads costs more than it
+// saves, and much more when other work shares the cores): each channel reads
+// and writes its own rows, so the results do not depend on the thread count.
+static const int kParallelMin = 16384;
+
 // Layouts used below. The map is N x C x H x W. A patch buffer holds patch
 // (y0, x0, h, w) of all N images as C x N x h x w, so that channel c is one
 // contiguous row of m = N*h*w values: element e = (n*h + i)*w + j of row c is
@@ -17,13 +23,15 @@ template <typename Dtype>
 static void region_gather_cpu(const Dtype* map, const int num,
     const int channels, const int height, const int width, const int y0,
     const int x0, const int h, const int w, Dtype* patch) {
+#pragma omp parallel for if (channels * num * h * w > kParallelMin)
   for (int c = 0; c < channels; ++c) {
+    Dtype* out = patch + c * num * h * w;
     for (int n = 0; n < num; ++n) {
       for (int i = 0; i < h; ++i) {
         const Dtype* row = map + ((n * channels + c) * height + y0 + i) * width
             + x0;
-        std::copy(row, row + w, patch);
-        patch += w;
+        std::copy(row, row + w, out);
+        out += w;
       }
     }
   }
@@ -35,7 +43,9 @@ template <typename Dtype>
 static void region_im2col_cpu(const Dtype* patch, const int channels,
     const int num, const int h, const int w, const int kernel, const int pad,
     Dtype* col) {
+#pragma omp parallel for if (channels * num * h * w > kParallelMin)
   for (int c = 0; c < channels; ++c) {
+    Dtype* out = col + c * kernel * kernel * num * h * w;
     for (int u = 0; u < kernel; ++u) {
       for (int v = 0; v < kernel; ++v) {
         for (int n = 0; n < num; ++n) {
@@ -44,7 +54,7 @@ static void region_im2col_cpu(const Dtype* patch, const int channels,
             const int ii = i + u - pad;
             for (int j = 0; j < w; ++j) {
               const int jj = j + v - pad;
-              *(col++) = (ii >= 0 && ii < h && jj >= 0 && jj < w) ?
+              *(out++) = (ii >= 0 && ii < h && jj >= 0 && jj < w) ?
                   image[ii * w + jj] : Dtype(0);
             }
           }
@@ -64,6 +74,7 @@ static void region_col2im_cpu(const Dtype* col, const int channels,
     Dtype* patch) {
   const int m = num * h * w;
   caffe_set(channels * m, Dtype(0), patch);
+#pragma omp parallel for if (channels * m > kParallelMin)
   for (int c = 0; c < channels; ++c) {
     for (int u = 0; u < kernel; ++u) {
       for (int v = 0; v < kernel; ++v) {
@@ -275,6 +286,7 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     } else {
       caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, x,
           ones_.cpu_data(), 0, mean);
+#pragma omp parallel for if (C * m > kParallelMin)
       for (int c = 0; c < C; ++c) {
         for (int e = 0; e < m; ++e) {
           const Dtype d = x[c * m + e] - mean[c];
@@ -293,6 +305,7 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     caffe_add_scalar(C, eps_, stdv);
     caffe_sqrt(C, stdv, stdv);  // std = sqrt(var + eps)
     // BN, Scale (gamma, beta) and ReLU.
+#pragma omp parallel for if (C * m > kParallelMin)
     for (int c = 0; c < C; ++c) {
       const Dtype g = gamma[p * C + c], b = beta[p * C + c];
       for (int e = c * m; e < (c + 1) * m; ++e) {
@@ -306,6 +319,7 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasNoTrans, C, m, ckk, 1,
         weight + p * C * ckk, col_.cpu_data(), 0, tmp);
     // Identity addition, written back to each image's own patch.
+#pragma omp parallel for if (C * m > kParallelMin)
     for (int c = 0; c < C; ++c) {
       for (int n = 0; n < num; ++n) {
         for (int i = 0; i < h; ++i) {
@@ -361,6 +375,7 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     caffe_cpu_gemm<Dtype>(CblasTrans, CblasNoTrans, ckk, m, C, 1,
         weight + p * C * ckk, dy, 0, col_.mutable_cpu_diff());
     region_col2im_cpu(col_.cpu_diff(), C, num, h, w, kernel_size_, pad_, dpre);
+#pragma omp parallel for if (C * m > kParallelMin)
     for (int e = 0; e < C * m; ++e) {
       if (act[e] <= 0) { dpre[e] = 0; }
     }
@@ -391,6 +406,7 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     // diff value is written exactly once.
     const Dtype* stdv = batch_std_.cpu_data() + p * C;
     Dtype* bottom_diff = bottom[0]->mutable_cpu_diff();
+#pragma omp parallel for if (C * m > kParallelMin)
     for (int c = 0; c < C; ++c) {
       const Dtype k = gamma[p * C + c] / stdv[c];
       const Dtype mean_dpre = use_global_stats_ ? 0 : sums[C + c] / m;
