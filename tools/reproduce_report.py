@@ -212,7 +212,8 @@ def write(out, experiment, runs, results, context):
                   f"{experiment}.json.", ""]
         (tmp / f"{experiment}.md").write_text("\n".join(lines))
         runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method,
-                      "data": r.data_name, **{k: v for k, v in results[r.key].items() if k not in ("log", "weights")}}
+                      "run_name": run_name(r), "log": f"logs/{run_name(r)}.log",
+                      **{k: v for k, v in results[r.key].items() if k not in ("log", "weights")}}
                      for r in runs if r.key in results]
         (tmp / f"{experiment}.json").write_text(json.dumps(dict(context, runs=runs_json), indent=1, default=float) + "\n")
         if out.exists():
