@@ -7,8 +7,9 @@ written by tools/model_card.py for an 11-AU dataset, as `make train` leaves them
 rate (au-predict's own loop: decode, detect, landmarks, align, forward in batches, CSV), it times
 the two stages apart: detection with landmarks and alignment per frame, and the forward pass per face.
 
-  python bench/bench_predict.py                           # L-DSCMR, 24 frames
-  python bench/bench_predict.py --method dscmr --frames 48 --upsample 0 --out runs/bench_predict_dscmr.json
+  python bench/bench_predict.py --json runs/bench_predict.json                 # L-DSCMR, 24 frames
+  python bench/bench_predict.py --json runs/p.json --method dscmr --frames 48 --upsample 0
+make bench runs it with the other benches (bench/run.py); --quick uses 8 frames.
 """
 import argparse
 import json
@@ -25,6 +26,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.common import bench_args, load_average, write_result  # noqa: E402
 from data_prep.align import align_face  # noqa: E402
 from data_prep.detect import Landmarker  # noqa: E402
 from tools import generate_prototxt as gen  # noqa: E402
@@ -66,14 +68,18 @@ def untrained_model(root, method):
     return weights
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def options(ap):
     ap.add_argument("--method", default="ldscmr", choices=gen.METHODS, help="the paper net (default: ldscmr)")
     ap.add_argument("--frames", type=int, default=24, help="frames in the video (default: %(default)s)")
     ap.add_argument("--batch-size", type=int, default=16, help="au-predict's --batch-size (default: %(default)s)")
     ap.add_argument("--upsample", type=int, default=1, help="au-predict's --upsample (default: %(default)s)")
-    ap.add_argument("--out", default=str(REPO / "runs" / "bench_predict.json"), help="JSON to write (default: %(default)s)")
-    opts = ap.parse_args(argv)
+
+
+def main(argv=None):
+    opts = bench_args(__doc__, argv, options)
+    if opts.quick:
+        opts.frames = min(opts.frames, 8)
+    loads = [load_average()]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         image = astronaut_video(root / "astronaut.avi", opts.frames)
@@ -106,16 +112,17 @@ def main(argv=None):
         "end_to_end_s": round(end_to_end, 3), "frames_per_s": round(opts.frames / end_to_end, 3),
         "detect_align_ms_per_frame": round(1000 * detect_align, 1),
         "forward_ms_per_face": round(1000 * forward / opts.batch_size, 1),
-        "cpus": len(os.sched_getaffinity(0)), "load_average_1min": round(os.getloadavg()[0], 2),
-        "note": "end to end includes loading the net and dlib's models; the machine may have been shared "
-                "(see load_average_1min)",
+        "cpus": len(os.sched_getaffinity(0)), "load_average": loads + [load_average()],
+        "note": "end to end includes loading the net and dlib's models",
     }
-    out = Path(opts.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(out)
-    print(json.dumps(result, indent=1))
+    md = (f"`au-predict` on a {result['frames']}-frame {image.shape[1]} x {image.shape[0]} video of skimage's "
+          f"astronaut ({faces} faces found), {opts.method} deploy net, batch {opts.batch_size}, upsample "
+          f"{opts.upsample}: **{result['frames_per_s']:.2f} frames/s** end to end (net and dlib loading included); "
+          f"detection + landmarks + alignment {result['detect_align_ms_per_frame']:.0f} ms a frame, forward "
+          f"{result['forward_ms_per_face']:.0f} ms a face. Load average before and after: "
+          f"{result['load_average'][0][0]}, {result['load_average'][-1][0]}.")
+    write_result(opts.json, "predict", "au-predict throughput", md, result)
+    print(md)
     return 0
 
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import PYTHON, REPO, caffe_home, load_average, machine  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ("blas", "nets", "layers", "data", "build")
+ORDER = ("blas", "nets", "layers", "data", "predict", "build")
 TIMES_CAFFE = ("nets", "layers")  # the benches that take --before
 ROUNDS = ("blas", "nets", "layers")  # the benches that take --rounds
 
