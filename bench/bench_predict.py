@@ -11,7 +11,6 @@ the two stages apart: detection with landmarks and alignment per frame, and the 
   python bench/bench_predict.py --json runs/p.json --method dscmr --frames 48 --upsample 0
 make bench runs it with the other benches (bench/run.py); --quick uses 8 frames.
 """
-import argparse
 import json
 import os
 import sys

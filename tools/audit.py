@@ -19,7 +19,6 @@ import argparse
 import json
 import platform
 import re
-import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata

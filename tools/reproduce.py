@@ -28,7 +28,6 @@ Examples:
   python tools/reproduce.py fig5 --plan                      # the runs and their state, nothing run
 """
 import argparse
-import json
 import shlex
 import subprocess
 import sys
