@@ -26,8 +26,7 @@ def train_net_param(method, batch, n_aus=N_AUS):
     ns.data = L.Input(shape=dict(dim=[batch, 3, size, size]))
     ns.label = L.Input(shape=dict(dim=[batch, n_aus]))
     builder = NetBuilder(ns, n_aus, method.endswith("_py"))
-    for name, top in builder.loss(method, builder.logits(method, ns.data), ns.label).items():
-        setattr(ns, name, top)
+    builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
     net.name = f"{method}_bench"
     return net

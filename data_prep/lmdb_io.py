@@ -111,9 +111,9 @@ class PairWriter:
             env.close()
 
 
-def read_split(split_dir):
-    """[(key, image, labels)] of a split, in key order (the order Caffe reads): for tests and checks."""
-    out = []
+def iter_split(split_dir):
+    """(key, image, labels) of every sample of a split, one at a time, in key order (the order
+    Caffe reads). ValueError when the image and label LMDBs hold different keys."""
     with lmdb.open(str(split_dir / "images"), readonly=True, lock=False) as ie, \
             lmdb.open(str(split_dir / "labels"), readonly=True, lock=False) as le:
         with ie.begin() as it, le.begin() as lt:
@@ -122,5 +122,9 @@ def read_split(split_dir):
             if ikeys != lkeys:
                 raise ValueError(f"{split_dir}: the image and label LMDBs have different keys")
             for k in ikeys:
-                out.append((k.decode(), decode_image(it.get(k)), decode_labels(lt.get(k))))
-    return out
+                yield k.decode(), decode_image(it.get(k)), decode_labels(lt.get(k))
+
+
+def read_split(split_dir):
+    """[(key, image, labels)] of a split, in key order: for tests and checks."""
+    return list(iter_split(split_dir))

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tools import paper  # noqa: E402
+from tools.reproduce_report import fmt  # noqa: E402
 
 PAPER_TEXT = REPO.parent / "shared" / "paper" / "wang2019-dscmr-neurocomputing.txt"
 ENVIRONMENT_HEADING = "## (c) Environment"
@@ -187,10 +188,6 @@ def configuration():
 def load_result(results, dataset, experiment):
     path = results / dataset / experiment / f"{experiment}.json"
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def fmt(v):
-    return "–" if v is None or v != v else f"{v:.2f}"
 
 
 def final(run, key="mean"):

@@ -97,18 +97,14 @@ def predict(model, weights, split_dir, batch_size):
 
 def split_samples(split_dir):
     """(image, labels) of every sample of an LMDB split, in key order, one at a time."""
-    import lmdb
-    from data_prep.lmdb_io import decode_image, decode_labels
+    from data_prep.lmdb_io import iter_split
 
     split_size(split_dir)
-    with lmdb.open(str(Path(split_dir) / "images"), readonly=True, lock=False) as ie, \
-            lmdb.open(str(Path(split_dir) / "labels"), readonly=True, lock=False) as le:
-        with ie.begin() as it, le.begin() as lt:
-            for key, raw in it.cursor():
-                labels = lt.get(key)
-                if labels is None:
-                    sys.exit(f"evaluate: {split_dir}/labels lacks key {key.decode()} of its images LMDB")
-                yield decode_image(raw), decode_labels(labels)
+    try:
+        for _, image, labels in iter_split(Path(split_dir)):
+            yield image, labels
+    except ValueError as e:
+        sys.exit(f"evaluate: {e}")
 
 
 def list_samples(path, n_aus):

@@ -178,6 +178,11 @@ class NetBuilder:
         x = self.fc(x, "fc7", 2048, relu=True, dropout=True)
         return self.fc(x, "fc_au", self.n_aus)
 
+    def add_loss(self, method, logits, label):
+        """Adds the method's loss layer to the NetSpec: its tops loss (and l_cur, or beta and l_cur)."""
+        for name, top in self.loss(method, logits, label).items():
+            self.add(name, top)
+
     def loss(self, method, logits, label):
         """{top name: top} of the method's loss layer, named "loss". MSR also gives each AU's L_cur,
         Ad-MSR each AU's beta and L_cur, with loss weight 0: Caffe logs them (tools/parse_log.py)."""
@@ -222,8 +227,7 @@ def train_val(method, opts):
     ns = caffe.NetSpec()
     add_data_layers(ns, method, opts, caffe.TRAIN)
     builder = NetBuilder(ns, len(opts.aus), method.endswith("_py"))
-    for name, top in builder.loss(method, builder.logits(method, ns.data), ns.label).items():
-        setattr(ns, name, top)
+    builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
     net.name = method
     test = caffe.NetSpec()
