@@ -118,6 +118,15 @@ def write_result(path, name, title, markdown, results):
                                       "results": results}, indent=1))
 
 
+def check_product(path):
+    """An earlier Caffe build given with --before: a caffe-* directory of the cache with bin/caffe."""
+    from dscmr.errors import InputError
+    if not (Path(path) / "bin" / "caffe").is_file():
+        raise InputError(path, "is not a Caffe build (no bin/caffe); give a caffe-* directory of the cache "
+                               "(ls ~/.cache/dscmr)")
+    return Path(path)
+
+
 def bench_args(description, argv=None, extra=None):
     """The options every bench/bench_*.py takes: --json PATH, --quick and --before PRODUCT."""
     import argparse
@@ -128,4 +137,7 @@ def bench_args(description, argv=None, extra=None):
                     help="also time this earlier Caffe build (a caffe-* directory of the cache), interleaved")
     if extra:
         extra(ap)
-    return ap.parse_args(argv)
+    opts = ap.parse_args(argv)
+    if opts.before and not (Path(opts.before) / "bin" / "caffe").is_file():
+        ap.error(f"--before {opts.before} is not a Caffe build (no bin/caffe)")
+    return opts

@@ -6,6 +6,8 @@ picked up by its file name alone. ORDER runs the known ones first (the build las
 cores for minutes), then any others in name order. The machine, the BLAS and the commit go on
 top. --before PRODUCT (an earlier build in the cache) makes the benches that time Caffe time it
 too, interleaved with the current build. Both outputs are written to temporary files and renamed.
+A run of some benches (--only) keeps the other benches' sections of the results it replaces, each
+marked with the run it came from, so a partial run never leaves less than there was.
 
   python bench/run.py                   # everything but a cold build (about 15-20 min on 2 cores)
   python bench/run.py --cold-build      # and a cold Caffe build into an empty cache
@@ -24,7 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import PYTHON, REPO, caffe_home, load_average, machine  # noqa: E402
+from bench.common import PYTHON, REPO, caffe_home, check_product, load_average, machine  # noqa: E402
+from dscmr.errors import InputError, cli  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ORDER = ("blas", "nets", "layers", "data", "predict", "build")
@@ -76,7 +79,11 @@ def render(report):
                   *(f"| {what} | {want} | {got} | {'yes' if met else '**no**'} |" for what, want, got, met in rows),
                   ""]
     for section in report["benches"].values():
-        lines += [f"## {section['title']}", "", section["markdown"], ""]
+        kept = section.get("kept_from")
+        lines += [f"## {section['title']}", ""]
+        if kept:
+            lines += [f"*From an earlier run: {kept['date']}, commit {kept['commit']}; not re-run since.*", ""]
+        lines += [section["markdown"], ""]
     return "\n".join(lines)
 
 
@@ -117,9 +124,25 @@ def write_atomically(path, text):
     tmp.replace(path)
 
 
+def earlier_benches(path, rerun):
+    """The sections of an earlier results.json that this run does not replace, each marked with
+    the run it came from."""
+    if not path.is_file():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+        kept = {name: section for name, section in old["benches"].items() if name not in rerun}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        raise InputError(path, "is not a results.json that bench/run.py wrote; move it away or give --out") from None
+    for section in kept.values():
+        section.setdefault("kept_from", {"date": old.get("date"), "commit": old.get("commit")})
+    return kept
+
+
+@cli("bench")
 def main(argv=None):
     names = bench_names()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, smaller runs")
     ap.add_argument("--only", type=lambda s: s.split(","), default=names,
                     help=f"comma-separated benches (default: all: {','.join(names)})")
@@ -133,17 +156,23 @@ def main(argv=None):
     unknown = set(opts.only) - set(names)
     if unknown:
         ap.error(f"unknown bench(es) {sorted(unknown)}; known: {', '.join(names)}")
+    if opts.before:
+        check_product(opts.before)
+    earlier = earlier_benches(opts.out / "results.json", opts.only)
     os.environ["BENCH_CAFFE_HOME"] = str(caffe_home())
     report = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": git_commit(),
               "quick": opts.quick, "machine": machine(), "load_average_start": load_average(), "benches": {}}
     for name in opts.only:
         report["benches"][name] = run_bench(name, opts.quick, opts.before, opts.cold_build, opts.rounds)
     report["load_average_end"] = load_average()
+    report["benches"] = {name: report["benches"].get(name) or earlier[name] for name in names
+                         if name in report["benches"] or name in earlier}
     opts.out.mkdir(parents=True, exist_ok=True)
     write_atomically(opts.out / "results.json", json.dumps(report, indent=1) + "\n")
     write_atomically(opts.out / "results.md", render(report))
     print(f"[bench] wrote {opts.out / 'results.md'} and results.json", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

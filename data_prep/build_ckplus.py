@@ -16,7 +16,8 @@ import numpy as np
 
 from data_prep import faces
 from data_prep.build_emotionet import parse_au_list
-from data_prep.pipeline import SPLITS, Build, InputError, Task, add_common_args, cli, parse_split_fractions
+from data_prep.pipeline import SPLITS, Build, Task, add_common_args, parse_split_fractions
+from dscmr.errors import InputError, cli
 from tools.paper import CKPLUS_AUS
 
 MODULE = "data_prep.build_ckplus"
@@ -154,7 +155,7 @@ def plan(args, report):
     return items
 
 
-@cli
+@cli("build_ckplus")
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import faces, tables
-from data_prep.pipeline import (Build, InputError, add_common_args, cli, parse_split_fractions,
-                                split_of)
+from data_prep.pipeline import Build, add_common_args, parse_split_fractions, split_of
+from dscmr.errors import InputError, cli
 from data_prep.tables import Row, RowError
 from tools.paper import EMOTIONET_AUS, IGNORE_LABEL
 
@@ -112,7 +112,7 @@ def make_parser(args, cols, n_fields):
     return parse
 
 
-@cli
+@cli("build_emotionet")
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)

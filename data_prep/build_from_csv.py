@@ -11,8 +11,8 @@ import numpy as np
 
 from data_prep import faces, tables
 from data_prep.build_emotionet import parse_au_list
-from data_prep.pipeline import (SPLITS, Build, InputError, add_common_args, cli,
-                                parse_split_fractions, split_of)
+from data_prep.pipeline import SPLITS, Build, add_common_args, parse_split_fractions, split_of
+from dscmr.errors import InputError, cli
 from data_prep.tables import Row, RowError
 from tools.paper import IGNORE_LABEL
 
@@ -120,7 +120,7 @@ def make_parser(args, h, root):
     return parse
 
 
-@cli
+@cli("build_from_csv")
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)

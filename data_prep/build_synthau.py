@@ -8,7 +8,8 @@ import math
 import sys
 
 from data_prep import synthau
-from data_prep.pipeline import SPLITS, Build, Task, add_common_args, cli
+from data_prep.pipeline import SPLITS, Build, Task, add_common_args
+from dscmr.errors import cli
 from tools.paper import EMOTIONET_AUS, FIG5_TRAIN_NP, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
 MODULE = "data_prep.build_synthau"
@@ -95,7 +96,7 @@ def tasks(args, labels, ratios):
                        f"synthau:{s}:{i}:identity{ident}")
 
 
-@cli
+@cli("build_synthau")
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)

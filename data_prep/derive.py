@@ -18,29 +18,23 @@ import numpy as np
 
 from data_prep.lmdb_io import PairWriter, decode_labels
 from data_prep.pipeline import SPLITS
+from dscmr.dataset import read_manifest
+from dscmr.errors import InputError
 from tools.paper import IGNORE_LABEL
-
-
-def load_manifest(dataset):
-    path = Path(dataset) / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: {dataset} is not a data_prep dataset "
-                                f"(build one with `make data` or python -m data_prep.build_synthau)")
-    return json.loads(path.read_text())
 
 
 def read_labels(split_dir):
     """(keys, labels N x n) of a split, in key order (the order Caffe reads)."""
     path = Path(split_dir) / "labels"
     if not path.is_dir():
-        raise FileNotFoundError(f"{path} does not exist (expected a label LMDB written by data_prep)")
+        raise InputError(path, "not found (expected a label LMDB written by data_prep)")
     keys, rows = [], []
     with lmdb.open(str(path), readonly=True, lock=False) as env, env.begin() as txn:
         for k, v in txn.cursor():
             keys.append(k)
             rows.append(decode_labels(v))
     if not rows:
-        raise ValueError(f"{path} holds no samples")
+        raise InputError(path, "holds no samples")
     return keys, np.stack(rows)
 
 
@@ -82,14 +76,14 @@ def derive(source, out, aus, select, description):
     """Writes `out`: the samples select(split, labels restricted to aus) of each split of `source`,
     with the label columns of `aus`. Reuses `out` when it was derived alike. Returns out's manifest."""
     source, out = Path(source).resolve(), Path(out)
-    manifest = load_manifest(source)
+    manifest = read_manifest(source)
     missing = [a for a in aus if a not in manifest["aus"]]
     if missing:
-        raise ValueError(f"{source}: has AUs {manifest['aus']}, not AU{', AU'.join(map(str, missing))}")
+        raise InputError(source, f"has AUs {manifest['aus']}, not AU{', AU'.join(map(str, missing))}")
     derivation = {"source": str(source), "source_command": manifest.get("command"), "aus": list(aus),
                   "selection": description}
-    if (out / "manifest.json").is_file() and load_manifest(out).get("derivation") == derivation:
-        return load_manifest(out)
+    if (out / "manifest.json").is_file() and read_manifest(out).get("derivation") == derivation:
+        return read_manifest(out)
     columns = [manifest["aus"].index(a) for a in aus]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -104,7 +98,7 @@ def derive(source, out, aus, select, description):
                 for index, position in enumerate(chosen):
                     raw = txn.get(keys[position])
                     if raw is None:
-                        raise ValueError(f"{source / split}/images lacks key {keys[position].decode()} "
+                        raise InputError(f"{source / split}/images", f"lacks key {keys[position].decode()} "
                                          f"that its labels LMDB holds")
                     writer.put(index, raw, labels[position])
             writer.close()

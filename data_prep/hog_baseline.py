@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 
 from data_prep.lmdb_io import read_split
+from dscmr.dataset import read_manifest
+from dscmr.errors import cli
 from tools.paper import IGNORE_LABEL
 
 MODULE = "data_prep.hog_baseline"
@@ -47,12 +49,13 @@ def f1_per_au(train, test, c=0.05):
     return out
 
 
+@cli("hog_baseline")
 def main(argv=None):
     p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", type=Path, help="a dataset directory (with manifest.json)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)
-    manifest = json.loads((args.dataset / "manifest.json").read_text())
+    manifest = read_manifest(args.dataset)
     scores = f1_per_au(split_features(args.dataset / "train"), split_features(args.dataset / "test"))
     for name, f in zip(manifest["labels"], scores):
         print(f"{name:>5}  F1 {'-' if f is None else format(100 * f, '5.1f')}")

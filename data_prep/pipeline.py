@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.lmdb_io import ENCODINGS, PairWriter, image_datum, key
+from dscmr.errors import InputError, RunError
 from tools.paper import IGNORE_LABEL
 
 tqdm.monitor_interval = 0  # no monitor thread: the worker pool forks
@@ -35,20 +36,8 @@ CHUNK = 16          # tasks sent to a worker at once
 WINDOW_PER_JOB = 3  # chunks in flight per worker: bounds the images held in memory
 
 
-class InputError(Exception):
-    """Bad input that stops the build; the message names the file (and line)."""
-
-    def __init__(self, path, message, line=None):
-        self.where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{self.where}: {message}")
-
-
 class SkipItem(Exception):
     """One item cannot be used; it is listed in the skip report (a failure under --strict)."""
-
-
-class BuildError(Exception):
-    """The build failed as a whole (a skip under --strict, no usable item, another build running)."""
 
 
 @dataclass
@@ -74,7 +63,7 @@ class Report:
 
     def skip(self, split, where, reason):
         if self.strict:
-            raise BuildError(f"{where}: {reason} (--strict: any skipped item fails the build)")
+            raise InputError(where, f"{reason} (--strict: any skipped item fails the build)")
         self._write("skipped", split, where, reason)
         self.skips[split or "-"] += 1
 
@@ -263,7 +252,7 @@ class Build:
             fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self.lock.close()
-            raise BuildError(f"another build of {self.out} is running (lock: {self.lock.name})")
+            raise RunError(f"another build of {self.out} is running (lock: {self.lock.name})")
         manifest = self.out / "manifest.json"
         if not self.args.force and manifest.is_file():
             try:
@@ -349,8 +338,8 @@ class Build:
             if slots[s] != counts.get(s, 0):
                 raise RuntimeError(f"{self.name}: split {s} planned {counts.get(s, 0)} tasks but got {slots[s]}")
         if stats["train"].count == 0:
-            raise BuildError(f"{self.name}: no usable train image; the skipped items are listed in "
-                             f"{self.out.parent / (self.out.name + '.skipped.tsv')}")
+            raise InputError(self.name, "no usable train image; the skipped items are listed in "
+                                        f"{self.out.parent / (self.out.name + '.skipped.tsv')}")
         manifest = self._manifest(aus, stats, source, extra or {})
         (self.tmp / "manifest.json").write_text(dump_json(manifest))
         self._print_summary(aus, manifest, time.time() - t0, total)
@@ -385,14 +374,3 @@ class Build:
         if n_skip or self.report.notes:
             out.append(f"  {n_skip} skipped, {self.report.notes} notes: see {self.out / 'skipped.tsv'}")
         print("\n".join(out), flush=True)
-
-
-def cli(main):
-    """Wraps a builder's main(argv): bad input and failed builds end with one clear line, status 2."""
-    def run(argv=None):
-        try:
-            return main(argv)
-        except (InputError, BuildError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    return run

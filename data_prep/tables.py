@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from data_prep.pipeline import Task
+from dscmr.errors import InputError
 from tools.paper import IGNORE_LABEL
 
 AU_NAME = re.compile(r"^\s*(?:AU)?\s*0*(\d+)\s*$", re.IGNORECASE)
@@ -48,15 +49,26 @@ def parse_label(text, column):
 
 
 def sniff_delimiter(path):
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            first = f.readline()
+    except UnicodeDecodeError:
+        raise InputError(path, "is not a text table (not UTF-8 text on line 1)", 1) from None
     return "\t" if "\t" in first else ","
 
 
 def read_rows(path, delimiter):
     """(line number, fields) of each non-blank row."""
     with open(path, encoding="utf-8-sig", newline="") as f:
-        for i, fields in enumerate(csv.reader(f, delimiter=delimiter), start=1):
+        rows = enumerate(csv.reader(f, delimiter=delimiter), start=1)
+        i = 0
+        while True:
+            try:
+                i, fields = next(rows)
+            except StopIteration:
+                return
+            except UnicodeDecodeError:
+                raise InputError(path, "is not a text table (not UTF-8 text)", i + 1) from None
             if fields and any(x.strip() for x in fields):
                 yield i, [x.strip() for x in fields]
 

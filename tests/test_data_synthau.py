@@ -199,6 +199,6 @@ def test_a_second_build_of_the_same_output_is_refused_while_one_runs(tmp_path, c
     import fcntl
     with open(tmp_path / ".busy.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        assert build_synthau.main(["--out", str(tmp_path / "busy"), "--no-progress"]) == 2
-    assert capsys.readouterr().err.strip() == (f"error: another build of {tmp_path / 'busy'} is running "
+        assert build_synthau.main(["--out", str(tmp_path / "busy"), "--no-progress"]) == 1
+    assert capsys.readouterr().err.strip() == (f"build_synthau: another build of {tmp_path / 'busy'} is running "
                                                f"(lock: {tmp_path / '.busy.lock'})")

@@ -8,6 +8,7 @@ import pytest
 
 from data_helpers import write_random_lmdbs
 from data_prep.lmdb_io import read_split
+from dscmr.errors import InputError
 from tools import evaluate
 from tools import generate_prototxt as gen
 from tools.metrics import per_au_metrics
@@ -84,11 +85,11 @@ def test_a_bad_image_list_line_is_named(tmp_path):
     import cv2
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
     (tmp_path / "faces.txt").write_text("a.png 0 1 0\na.png 0 2 1\n")
-    with pytest.raises(SystemExit, match=r"faces.txt:2: label 2 is not 0, 1 or 999"):
+    with pytest.raises(InputError, match=r"faces.txt:2: label 2 is not 0, 1 or 999"):
         list(evaluate.list_samples(tmp_path / "faces.txt", 3))
     (tmp_path / "faces.txt").write_text("missing.png 0 1 0\n")
-    with pytest.raises(SystemExit, match=r"faces.txt:1: cannot read the image .*missing.png"):
+    with pytest.raises(InputError, match=r"faces.txt:1: cannot read the image .*missing.png"):
         list(evaluate.list_samples(tmp_path / "faces.txt", 3))
     (tmp_path / "faces.txt").write_text("a.png 0 1\n")
-    with pytest.raises(SystemExit, match=r"faces.txt:1: wants a path and 3 labels \(one per --aus\), got 2"):
+    with pytest.raises(InputError, match=r"faces.txt:1: wants a path and 3 labels \(one per --aus\), got 2"):
         list(evaluate.list_samples(tmp_path / "faces.txt", 3))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from tools.metrics import mean_metrics, per_au_metrics
+from tools.metrics import (bootstrap_metrics, mean_metrics, paired_difference, per_au_metrics, resample_counts,
+                           with_intervals)
 
 
 def test_hand_computed_case_with_an_ignored_label():
@@ -36,10 +37,39 @@ def test_agrees_with_scikit_learn_on_random_data():
         assert row["auc"] == pytest.approx(100 * roc_auc_score(labels[valid, i], probs[valid, i]))
 
 
-def test_single_class_au_has_undefined_auc_left_out_of_the_mean():
+def test_an_au_without_positives_has_no_f1_or_auc_and_is_left_out_of_the_means():
     rows = per_au_metrics(np.array([[0.2, 0.9], [0.3, 0.1]]), np.array([[0, 1], [0, 0]]), aus=(1, 2))
-    assert math.isnan(rows[0]["auc"]) and rows[0]["f1"] == 0.0 and rows[0]["np_ratio"] == math.inf
-    assert mean_metrics(rows)["auc"] == pytest.approx(100.0)
+    assert math.isnan(rows[0]["auc"]) and math.isnan(rows[0]["f1"]) and rows[0]["np_ratio"] == math.inf
+    assert mean_metrics(rows)["auc"] == pytest.approx(100.0) and mean_metrics(rows)["f1"] == pytest.approx(100.0)
+
+
+def test_weighted_bootstrap_metrics_are_those_of_the_resampled_faces():
+    rng = np.random.default_rng(3)
+    labels = (rng.random((80, 3)) < [0.5, 0.2, 0.1]).astype(float)
+    probs = np.round(np.clip(0.3 * labels + rng.random((80, 3)) * 0.7, 0, 1), 1)   # ties on purpose
+    labels[rng.random((80, 3)) < 0.1] = 999
+    counts = resample_counts(80, rounds=5, seed=1)
+    boot = bootstrap_metrics(probs, labels, (1, 2, 4), counts, threshold=0.45)
+    for r in range(5):
+        faces = np.repeat(np.arange(80), counts[r].astype(int))
+        for i, row in enumerate(per_au_metrics(probs[faces], labels[faces], (1, 2, 4), threshold=0.45)):
+            assert boot["f1"][r, i] == pytest.approx(row["f1"], nan_ok=True)
+            assert boot["auc"][r, i] == pytest.approx(row["auc"], nan_ok=True)
+
+
+def test_intervals_cover_the_point_and_a_paired_difference_sees_a_better_method():
+    rng = np.random.default_rng(4)
+    labels = (rng.random((400, 2)) < 0.3).astype(float)
+    good = np.clip(0.3 * labels + 0.7 * rng.random((400, 2)), 0, 1)
+    bad = rng.random((400, 2))
+    rows, means = with_intervals(good, labels, (1, 2))
+    for r in rows:
+        assert r["auc_ci"][0] < r["auc"] < r["auc_ci"][1] and r["f1_ci"][0] < r["f1"] < r["f1_ci"][1]
+    assert means["auc_ci"][0] < means["auc"] < means["auc_ci"][1]
+    diff = paired_difference(good, bad, labels, (1, 2))
+    assert diff["auc"][0] > 20 and diff["auc"][1][0] > 0
+    same = paired_difference(good, good, labels, (1, 2))
+    assert same["f1"] == (0.0, (0.0, 0.0))
 
 
 def test_bad_label_and_shape_are_named():

@@ -8,6 +8,7 @@ import pytest
 
 from data_helpers import face
 from data_prep.align import align_face
+from dscmr.errors import InputError
 from tools import generate_prototxt as gen
 from tools import model_card
 from tools.predict.model import AUModel
@@ -49,7 +50,7 @@ def test_snapshots_find_their_card():
 
 def test_a_card_needs_the_datasets_manifest(generated):
     (generated / "data" / "ck" / "manifest.json").unlink()
-    with pytest.raises(model_card.CardError, match="manifest"):
+    with pytest.raises(InputError, match="manifest.json: not found"):
         model_card.write("prototxt/ldscmr_solver.prototxt", root=generated)
 
 

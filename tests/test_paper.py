@@ -1,20 +1,17 @@
-"""tools/paper.py against the paper's own text: every transcribed table row, parsed from the text."""
-from pathlib import Path
-
+"""tools/paper.py against the paper's own text: every transcribed table row, parsed from the text.
+Skipped where the text is not there (DSCMR_PAPER, tools/paper.py)."""
 import pytest
 
 from tools import paper
 
-PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / "wang2019-dscmr-neurocomputing.txt"
-
 
 @pytest.fixture(scope="module")
-def rows():
+def rows(paper_text):
     """{first cell: [[numbers of a line], ...]} for every tab-separated table line of the text
     whose other cells are numbers, bold marks "[...]" dropped. Table 2 puts two AUs on a line:
     its "AU12" cells in mid-line are dropped too."""
     out = {}
-    for line in PAPER.read_text().splitlines():
+    for line in paper_text.splitlines():
         cells = [c.strip().strip("[]") for c in line.split("\t") if c.strip()]
         if len(cells) < 3:
             continue
@@ -26,8 +23,13 @@ def rows():
     return out
 
 
-def test_the_paper_text_is_there():
-    assert PAPER.is_file(), f"{PAPER} is missing (CI and sessions have ../shared beside the clone)"
+def test_the_setting_names_where_the_text_is(tmp_path, monkeypatch):
+    monkeypatch.setenv(paper.PAPER_ENV, str(tmp_path / "nowhere.txt"))
+    assert paper.text_path() == tmp_path / "nowhere.txt"
+    reason = paper.text_missing_reason()
+    assert str(tmp_path / "nowhere.txt") in reason and paper.PAPER_ENV in reason
+    (tmp_path / "nowhere.txt").write_text("text")
+    assert paper.text_missing_reason() is None
 
 
 def test_table4_and_table5_rows(rows):

@@ -17,6 +17,7 @@ from data_prep.align import align_face
 from data_prep.detect import Landmarker
 from predict_helpers import write_faces, write_tiny_net
 from tools import model_card
+from tools.predict.cli import MIN_CONFIDENCE
 from tools.predict.table import CsvOut, columns
 
 AU_PREDICT = VENV / "bin" / "au-predict"
@@ -70,10 +71,11 @@ def test_the_card_records_what_prediction_needs(trained):
 
 def test_brief_training_finds_au12_on_held_out_synthau_faces(trained):
     """40 unaligned synthau faces of identities the training never saw, half with AU12: dlib finds
-    them, they are aligned like the training data, and AU12_p ranks them well above chance."""
+    them, they are aligned like the training data, and AU12_p ranks them well above chance. Rendered
+    faces score lower than photographs with dlib (docs/predict.md), so every detection is kept."""
     labels = write_faces(trained / "held_out", 40, seed=99)
     proc = au_predict("--weights", weights(trained).relative_to(trained), "held_out", "--out", "held_out.csv",
-                      cwd=trained)
+                      "--min-confidence", "0", cwd=trained)
     assert proc.returncode == 0, proc.stderr
     header, rows = read_csv(trained / "held_out.csv")
     assert header == columns([12])
@@ -131,11 +133,14 @@ def test_photographs_schema_probabilities_and_errors(trained, tmp_path):
     assert float(by_file["grace_hopper.jpg"][0]["AU12_p"]) == pytest.approx(float(net.forward()["prob"][0, 0]),
                                                                            abs=1e-4)
 
-    # A higher detector threshold drops the astronaut's second, weak detection (her mission patch).
-    strict = au_predict("--weights", weights(trained), ASTRONAUT, "--min-confidence", "0.5", "--out", "strict.csv",
-                        cwd=tmp_path)
-    assert strict.returncode == 0, strict.stderr
-    assert len(by_file["astronaut.png"]) == 2 and len(read_csv(tmp_path / "strict.csv")[1]) == 1
+    # The default detector threshold leaves out the astronaut's mission patch, a weak detection that
+    # --min-confidence 0 (dlib's own threshold) keeps.
+    everything = au_predict("--weights", weights(trained), ASTRONAUT, "--min-confidence", "0", "--out", "all.csv",
+                            cwd=tmp_path)
+    assert everything.returncode == 0, everything.stderr
+    assert len(by_file["astronaut.png"]) == 1
+    patch = read_csv(tmp_path / "all.csv")[1]
+    assert len(patch) == 2 and 0.0 < float(patch[1]["confidence"]) < MIN_CONFIDENCE
 
 
 def test_video_frames_timestamps_and_faceless_frames(trained, tmp_path):

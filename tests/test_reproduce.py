@@ -10,6 +10,8 @@ import pytest
 from caffe_helpers import REPO
 from data_prep import derive
 from data_prep.lmdb_io import read_split
+from dscmr.dataset import read_manifest
+from dscmr.errors import InputError
 from tools import paper, reproduce, training_run
 
 
@@ -34,7 +36,7 @@ def test_with_ratio_and_balanced_pick_exact_counts():
 
 
 def test_derive_copies_the_selected_images_and_au_columns(tiny, tmp_path):
-    manifest = derive.load_manifest(tiny)
+    manifest = read_manifest(tiny)
     out = tmp_path / "d"
     derived = derive.derive(tiny, out, (4, 12), lambda split, labels: [1, 3] if split == "train" else [0],
                             {"note": "test"})
@@ -53,10 +55,10 @@ def test_derive_copies_the_selected_images_and_au_columns(tiny, tmp_path):
 
 
 def test_derive_names_a_missing_au_and_a_missing_dataset(tiny, tmp_path):
-    with pytest.raises(ValueError, match="not AU7"):
+    with pytest.raises(InputError, match="not AU7"):
         derive.derive(tiny, tmp_path / "d", (1, 7), lambda s, l: [0], {})
-    with pytest.raises(FileNotFoundError, match="nowhere/manifest.json does not exist"):
-        derive.load_manifest(tmp_path / "nowhere")
+    with pytest.raises(InputError, match="nowhere/manifest.json: not found"):
+        read_manifest(tmp_path / "nowhere")
 
 
 def test_table23_subsets_of_the_emotionet_aus_are_table3s():

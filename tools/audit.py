@@ -11,9 +11,15 @@
 Line numbers are found when the audit is written (each row names a string its file must hold), so a
 moved line cannot leave a stale reference: a string that is missing stops the audit with its name.
 
+The quotes of (a) are checked against the paper's text when it is there (--paper, or the
+environment variable DSCMR_PAPER, default ../shared/paper/ beside the clone; the text is the
+publisher's and is not shipped). Without it the audit writes everything else and says that this
+one check was not made.
+
 Examples:
   python tools/audit.py                 # writes AUDIT.md
   python tools/audit.py --check         # exit 1 if AUDIT.md's parts (a) and (b) are out of date
+  python tools/audit.py --paper ~/papers/wang2019-dscmr-neurocomputing.txt
 """
 import argparse
 import json
@@ -27,10 +33,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tools import paper  # noqa: E402
+from dscmr.errors import InputError, RunError, cli  # noqa: E402
+from tools import auc_bound, paper  # noqa: E402
 from tools.reproduce_report import fmt  # noqa: E402
 
-PAPER_TEXT = REPO.parent / "shared" / "paper" / "wang2019-dscmr-neurocomputing.txt"
 ENVIRONMENT_HEADING = "## (c) Environment"
 
 
@@ -164,12 +170,30 @@ def normalise(text):
     return re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s+", " ", text))
 
 
+def unquoted(text):
+    """The FACTS whose quote is not in the paper's text."""
+    text = normalise(text)
+    return [f for f in FACTS if normalise(f.quote) not in text]
+
+
+def check_quotes(paper_text):
+    """One line on what the quote check found; RunError when a quote is not the paper's."""
+    reason = paper.text_missing_reason(paper_text)
+    if reason:
+        return f"audit: quotes not checked: {reason}"
+    missing = unquoted(Path(paper_text).read_text(errors="replace"))
+    if missing:
+        raise RunError(f"{len(missing)} quote(s) of tools/audit.py are not in {paper_text}: "
+                       + "; ".join(repr(f.quote[:60]) for f in missing))
+    return f"audit: all {len(FACTS)} quotes found in {paper_text}"
+
+
 def locate(path, anchor):
     """file:line of the first line of path holding anchor; KeyError naming both when none does."""
     for number, line in enumerate((REPO / path).read_text().splitlines(), 1):
         if anchor in line:
             return f"{path}:{number}"
-    raise KeyError(f"audit: {path} no longer holds {anchor!r}; update the row in tools/audit.py")
+    raise KeyError(f"{path} no longer holds {anchor!r}; update the row in tools/audit.py")
 
 
 def configuration():
@@ -298,7 +322,10 @@ def results_section(results):
              "the dataset each heading names: synthau is synthetic (docs/data.md), so a synthau number is never "
              "an EmotioNet one, and short budgets stop long before the paper's schedule.", ""]
     claims = []
-    datasets = sorted(p.name for p in results.iterdir() if p.is_dir()) if results.is_dir() else []
+    if not Path(results).is_dir():
+        raise InputError(results, "not found (expected the results root written by tools/reproduce.py, "
+                                  "holding <dataset>/<experiment>/)")
+    datasets = sorted(p.name for p in results.iterdir() if p.is_dir())
     for dataset in datasets:
         if (report := load_result(results, dataset, "fig5")):
             table, spread = fig5_results(report)
@@ -367,36 +394,78 @@ def environment():
                    ", ".join(packages) + ".", ""]
 
 
+def auc_consistency():
+    """The paper's AUC columns against the F1 beside them (tools/auc_bound.py)."""
+    tables = [("Table 4 (EmotioNet)", auc_bound.cells("Table 4", paper.TABLE4_F1, paper.TABLE4_AUC,
+                                                     paper.TABLE4_TEST_NP, paper.METHODS)),
+              ("Table 5 (CK+)", auc_bound.cells("Table 5", paper.TABLE5_F1, paper.TABLE5_AUC,
+                                               {au: v[1] for au, v in paper.TABLE5_NP.items()}, paper.METHODS))]
+    every = [c for _, cs in tables for c in cs]
+    below = [c for c in every if c.below]
+    lines = ["## (b2) The paper's AUC columns against its F1 columns", "",
+             "An F1-score fixes one operating point of a classifier (its true and false positive rates, given the "
+             "test set's N:P), and every positive above that threshold outranks every negative below it, so the "
+             "ROC AUC of the same scores has a floor (`tools/auc_bound.py`, tested on constructed classifiers in "
+             f"`tests/test_auc_bound.py`). Of the {len(every)} cells of Tables 4 and 5, **{len(below)} print an AUC "
+             "below the lowest ROC AUC their own F1 allows**. Each reading of the printed AUC, and how many cells "
+             "it contradicts:", "", "| the printed AUC read as | cells contradicted |", "|---|---:|"]
+    for reading, (bad, n) in auc_bound.readings(every).items():
+        lines.append(f"| {reading} | {bad} of {n} |")
+    fits = [r for r, (bad, _) in auc_bound.readings(every).items() if bad == 0]
+    lines += ["", ("The reading that fits every cell: " + ", ".join(fits) + "." if fits else
+                   "No reading fits every cell: the paper's AUC cannot be read, so this project compares its "
+                   "results with the paper's on F1 only, and reports its own ROC AUC beside them."), ""]
+    for title, cs in tables:
+        lines += [f"{title}: printed AUC / lowest ROC AUC its F1 allows (%); **bold**: printed below the floor.", "",
+                  "| AU | test N:P | " + " | ".join(paper.METHODS) + " |", "|---|---:|" + "---:|" * len(paper.METHODS)]
+        for au in dict.fromkeys(c.au for c in cs):
+            row = [c for c in cs if c.au == au]
+            lines.append(f"| {au} | {row[0].np_ratio:.2f} | " + " | ".join(
+                (f"**{c.auc:.2f} / {c.bound:.1f}**" if c.below else f"{c.auc:.2f} / {c.bound:.1f}") for c in row) + " |")
+        lines.append("")
+    return lines
+
+
 def render(results):
     return "\n".join(["# Reproducibility audit", "",
                       "Written by `python tools/audit.py`; do not edit by hand. The paper: Wang et al., \"Action "
                       "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
                       "Neurocomputing 2019. Its numbers come from `tools/paper.py`.", ""]
-                     + configuration() + results_section(results) + environment())
+                     + configuration() + results_section(results) + auc_consistency() + environment())
 
 
+@cli("audit")
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python tools/audit.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=REPO / "results", help="results root (default: results/)")
     ap.add_argument("--out", type=Path, default=REPO / "AUDIT.md", help="where to write (default: AUDIT.md)")
+    ap.add_argument("--paper", type=Path, default=None,
+                    help=f"the paper's text, to check the quotes against (default: ${paper.PAPER_ENV}, else "
+                         f"../shared/paper/{paper.PAPER_FILE} beside the clone)")
     ap.add_argument("--check", action="store_true", help="compare parts (a) and (b) with --out; write nothing")
     opts = ap.parse_args(argv)
+    if opts.paper is not None and not opts.paper.is_file():
+        raise InputError(opts.paper, "not found (expected the paper's text, given with --paper)")
     try:
         text = render(opts.results)
     except KeyError as e:
-        sys.exit(e.args[0])
+        raise RunError(e.args[0]) from None
+    quotes = check_quotes(opts.paper or paper.text_path())
     if opts.check:
         committed = opts.out.read_text() if opts.out.is_file() else ""
         if committed.split(ENVIRONMENT_HEADING)[0] != text.split(ENVIRONMENT_HEADING)[0]:
-            sys.exit(f"audit: {opts.out} is out of date; run python tools/audit.py")
+            raise RunError(f"{opts.out} is out of date; run python tools/audit.py")
         print(f"{opts.out}: parts (a) and (b) are up to date")
-        return
+        print(quotes, file=sys.stderr)
+        return 0
     tmp = opts.out.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(opts.out)
     print(f"wrote {opts.out}")
+    print(quotes, file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

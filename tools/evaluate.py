@@ -33,6 +33,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dscmr.dataset import read_manifest  # noqa: E402
+from dscmr.errors import InputError, cli  # noqa: E402
+from tools.caffe_files import load_net, read_net  # noqa: E402
 from tools.generate_prototxt import DEFAULT_MEAN_BGR, parse_aus  # noqa: E402
 from tools.metrics import mean_metrics, per_au_metrics  # noqa: E402
 from tools.paper import IGNORE_LABEL  # noqa: E402
@@ -42,22 +45,9 @@ def split_size(split_dir):
     import lmdb
     labels = Path(split_dir) / "labels"
     if not labels.is_dir():
-        sys.exit(f"evaluate: {labels} does not exist (expected an LMDB written by data_prep)")
+        raise InputError(labels, "not found (expected an LMDB split written by data_prep)")
     with lmdb.open(str(labels), readonly=True, lock=False) as env:
         return env.stat()["entries"]
-
-
-def read_net(model):
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    import caffe
-    from google.protobuf import text_format
-
-    net_param = caffe.proto.caffe_pb2.NetParameter()
-    try:
-        text_format.Merge(Path(model).read_text(), net_param)
-    except text_format.ParseError as e:
-        sys.exit(f"evaluate: {model}:{e}")
-    return net_param
 
 
 def is_deploy(net_param):
@@ -78,12 +68,12 @@ def predict(model, weights, split_dir, batch_size):
             layer.data_param.batch_size = batch_size
     loss = [layer for layer in net_param.layer if layer.name == "loss"]
     if not loss:
-        sys.exit(f"evaluate: {model} has no layer named 'loss' whose first bottom is the logits")
+        raise InputError(model, "has no layer named 'loss' whose first bottom is the logits")
     logits_blob, label_blob = loss[0].bottom[0], loss[0].bottom[1]
     with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
         f.write(text_format.MessageToString(net_param))
     try:
-        net = caffe.Net(f.name, str(weights), caffe.TEST)
+        net = load_net(f.name, weights, shown_as=model)
     finally:
         os.unlink(f.name)
     n = split_size(split_dir)
@@ -104,7 +94,7 @@ def split_samples(split_dir):
         for _, image, labels in iter_split(Path(split_dir)):
             yield image, labels
     except ValueError as e:
-        sys.exit(f"evaluate: {e}")
+        raise InputError(split_dir, str(e)) from None
 
 
 def list_samples(path, n_aus):
@@ -113,34 +103,35 @@ def list_samples(path, n_aus):
 
     path = Path(path)
     if not path.is_file():
-        sys.exit(f"evaluate: {path} does not exist")
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+        raise InputError(path, "not found (expected a list of aligned faces and their labels)")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise InputError(path, "is a binary file, not a list of aligned faces and their labels") from None
+    for number, line in enumerate(text.splitlines(), 1):
         fields = line.split("#")[0].replace(",", " ").split()
         if not fields:
             continue
-        where = f"{path}:{number}"
         if len(fields) != 1 + n_aus:
-            sys.exit(f"evaluate: {where}: wants a path and {n_aus} labels (one per --aus), got {len(fields) - 1}")
+            raise InputError(path, f"wants a path and {n_aus} labels (one per --aus), got {len(fields) - 1}", number)
         try:
             labels = np.array([float(v) for v in fields[1:]], np.float32)
         except ValueError:
-            sys.exit(f"evaluate: {where}: labels must be numbers, got {' '.join(fields[1:])!r}")
+            raise InputError(path, f"labels must be numbers, got {' '.join(fields[1:])!r}", number) from None
         bad = [v for v in labels if v not in (0, 1, IGNORE_LABEL)]
         if bad:
-            sys.exit(f"evaluate: {where}: label {bad[0]:g} is not 0, 1 or {IGNORE_LABEL}")
+            raise InputError(path, f"label {bad[0]:g} is not 0, 1 or {IGNORE_LABEL}", number)
         image_path = (path.parent / fields[0])
         image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
         if image is None:
-            sys.exit(f"evaluate: {where}: cannot read the image {image_path}")
+            raise InputError(path, f"cannot read the image {image_path}", number)
         yield image, labels
 
 
 def predict_deploy(model, weights, samples, mean, batch_size):
     """(probabilities, labels) of (image, labels) samples through a deploy net: BGR, minus mean,
     centre-cropped to the net's input size; its first output is taken as the probabilities."""
-    import caffe
-
-    net = caffe.Net(str(model), str(weights), caffe.TEST)
+    net = load_net(model, weights)
     data, out = net.inputs[0], net.outputs[0]
     size = net.blobs[data].data.shape[2:]
     probs, labels, batch = [], [], []
@@ -154,8 +145,8 @@ def predict_deploy(model, weights, samples, mean, batch_size):
     for image, label in samples:
         h, w = image.shape[:2]
         if h < size[0] or w < size[1]:
-            sys.exit(f"evaluate: face {len(labels) + 1} is {w} x {h}, smaller than the net's input "
-                     f"{size[1]} x {size[0]}; align faces with data_prep first")
+            raise InputError(f"face {len(labels) + 1}", f"is {w} x {h}, smaller than the net's input "
+                             f"{size[1]} x {size[0]}; align faces with data_prep first")
         top, left = (h - size[0]) // 2, (w - size[1]) // 2
         crop = image[top:top + size[0], left:left + size[1]].astype(np.float32)
         batch.append(crop.transpose(2, 0, 1) - np.asarray(mean, np.float32)[:, None, None])
@@ -165,8 +156,31 @@ def predict_deploy(model, weights, samples, mean, batch_size):
     if batch:
         flush()
     if not labels:
-        sys.exit("evaluate: no face to evaluate")
+        raise InputError(model, "no face to evaluate")
     return np.concatenate(probs), np.stack(labels)
+
+
+def load_predictions(path):
+    """(probabilities, labels, aus) of an .npz this tool wrote, checked."""
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "not found (expected an .npz written by tools/evaluate.py)")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in ("probs", "labels", "aus") if k in saved.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        raise InputError(path, "is not an .npz written by tools/evaluate.py") from None
+    missing = [k for k in ("probs", "labels", "aus") if k not in arrays]
+    if missing:
+        raise InputError(path, f"lacks the array(s) {', '.join(missing)}: not an .npz written by tools/evaluate.py")
+    aus = tuple(int(a) for a in arrays["aus"].ravel())
+    try:
+        per_au_metrics(arrays["probs"], arrays["labels"], aus)
+    except ValueError as e:
+        raise InputError(path, str(e)) from None
+    return arrays["probs"], arrays["labels"], aus
 
 
 def markdown(rows, means, title):
@@ -183,8 +197,9 @@ def write_atomically(path, text):
     tmp.replace(path)
 
 
+@cli("evaluate")
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python tools/evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="the method's train_val or deploy prototxt")
     ap.add_argument("--weights", help="a .caffemodel")
     ap.add_argument("--data", help="a dataset directory written by data_prep (holds manifest.json)")
@@ -200,33 +215,26 @@ def main(argv=None):
     opts = ap.parse_args(argv)
 
     if opts.predictions:
-        saved = np.load(opts.predictions)
-        probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
+        probs, labels, aus = load_predictions(opts.predictions)
         title = f"{opts.predictions}"
     else:
         missing = [name for name in ("model", "weights") if not getattr(opts, name)]
         if missing or bool(opts.data) == bool(opts.images):
             ap.error("without --predictions, give --model, --weights and one of --data or --images")
-        for path in (opts.model, opts.weights):
-            if not Path(path).is_file():
-                sys.exit(f"evaluate: {path} does not exist")
         deploy = is_deploy(read_net(opts.model))
         if opts.images:
             if not deploy or not opts.aus:
                 ap.error("--images needs a deploy --model and --aus")
             aus, samples, source = opts.aus, list_samples(opts.images, len(opts.aus)), opts.images
         else:
-            manifest = Path(opts.data) / "manifest.json"
-            if not manifest.is_file():
-                sys.exit(f"evaluate: {manifest} does not exist (is {opts.data} a data_prep dataset?)")
-            aus = tuple(json.loads(manifest.read_text())["aus"])
+            aus = tuple(read_manifest(opts.data)["aus"])
             samples, source = split_samples(Path(opts.data) / opts.split), f"{opts.data}/{opts.split}"
         if deploy:
             probs, labels = predict_deploy(opts.model, opts.weights, samples, opts.mean, opts.batch_size)
         else:
             probs, labels = predict(opts.model, opts.weights, Path(opts.data) / opts.split, opts.batch_size)
         if probs.shape[1] != len(aus):
-            sys.exit(f"evaluate: {opts.model} gives {probs.shape[1]} outputs, but {source} has {len(aus)} AUs")
+            raise InputError(opts.model, f"gives {probs.shape[1]} outputs, but {source} has {len(aus)} AUs")
         title = f"{Path(opts.model).stem} ({Path(opts.weights).name}) on {source}"
     rows = per_au_metrics(probs, labels, aus, threshold=opts.threshold)
     means = mean_metrics(rows)
@@ -246,7 +254,8 @@ def main(argv=None):
         np.savez(tmp, probs=probs, labels=labels, aus=np.array(aus))
         tmp.replace(out.with_suffix(".npz"))
     print(table)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

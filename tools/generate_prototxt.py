@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dscmr.errors import cli  # noqa: E402
 from tools import paper  # noqa: E402
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -271,7 +272,7 @@ def solver(method, opts):
         f"snapshot: {opts.snapshot}",
         f'snapshot_prefix: "{opts.snapshot_prefix}/{method}"',
         f"solver_mode: {opts.solver_mode}",
-        "random_seed: 1",
+        f"random_seed: {opts.seed}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -323,6 +324,8 @@ def parse_args(argv=None):
                     help="directory of the snapshots, relative to where caffe runs (default: runs)")
     ap.add_argument("--solver-mode", choices=("CPU", "GPU"), default="CPU",
                     help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: CPU)")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="the solver's random_seed: weight initialisation and random mirroring (default: 1)")
     ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=METHODS,
                     help=f"comma-separated methods (default: all: {','.join(METHODS)})")
     opts = ap.parse_args(argv)
@@ -332,6 +335,7 @@ def parse_args(argv=None):
     return opts
 
 
+@cli("generate_prototxt")
 def main(argv=None):
     opts = parse_args(argv)
     out = Path(opts.out)
@@ -341,7 +345,8 @@ def main(argv=None):
         tmp.write_text(text)
         tmp.replace(out / name)
     print(f"wrote {len(opts.only) * 3} files for {len(opts.only)} methods into {out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

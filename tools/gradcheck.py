@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402
 
+from dscmr.errors import cli  # noqa: E402
 from tools import paper  # noqa: E402
 
 CPP_VS_PY_TOL = 1e-5
@@ -190,6 +191,7 @@ def parse_shape(text):
         raise argparse.ArgumentTypeError(f"--shape wants comma-separated integers like 8,5; got {text!r}")
 
 
+@cli("gradcheck")
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layer", choices=[*LAYERS, "all"], default="all")

@@ -1,6 +1,8 @@
-"""The paper's metrics (Sec. 3.1 "Metrics"): per-AU F1-score and AUC, and their means over AUs.
+"""The paper's metrics (Sec. 3.1 "Metrics"): per-AU F1-score and AUC, and their means over AUs,
+with bootstrap intervals over the test faces.
 
-Labels equal to the ignore label (999, "not annotated") are left out of that AU's metrics only.
+Labels equal to the ignore label (999, "not annotated") are left out of that AU's metrics only. An AU
+with no labelled positive has neither F1 nor AUC (NaN), and is left out of the means.
 """
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -10,8 +12,8 @@ from tools import paper
 
 def per_au_metrics(probs, labels, aus, threshold=0.5, ignore_label=paper.IGNORE_LABEL):
     """One dict per AU: F1 and AUC in %, accuracy in %, positives, negatives and N:P of the
-    labelled samples. F1 is 0 when the AU has no positive and none is predicted; AUC is NaN
-    when the AU's labels hold only one class (it is undefined there)."""
+    labelled samples. F1 is NaN when the AU has no labelled positive (recall is undefined), AUC
+    when its labels hold only one class."""
     probs = np.asarray(probs, np.float64)
     labels = np.asarray(labels, np.float64)
     if probs.shape != labels.shape or probs.ndim != 2 or probs.shape[1] != len(aus):
@@ -32,7 +34,7 @@ def per_au_metrics(probs, labels, aus, threshold=0.5, ignore_label=paper.IGNORE_
         pos, neg = int(y.sum()), int((~y).sum())
         rows.append({
             "au": au,
-            "f1": 100.0 * 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+            "f1": 100.0 * 2 * tp / (2 * tp + fp + fn) if pos else float("nan"),
             "auc": 100.0 * roc_auc_score(y, p) if pos and neg else float("nan"),
             "accuracy": 100.0 * np.mean(predicted == y) if len(y) else float("nan"),
             "positives": pos,
@@ -44,9 +46,93 @@ def per_au_metrics(probs, labels, aus, threshold=0.5, ignore_label=paper.IGNORE_
 
 def mean_metrics(rows):
     """Means over AUs of F1, AUC and accuracy ("we computed the average metrics on all AUs");
-    an AU whose AUC is undefined is left out of the AUC mean."""
+    an AU whose F1 or AUC is undefined is left out of that mean."""
     means = {}
     for key in ("f1", "auc", "accuracy"):
         defined = [r[key] for r in rows if not np.isnan(r[key])]
         means[key] = float(np.mean(defined)) if defined else float("nan")
     return means
+
+
+# ---- Bootstrap intervals over test faces -------------------------------------------------------
+
+BOOTSTRAP_ROUNDS = 2000
+BOOTSTRAP_SEED = 20190529    # fixed, so a report rebuilt from the same probabilities is the same
+
+
+def resample_counts(n, rounds=BOOTSTRAP_ROUNDS, seed=BOOTSTRAP_SEED):
+    """rounds x n: how often each of n test faces is drawn in each bootstrap resample. The same
+    counts applied to two methods' probabilities on the same faces make a paired bootstrap."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=rounds).astype(np.float64)
+
+
+def _weighted_auc(scores, positive, w):
+    """ROC AUC (Mann-Whitney, ties count half) of one AU under each row of face weights w."""
+    order = np.argsort(scores, kind="stable")
+    s, y, w = scores[order], positive[order], w[:, order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])          # groups of tied scores
+    wp = np.add.reduceat(w * y, starts, axis=1)
+    wn = np.add.reduceat(w * ~y, starts, axis=1)
+    below = np.cumsum(wn, axis=1) - wn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (wp * (below + 0.5 * wn)).sum(1) / (wp.sum(1) * wn.sum(1))
+
+
+def bootstrap_metrics(probs, labels, aus, counts, threshold=0.5, ignore_label=paper.IGNORE_LABEL):
+    """{"f1": rounds x n_aus, "auc": rounds x n_aus} in % under each resample (NaN where an AU has
+    no positive or no negative in it)."""
+    probs, labels = np.asarray(probs, np.float64), np.asarray(labels, np.float64)
+    out = {"f1": np.full((len(counts), len(aus)), np.nan), "auc": np.full((len(counts), len(aus)), np.nan)}
+    for i in range(len(aus)):
+        valid = labels[:, i] != ignore_label
+        y, p, w = labels[valid, i] == 1, probs[valid, i], counts[:, valid]
+        predicted = p >= threshold
+        tp, fp, fn = w @ (predicted & y), w @ (predicted & ~y), w @ (~predicted & y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["f1"][:, i] = np.where(w @ y > 0, 100.0 * 2 * tp / (2 * tp + fp + fn), np.nan)
+        out["auc"][:, i] = 100.0 * _weighted_auc(p, y, w)
+    return out
+
+
+def interval(samples, level=0.95):
+    """(low, high): the percentile interval of bootstrap samples (NaNs left out)."""
+    samples = np.asarray(samples, np.float64)
+    samples = samples[~np.isnan(samples)]
+    if not len(samples):
+        return (float("nan"), float("nan"))
+    tail = 100 * (1 - level) / 2
+    return tuple(float(v) for v in np.percentile(samples, [tail, 100 - tail]))
+
+
+def with_intervals(probs, labels, aus, threshold=0.5, counts=None):
+    """per_au_metrics and mean_metrics, each F1 and AUC with "f1_ci" and "auc_ci" (95 % bootstrap
+    over test faces). The means are over the AUs defined on the full test set."""
+    rows = per_au_metrics(probs, labels, aus, threshold)
+    means = mean_metrics(rows)
+    counts = resample_counts(len(labels)) if counts is None else counts
+    boot = bootstrap_metrics(probs, labels, aus, counts, threshold)
+    for key in ("f1", "auc"):
+        defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
+        for i, r in enumerate(rows):
+            r[f"{key}_ci"] = interval(boot[key][:, i])
+        with np.errstate(all="ignore"):
+            means[f"{key}_ci"] = interval(np.nanmean(boot[key][:, defined], axis=1) if defined else [])
+    return rows, means
+
+
+def paired_difference(probs_a, probs_b, labels, aus, threshold=0.5, counts=None):
+    """Mean F1 and AUC of method a minus method b on the same test faces, with the 95 % paired
+    bootstrap interval of the difference: {"f1": (difference, (low, high)), "auc": ...}."""
+    counts = resample_counts(len(labels)) if counts is None else counts
+    rows_a, rows_b = per_au_metrics(probs_a, labels, aus, threshold), per_au_metrics(probs_b, labels, aus, threshold)
+    boot_a = bootstrap_metrics(probs_a, labels, aus, counts, threshold)
+    boot_b = bootstrap_metrics(probs_b, labels, aus, counts, threshold)
+    out = {}
+    for key in ("f1", "auc"):
+        defined = [i for i in range(len(aus)) if not np.isnan(rows_a[i][key]) and not np.isnan(rows_b[i][key])]
+        point = float(np.mean([rows_a[i][key] - rows_b[i][key] for i in defined])) if defined else float("nan")
+        with np.errstate(all="ignore"):
+            diff = np.nanmean(boot_a[key][:, defined] - boot_b[key][:, defined], axis=1) if defined else []
+        out[key] = (point, interval(diff))
+    return out

@@ -19,35 +19,28 @@ import sys
 import time
 from pathlib import Path
 
-from google.protobuf import text_format
-
 from data_prep.align import template
 from data_prep.pipeline import dump_json
+from dscmr.dataset import read_manifest
+from dscmr.errors import InputError, cli
+from tools.caffe_files import read_net, read_solver
 
 FORMAT = 1
 SUFFIX = ".model.json"
 
 
-class CardError(Exception):
+class CardError(InputError):
     """A model card cannot be written, found or trusted; the message says why and what to do."""
+
+    def __init__(self, message):
+        Exception.__init__(self, message)
+        self.where = None
 
 
 def _caffe_pb2():
     os.environ.setdefault("GLOG_minloglevel", "2")
     from caffe.proto import caffe_pb2
     return caffe_pb2
-
-
-def read_solver(path):
-    solver = _caffe_pb2().SolverParameter()
-    text_format.Merge(Path(path).read_text(), solver)
-    return solver
-
-
-def read_net(path):
-    net = _caffe_pb2().NetParameter()
-    text_format.Merge(Path(path).read_text(), net)
-    return net
 
 
 def input_blob(deploy):
@@ -122,11 +115,7 @@ def build(solver_path, deploy_path=None, root=None):
     test_layer = data_layer(train_val, top, pb2.TEST)
     train_layer = data_layer(train_val, top, pb2.TRAIN)
     dataset = dataset_of(test_layer.data_param.source)
-    manifest_path = at(dataset) / "manifest.json"
-    if not manifest_path.is_file():
-        raise CardError(f"{manifest_path} does not exist: the card takes the AU list from the manifest "
-                        "that data_prep writes with every dataset")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(at(dataset))
     outputs = [layer for layer in deploy.layer if layer.type == "Sigmoid"]
     if not outputs:
         raise CardError(f"{deploy_path} has no Sigmoid layer: au-predict wants probabilities out")
@@ -180,8 +169,12 @@ def load(path):
     if not path.is_file():
         raise CardError(f"no model card {path}: `make train` writes one beside the snapshots; for a net "
                         "trained by hand, run `python -m tools.model_card SOLVER`, or give --model-card")
-    card = json.loads(path.read_text())
-    if card.get("format") != FORMAT:
+    try:
+        card = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CardError(f"{path} is not a model card (not JSON); give the .model.json written by training") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        card = card if isinstance(card, dict) else {}
         raise CardError(f"{path}: model card format {card.get('format')!r}, this code reads format {FORMAT}")
     return card
 
@@ -195,17 +188,14 @@ def resolve(card, path):
     return recorded if recorded.exists() else p
 
 
+@cli("model_card")
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.model_card", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("solver", help="the solver prototxt training uses (paths in it relative to where caffe runs)")
     ap.add_argument("--deploy", help="the deploy prototxt (default: the solver's net with _train_val -> _deploy)")
     opts = ap.parse_args(argv)
-    try:
-        out = write(opts.solver, opts.deploy)
-    except (CardError, OSError, text_format.ParseError) as e:
-        print(f"model_card: {e}", file=sys.stderr)
-        return 2
+    out = write(opts.solver, opts.deploy)
     card = json.loads(out.read_text())
     print(f"wrote model card {out}: {card['model']}, AUs {','.join(map(str, card['aus']))}, "
           f"data {card['dataset']['path']}")

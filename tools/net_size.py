@@ -21,6 +21,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402
 
+from dscmr.errors import InputError, cli  # noqa: E402
+from tools.caffe_files import check_loads  # noqa: E402
 from tools.generate_prototxt import METHODS  # noqa: E402
 
 LEARNED_BLOBS = {"Convolution": None, "InnerProduct": None, "Scale": None, "Region": 4}
@@ -50,6 +52,7 @@ def net_size(deploy_prototxt):
     return params, macs, net.blobs["data"].data.shape[-1]
 
 
+@cli("net_size")
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prototxt-dir", default=str(REPO / "prototxt"), help="where the deploy prototxts are")
@@ -60,10 +63,12 @@ def main(argv=None):
     for method in opts.only:
         path = Path(opts.prototxt_dir) / f"{method}_deploy.prototxt"
         if not path.exists():
-            sys.exit(f"net_size: {path} does not exist; run tools/generate_prototxt.py first")
+            raise InputError(path, "not found; run tools/generate_prototxt.py first")
+        check_loads(path)
         params, macs, size = net_size(path)
         print(f"| {method} | {size}x{size} | {params:,} | {macs / 1e9:.3f} G |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

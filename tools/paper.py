@@ -1,8 +1,34 @@
-"""The paper's facts, transcribed once from ../shared/paper/wang2019-dscmr-neurocomputing.txt.
+"""The paper's facts, transcribed once from its text, and where that text is.
 
 Everything else (data builders, the network generator, the audit) imports from here.
 Section, equation and table numbers are the paper's.
+
+The text itself is the publisher's and is not shipped: like CK+, it is the user's to bring. The
+environment variable DSCMR_PAPER names the file; by default it is
+../shared/paper/wang2019-dscmr-neurocomputing.txt beside the clone. Only the checks of these
+transcriptions against the text (tests/test_paper.py, the quotes of tools/audit.py) need it.
 """
+import os
+from pathlib import Path
+
+PAPER_ENV = "DSCMR_PAPER"
+PAPER_FILE = "wang2019-dscmr-neurocomputing.txt"
+_DEFAULT_TEXT = Path(__file__).resolve().parent.parent.parent / "shared" / "paper" / PAPER_FILE
+
+
+def text_path():
+    """Where the paper's text is looked for: $DSCMR_PAPER, else ../shared/paper/ beside the clone."""
+    return Path(os.environ[PAPER_ENV]) if os.environ.get(PAPER_ENV) else _DEFAULT_TEXT
+
+
+def text_missing_reason(path=None):
+    """None when the paper's text is readable at path (default: text_path()), else why not, naming
+    the setting that says where it is."""
+    path = Path(path) if path else text_path()
+    if path.is_file():
+        return None
+    return (f"the paper's text is not at {path}; put {PAPER_FILE} there or set {PAPER_ENV} to its path "
+            "(it is the publisher's text, not shipped with this repository)")
 
 # Sec. 3.1 "Database": "AUs included in the database are AU1, AU2, AU4, AU5, AU6, AU9, AU12,
 # AU17, AU20, AU25, and AU26."

@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from dscmr.errors import InputError, cli
+
 TRAIN_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = ([-+]?(?:nan|inf)|[-+\d.eE]+)")
 LEARNING_RATE = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
 TESTING = re.compile(r"Iteration (\d+), Testing net")
@@ -110,6 +112,7 @@ def plot_curves(train, test, path, title="", aus=None):
     tmp.replace(path)
 
 
+@cli("parse_log")
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("log", type=Path, help="a caffe train log (what caffe prints to stderr)")
@@ -117,11 +120,11 @@ def main(argv=None):
     ap.add_argument("--plot", type=Path, help="also write a PNG of the loss/accuracy curves here")
     opts = ap.parse_args(argv)
     if not opts.log.is_file():
-        sys.exit(f"parse_log: {opts.log} does not exist")
+        raise InputError(opts.log, "not found (expected a caffe train log)")
     with open(opts.log, errors="replace") as f:
         train, test = parse_log(f)
     if not train and not test:
-        sys.exit(f"parse_log: {opts.log} holds no 'Iteration N (...), loss = ' or test output lines")
+        raise InputError(opts.log, "holds no 'Iteration N (...), loss = ' or test output lines: not a caffe train log")
     prefix = opts.out_prefix or opts.log.with_suffix("")
     write_csv(train, f"{prefix}.train.csv")
     write_csv(test, f"{prefix}.test.csv")
@@ -129,7 +132,8 @@ def main(argv=None):
     if opts.plot:
         plot_curves(train, test, opts.plot, title=opts.log.stem)
         print(f"curves -> {opts.plot}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

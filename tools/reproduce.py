@@ -38,6 +38,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from data_prep import derive  # noqa: E402
+from dscmr.dataset import read_manifest  # noqa: E402
+from dscmr.errors import InputError, RunError, cli  # noqa: E402
 from tools import paper, reproduce_report, training_run  # noqa: E402
 
 
@@ -92,15 +94,15 @@ def capped(budget):
 
 def plan_fig5(manifest, budget, data_dir):
     if paper.FIG5_AU not in manifest["aus"]:
-        raise SystemExit(f"reproduce fig5: {data_dir} has no AU{paper.FIG5_AU} (its AUs: {manifest['aus']})")
+        raise InputError(data_dir, f"has no AU{paper.FIG5_AU}, which fig5 needs (its AUs: {manifest['aus']})")
     _, labels = derive.read_labels(Path(data_dir) / "train")
     column = labels[:, manifest["aus"].index(paper.FIG5_AU)]
     widest = max(paper.FIG5_TRAIN_NP)
     available = min(int((column == 1).sum()), int((column == 0).sum() // widest))
     positives = available if budget.train_size is None else min(available, max(1, budget.train_size // (1 + widest)))
     if positives < 1:
-        raise SystemExit(f"reproduce fig5: {data_dir}/train lacks AU{paper.FIG5_AU} positives with "
-                         f"{widest} negatives each")
+        raise InputError(f"{data_dir}/train", f"lacks AU{paper.FIG5_AU} positives with {widest} negatives each, "
+                                              "which fig5 needs")
     caps = {"val": budget.val_size, "test": budget.test_size}
     runs = []
     for ratio in paper.FIG5_TRAIN_NP:
@@ -186,26 +188,24 @@ def parse_args(argv=None):
     return opts
 
 
+@cli("reproduce")
 def main(argv=None):
     opts = parse_args(argv)
-    try:
-        manifest = derive.load_manifest(opts.data)
-    except FileNotFoundError as e:
-        raise SystemExit(f"reproduce: {e}")
+    manifest = read_manifest(opts.data)
     dataset = manifest.get("dataset", opts.data.name)
     work = opts.work / dataset
     mode = "GPU" if opts.gpu else "CPU"
     runs = EXPERIMENTS[opts.experiment](manifest, opts.budget, opts.data)
     only = set(opts.only.split(",")) if opts.only else None
     if only and not only & {r.method for r in runs}:
-        raise SystemExit(f"reproduce: --only {opts.only} names none of {sorted({r.method for r in runs})}")
+        raise InputError("--only", f"{opts.only} names none of {sorted({r.method for r in runs})}")
     print(f"[reproduce] {opts.experiment} on {dataset} ({opts.data}), budget {opts.budget_name}: "
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
     if opts.plan:
         for r in runs:
             done = (run_dir_of(work, opts.budget, mode, r) / "done.json").is_file()
             print(f"  {'done' if done else 'todo'}  {r.method:14s} {r.data_name:18s} {run_dir_of(work, opts.budget, mode, r)}")
-        return
+        return 0
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode)
     results = {}
     for i, r in enumerate(runs, 1):
@@ -219,7 +219,7 @@ def main(argv=None):
             results[r.key] = training_run.run(run_dir, r.method, data_dir, r.aus, schedule,
                                               derived["splits"]["val"]["count"], r.every_snapshot, label)
         except training_run.RunFailed as e:
-            raise SystemExit(f"reproduce: {r.method} on {r.data_name} failed: {e}")
+            raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
         results[r.key]["derived"] = derived["splits"]
     command = "python tools/reproduce.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     context = {"experiment": opts.experiment, "dataset": dataset, "dataset_aus": manifest["aus"], "data": str(opts.data),
@@ -228,7 +228,8 @@ def main(argv=None):
     out = opts.results / dataset / opts.experiment
     reproduce_report.write(out, opts.experiment, runs, results, context)
     print(f"[reproduce] {len(results)} of {len(runs)} runs finished; results in {out}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

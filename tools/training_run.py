@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from dscmr.errors import RunError
 from tools import evaluate, model_card
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
@@ -32,8 +33,8 @@ ITERATION = re.compile(r"Iteration (\d+)")
 GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
 
 
-class RunFailed(Exception):
-    pass
+class RunFailed(RunError):
+    """caffe train failed, or left no weights."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Schedule:
     batch_size: int
     points: int           # tests and snapshots spread evenly over the run (the curves' points)
     solver_mode: str = "CPU"
+    seed: int = 1         # the solver's random_seed: weight initialisation and random mirroring
 
     @property
     def interval(self):
@@ -61,7 +63,8 @@ def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
         "--test-iter", str(math.ceil(val_count / schedule.batch_size)),
         "--test-interval", str(schedule.interval), "--snapshot", str(schedule.interval),
         "--max-iter", str(schedule.iters), "--display", str(max(1, min(20, schedule.interval // 4))),
-        "--snapshot-prefix", str(run_dir), "--solver-mode", schedule.solver_mode, "--only", method])
+        "--snapshot-prefix", str(run_dir), "--solver-mode", schedule.solver_mode, "--seed", str(schedule.seed),
+        "--only", method])
     for name, text in gen.generate(opts).items():
         (run_dir / name).write_text(text)
     solver = run_dir / f"{method}_solver.prototxt"

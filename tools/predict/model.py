@@ -6,22 +6,22 @@ and the weights disagree: another alignment template, another output width or in
 trained on other data or with another mean than the card records, or --aus naming an AU the model
 does not have.
 """
-import os
 from pathlib import Path
 
 import numpy as np
 
 from data_prep.align import template
 from tools import model_card
+from tools.caffe_files import load_net, read_weights
 from tools.model_card import CardError
 
 
 def _trained_on(weights):
     """{input blob: (LMDB source, mean_value)} of the Data layers a Caffe snapshot records (a
     snapshot keeps its train net's layer parameters); empty for weights saved without them."""
-    from caffe.proto import caffe_pb2
-    net = caffe_pb2.NetParameter()
-    net.ParseFromString(Path(weights).read_bytes())
+    net = read_weights(weights)
+    if net is None:
+        return {}
     return {top: (layer.data_param.source, list(layer.transform_param.mean_value))
             for layer in net.layer if layer.type == "Data" for top in layer.top}
 
@@ -34,8 +34,7 @@ class AUModel:
     """predict(aligned faces) -> probabilities of the selected AUs, in batches."""
 
     def __init__(self, weights, deploy=None, card=None, aus=None):
-        if not Path(weights).is_file():
-            raise CardError(f"weights {weights} do not exist")
+        read_weights(weights)
         card_path = Path(card) if card else model_card.path_for_weights(weights)
         self.card = card = model_card.load(card_path)
         self.card_path = card_path
@@ -47,9 +46,7 @@ class AUModel:
         if not self.deploy.is_file():
             raise CardError(f"deploy net {self.deploy} (from {card_path}) does not exist: give --deploy")
         self._check_weights(weights)
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        import caffe
-        self.net = caffe.Net(str(self.deploy), str(weights), caffe.TEST)
+        self.net = load_net(self.deploy, weights)
         self.input, self.output = card["input"]["blob"], card["output"]["blob"]
         for blob in (self.input, self.output):
             if blob not in self.net.blobs:

@@ -1,0 +1,122 @@
+"""Caffe's own files (prototxt, solver, .caffemodel) read in Python before Caffe sees them.
+
+Caffe answers a file it cannot use with a glog CHECK failure: the process aborts with a stack
+trace. Every command reads these files through here instead, so a bad one is named in one line
+(an InputError) and Caffe is only handed what it can load.
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from dscmr.errors import InputError
+
+GLOG_FATAL = re.compile(r"^F\d{4,8} [\d:.]+\s+\d+ [^\]]+\] (.*)$")   # glog: F[YYYY]MMDD time thread file:line]
+
+
+def _caffe_pb2():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    from caffe.proto import caffe_pb2
+    return caffe_pb2
+
+
+def _read_bytes(path, kind):
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, f"not found (expected {kind})")
+    if path.is_dir():
+        raise InputError(path, f"is a directory (expected {kind})")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(path, f"is empty (expected {kind})")
+    return data
+
+
+def _read_text(path, message, kind):
+    from google.protobuf import text_format
+
+    data = _read_bytes(path, kind)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(path, f"is a binary file, not {kind}") from None
+    try:
+        text_format.Merge(text, message)
+    except text_format.ParseError as e:
+        line = getattr(e, "GetLine", lambda: None)()
+        raise InputError(path, f"is not {kind}: {str(e).split(' : ', 1)[-1]}", line) from None
+    return message
+
+
+def read_net(path):
+    """The NetParameter of a net prototxt; one with no layer is refused."""
+    net = _read_text(path, _caffe_pb2().NetParameter(), "a Caffe net prototxt")
+    if not net.layer and not net.layers:
+        raise InputError(path, "holds no layer (expected a Caffe net prototxt)")
+    return net
+
+
+def read_solver(path):
+    """The SolverParameter of a solver prototxt; one that names no net is refused."""
+    solver = _read_text(path, _caffe_pb2().SolverParameter(), "a Caffe solver prototxt")
+    if not (solver.net or solver.train_net or solver.HasField("net_param")):
+        raise InputError(path, "names no net (expected a Caffe solver prototxt with net: \"...\")")
+    return solver
+
+
+def read_weights(path):
+    """The NetParameter of a binary .caffemodel with at least one trained layer. HDF5 weights
+    (.h5, which Caffe also reads) are not parsed here: None."""
+    from google.protobuf.message import DecodeError
+
+    data = _read_bytes(path, "a .caffemodel")
+    if str(path).endswith(".h5"):
+        return None
+    net = _caffe_pb2().NetParameter()
+    try:
+        net.ParseFromString(data)
+    except (DecodeError, RuntimeError):
+        raise InputError(path, "is not a Caffe model (.caffemodel): it does not parse as one") from None
+    if not any(layer.blobs for layer in [*net.layer, *net.layers]):
+        raise InputError(path, "is not a Caffe model (.caffemodel): it holds no trained layer")
+    return net
+
+
+_PROBE = """
+import os, sys
+os.environ.setdefault("GLOG_minloglevel", "2")
+import caffe
+args = [sys.argv[1]] + ([sys.argv[2]] if sys.argv[2] else []) + [getattr(caffe, sys.argv[3])]
+caffe.Net(*args)
+"""
+
+
+def check_loads(model, weights=None, phase="TEST", shown_as=None):
+    """Builds the net (with its weights) in a child process first, so that what would make Caffe
+    abort here (an unknown layer, a missing bottom, weights of another shape) becomes one line.
+    shown_as: the name of the net's file in messages (when `model` is a temporary copy)."""
+    shown = shown_as or model
+    read_net(model)
+    if weights is not None:
+        read_weights(weights)
+    env = dict(os.environ, GLOG_minloglevel="2", OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(model), str(weights or ""), phase],
+                          capture_output=True, text=True, env=env)
+    if done.returncode == 0:
+        return
+    lines = done.stderr.splitlines()
+    fatal = [m.group(1) for m in map(GLOG_FATAL.match, lines) if m]
+    said = [ln for ln in lines if ln.strip() and not ln.startswith(("***", "    @", "WARNING: Logging before"))]
+    reason = fatal[0] if fatal else (said[-1] if said else f"exit status {done.returncode}")
+    if weights is not None and ("param" in reason or "shape" in reason or "Cannot copy" in reason):
+        raise InputError(weights, f"does not fit {shown}: {reason.strip()}")
+    raise InputError(shown, f"Caffe cannot build this net: {reason.strip()}")
+
+
+def load_net(model, weights=None, phase="TEST", shown_as=None):
+    """caffe.Net(model, weights, phase) once check_loads has found that Caffe can build it."""
+    check_loads(model, weights, phase, shown_as)
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import caffe
+    return caffe.Net(str(model), *([str(weights)] if weights is not None else []), getattr(caffe, phase))
