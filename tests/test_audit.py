@@ -64,6 +64,6 @@ def test_results_are_named_by_dataset_and_claims_follow_the_numbers(tmp_path):
     text = "\n".join(audit.results_section(tmp_path))
     assert "### Tables 4-5, this project on synthau vs the paper's Table 4 (EmotioNet)" in text
     # paper Table 4, AU1 and AU2 of L-DSCMR: F1 (89.84 + 51.42) / 2
-    assert "| L-DSCMR | 30.00 | 70.63 | 70.00 | 49.80 |" in text
+    assert "| L-DSCMR | 30.00 | – | 70.63 | 70.00 | – | 49.80 |" in text
     assert "mean F1 30.00 / 20.00 / 25.00" in text
     assert "does not hold here by F1 and holds here by AUC" in text

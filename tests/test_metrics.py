@@ -77,3 +77,12 @@ def test_bad_label_and_shape_are_named():
         per_au_metrics(np.zeros((2, 2)), np.array([[0, 1], [1, 2]]), aus=(1, 4))
     with pytest.raises(ValueError, match="must both be N x 3"):
         per_au_metrics(np.zeros((2, 2)), np.zeros((2, 2)), aus=(1, 2, 4))
+
+
+def test_the_cpu_budget_rule_finds_where_a_curve_flattens():
+    from tools.reproduce_report import plateau_iteration
+    rising = [(i * 250, 50 + i * 2.0) for i in range(25)]
+    assert plateau_iteration(rising) is None
+    flat_after_2000 = [(i * 250, 50 + 2.0 * min(i, 8) + 0.05 * i) for i in range(25)]
+    # at T = 3000 the last quarter (2250, 3000] gains 0.15 points; at 2000 it still gains 4
+    assert plateau_iteration(flat_after_2000) == 3000

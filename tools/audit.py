@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
-from tools import auc_bound, paper  # noqa: E402
+from tools import auc_bound, paper, training_run  # noqa: E402
+from tools import reproduce_report  # noqa: E402
 from tools.reproduce_report import fmt  # noqa: E402
 
 ENVIRONMENT_HEADING = "## (c) Environment"
@@ -243,15 +244,23 @@ def fig5_results(report):
     return lines + [""], spread
 
 
-def table45_results(report):
+def run_intervals(results, report, run):
+    """(rows, means) with 95 % bootstrap intervals from the run's committed test probabilities, or None."""
+    folder = reproduce_report.runs_dir(results / report["dataset"] / "table4-5", report["budget_name"],
+                                       report.get("seed", 1))
+    return reproduce_report.test_intervals({"test_probs": str(folder / f"{run.get('run_name')}.test.npz")})
+
+
+def table45_results(report, results):
     dataset = report["dataset"]
     reference = "Table 5 (CK+)" if dataset == "ckplus" else "Table 4 (EmotioNet)"
     f1_table, auc_table = (paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else (paper.TABLE4_F1, paper.TABLE4_AUC)
     lines = [f"### Tables 4-5, this project on {dataset} vs the paper's {reference}", "",
              f"`results/{dataset}/table4-5/` ({budget_line(report)}). Means over AUs; the per-AU F1 and AUC "
              f"beside the paper's are in `results/{dataset}/table4-5/table4-5.md`.", "",
-             f"| method | F1 (%), this run on {dataset} | F1 (%), paper | AUC (%), this run on {dataset} | AUC (%), paper |",
-             "|---|---:|---:|---:|---:|"]
+             "95 % intervals: bootstrap over test faces; – where the run kept no test probabilities.", "",
+             f"| method | F1 (%), this run on {dataset} | 95 % CI | F1 (%), paper | AUC (%), this run on {dataset} | "
+             "95 % CI | AUC (%), paper |", "|---|---:|---:|---:|---:|---:|---:|"]
     means = {}
     for run in report["runs"]:
         column = paper.METHODS.index(run["key"])
@@ -259,7 +268,9 @@ def table45_results(report):
         paper_f1 = sum(f1_table[a][column] for a in aus) / len(aus) if aus else None
         paper_auc = sum(auc_table[a][column] for a in aus) / len(aus) if aus else None
         means[run["key"]] = final(run)
-        lines.append(f"| {run['key']} | {fmt(final(run)['f1'])} | {fmt(paper_f1)} | {fmt(final(run)['auc'])} | "
+        ci = (run_intervals(results, report, run) or (None, {}))[1]
+        lines.append(f"| {run['key']} | {fmt(final(run)['f1'])} | {reproduce_report.ci(ci.get('f1_ci'))} | "
+                     f"{fmt(paper_f1)} | {fmt(final(run)['auc'])} | {reproduce_report.ci(ci.get('auc_ci'))} | "
                      f"{fmt(paper_auc)} |")
     return lines + [""], means
 
@@ -312,6 +323,22 @@ def fig5_claim(folder, report, spread):
     return f"- *MSR is robust to the N:P ratio* (Fig. 5), on {dataset}: " + "; ".join(parts) + ". " + judged
 
 
+def code_changed(report, dataset, experiment):
+    """A line for the runs whose recorded code (training_run.CODE) differs from today's, or was not
+    recorded: their numbers may not be what this code gives."""
+    today = training_run.code_fingerprint()
+    changed = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") not in (None, today)]
+    unknown = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") is None]
+    lines = []
+    if changed:
+        lines.append(f"- {experiment} on {dataset}: {len(changed)} run(s) were trained with code that has changed since "
+                     f"(layers, Caffe patches, generator or paper settings): {', '.join(changed)}.")
+    if unknown:
+        lines.append(f"- {experiment} on {dataset}: {len(unknown)} run(s) predate the code record, so whether their code "
+                     "has changed cannot be told.")
+    return lines
+
+
 def verdict(holds):
     return "holds here" if holds else "does not hold here"
 
@@ -339,7 +366,7 @@ def results_section(results):
                           f"{len(wins)} of {len(ours)} AU counts ({', '.join(map(str, sorted(wins))) or 'none'}). "
                           f"The claim {verdict(len(wins) == len(ours))}.")
         if (report := load_result(results, dataset, "table4-5")):
-            table, means = table45_results(report)
+            table, means = table45_results(report, results)
             lines += table
             order = ("L-DSCMR", "DSCMR", "ResNet18")
             if set(order) <= set(means):
@@ -358,6 +385,9 @@ def results_section(results):
                 claims.append(f"- On {dataset} at this budget, {len(near)} of {len(means)} methods have a mean AUC "
                               f"within {CHANCE_BAND} points of chance (50%): {', '.join(near)}. Orderings between "
                               "them are noise, not evidence for or against the paper.")
+        for experiment in ("fig5", "table2-3", "table4-5"):
+            if (report := load_result(results, dataset, experiment)):
+                claims += code_changed(report, dataset, experiment)
         missing = [e for e in ("fig5", "table2-3", "table4-5") if not load_result(results, dataset, e)]
         if missing:
             claims.append(f"- Not run on {dataset}: {', '.join(missing)} (`python tools/reproduce.py <experiment>`).")
@@ -426,12 +456,23 @@ def auc_consistency():
     return lines
 
 
+def repeatability():
+    return ["## (b3) Repeatable and resumable", "",
+            "The same command, seed and build give the same weights, validation and test metrics and test "
+            "probabilities, bit for bit, on CPU with the same number of threads; a run killed after a snapshot and "
+            "resumed ends with the uninterrupted run's weights, bit for bit (`tests/test_resume_exact.py`, a real "
+            "`caffe train` of AlexNet + Ad-MSR with random mirroring, dropout and Ad-MSR's history; "
+            "`setup/patches/10-exact-resume.patch`). Each committed run records the hash of the code its numbers "
+            "depend on; (b) lists runs whose code has changed since.", ""]
+
+
 def render(results):
     return "\n".join(["# Reproducibility audit", "",
                       "Written by `python tools/audit.py`; do not edit by hand. The paper: Wang et al., \"Action "
                       "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
                       "Neurocomputing 2019. Its numbers come from `tools/paper.py`.", ""]
-                     + configuration() + results_section(results) + auc_consistency() + environment())
+                     + configuration() + results_section(results) + auc_consistency() + repeatability()
+                     + environment())
 
 
 @cli("audit")

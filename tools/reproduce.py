@@ -64,6 +64,9 @@ BUDGETS = {
     "short": Budget(iters=40, batch_size=16, train_size=2000, val_size=32, test_size=256, points=2),
     "long": Budget(iters=2000, batch_size=16, train_size=None, val_size=496, test_size=None, points=8),
     "paper": Budget(iters=6000, batch_size=16, train_size=None, val_size=None, test_size=None, points=12),
+    # The learning curve the CPU budget is chosen from (docs/reproduce.md): the paper's schedule with
+    # a snapshot, a validation AUC and a test AUC every 250 iterations.
+    "curve": Budget(iters=6000, batch_size=16, train_size=None, val_size=None, test_size=None, points=24),
 }
 
 # Tables 4-5's columns (paper.METHODS) as generator methods.
@@ -131,7 +134,7 @@ def plan_table23(manifest, budget, data_dir):
 def plan_table45(manifest, budget, data_dir):
     select, description = capped(budget)
     aus = tuple(manifest["aus"])
-    return [Planned(name, method, f"aus{len(aus)}", aus, select, description)
+    return [Planned(name, method, f"aus{len(aus)}", aus, select, description, every_snapshot=True)
             for name, method in TABLE45_METHODS.items()]
 
 
@@ -143,8 +146,9 @@ def data_dir_of(work, budget, planned):
     return work / "data" / f"{planned.data_name}-{caps}"
 
 
-def run_dir_of(work, budget, solver_mode, planned):
-    return work / f"{budget.tag()}-{solver_mode.lower()}" / planned.data_name / planned.method
+def run_dir_of(work, budget, solver_mode, planned, seed=1):
+    seeded = "" if seed == 1 else f"-s{seed}"
+    return work / f"{budget.tag()}-{solver_mode.lower()}{seeded}" / planned.data_name / planned.method
 
 
 def git_commit():
@@ -169,6 +173,8 @@ def parse_args(argv=None):
     ap.add_argument("--val-size", type=int, help="override: validation samples of the test phase")
     ap.add_argument("--test-size", type=int, help="override: test samples evaluated")
     ap.add_argument("--points", type=int, help="override: snapshots/tests per run")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="the solvers' random_seed: weight initialisation and random mirroring (default: 1)")
     ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
     ap.add_argument("--only", help="comma-separated generator methods to run (e.g. alexnet,ldscmr); the report "
                                    "covers every finished run")
@@ -203,29 +209,39 @@ def main(argv=None):
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
     if opts.plan:
         for r in runs:
-            done = (run_dir_of(work, opts.budget, mode, r) / "done.json").is_file()
-            print(f"  {'done' if done else 'todo'}  {r.method:14s} {r.data_name:18s} {run_dir_of(work, opts.budget, mode, r)}")
+            where = run_dir_of(work, opts.budget, mode, r, opts.seed)
+            done = (where / "done.json").is_file()
+            print(f"  {'done' if done else 'todo'}  {r.method:14s} {r.data_name:18s} {where}")
         return 0
-    schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode)
+    schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
+    out = opts.results / dataset / opts.experiment
+    kept = reproduce_report.runs_dir(out, opts.budget_name, opts.seed)
     results = {}
     for i, r in enumerate(runs, 1):
-        run_dir = run_dir_of(work, opts.budget, mode, r)
-        if only and r.method not in only and not (run_dir / "done.json").is_file():
-            continue
+        run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
+        name = reproduce_report.run_name(r)
         data_dir = data_dir_of(work, opts.budget, r)
         derived = derive.derive(opts.data, data_dir, r.aus, r.select, r.selection)
+        config = training_run.run_config(r.method, data_dir, r.aus, schedule, derived["splits"]["val"]["count"],
+                                         r.every_snapshot)
+        committed = reproduce_report.load_run(kept, name, config)
+        if committed is None and only and r.method not in only:
+            continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
         try:
-            results[r.key] = training_run.run(run_dir, r.method, data_dir, r.aus, schedule,
-                                              derived["splits"]["val"]["count"], r.every_snapshot, label)
+            results[r.key] = committed or training_run.run(run_dir, r.method, data_dir, r.aus, schedule,
+                                                           config["val_count"], r.every_snapshot, label)
         except training_run.RunFailed as e:
             raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
+        if committed is None:
+            reproduce_report.save_run(kept, name, results[r.key])
+            print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
         results[r.key]["derived"] = derived["splits"]
     command = "python tools/reproduce.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     context = {"experiment": opts.experiment, "dataset": dataset, "dataset_aus": manifest["aus"], "data": str(opts.data),
                "data_command": manifest.get("command"), "budget_name": opts.budget_name,
-               "budget": asdict(opts.budget), "solver_mode": mode, "command": command, "commit": git_commit()}
-    out = opts.results / dataset / opts.experiment
+               "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,
+               "commit": git_commit()}
     reproduce_report.write(out, opts.experiment, runs, results, context)
     print(f"[reproduce] {len(results)} of {len(runs)} runs finished; results in {out}", file=sys.stderr)
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tools import paper
+from tools.metrics import with_intervals
 from tools.parse_log import parse_log, plot_curves
 
 
@@ -22,6 +23,42 @@ def fmt(value):
 
 def run_name(planned):
     return f"{planned.method}_{planned.data_name}"
+
+
+# What makes two runs the same run: a committed run with these equal is never trained again.
+SAME_RUN = ("method", "data_manifest", "aus", "schedule", "val_count")
+
+
+def runs_dir(out, budget_name, seed):
+    """Where an experiment folder keeps its finished runs, one budget and seed each."""
+    return Path(out) / "runs" / f"{budget_name}-s{seed}"
+
+
+def save_run(folder, name, result):
+    """A finished run into the results tree, whole: <name>.json (configuration, code, per-snapshot
+    metrics on val and test), <name>.log (caffe's log), <name>.test.npz (the last snapshot's test
+    probabilities, for intervals). Written before the report, so a run outlives the session."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result["log"], folder / f"{name}.log")
+    if Path(result.get("test_probs", "")).is_file():
+        shutil.copyfile(result["test_probs"], folder / f"{name}.test.npz")
+    record = {k: v for k, v in result.items() if k not in ("log", "weights", "test_probs", "data")}
+    tmp = folder / f".{name}.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    tmp.replace(folder / f"{name}.json")
+
+
+def load_run(folder, name, config):
+    """The committed run of that name if it is the same run as config (SAME_RUN), else None; its
+    "log" and "test_probs" point into the results tree."""
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if any(record.get(k) != config.get(k) for k in SAME_RUN):
+        return None
+    npz = folder / f"{name}.test.npz"
+    return dict(record, log=str(folder / f"{name}.log"), test_probs=str(npz) if npz.is_file() else None)
 
 
 def test_losses(log_path):
@@ -139,6 +176,82 @@ def table23(runs, results, out, dataset_aus):
     return lines
 
 
+def ci(bounds):
+    return "–" if not bounds or np.isnan(bounds[0]) else f"[{bounds[0]:.1f}, {bounds[1]:.1f}]"
+
+
+def test_intervals(result):
+    """(per-AU rows, means) with 95 % bootstrap intervals from a run's test probabilities, or None."""
+    path = result.get("test_probs")
+    if not path or not Path(path).is_file():
+        return None
+    with np.load(path) as saved:
+        return with_intervals(saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"]))
+
+
+def per_au_bars(intervals, aus, path, dataset):
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    shown = {k: v for k, v in intervals.items() if v}
+    width = 0.8 / max(1, len(shown))
+    for ax, key in zip(axes, ("f1", "auc")):
+        for j, (name, (rows, _)) in enumerate(shown.items()):
+            x = np.arange(len(rows)) + (j - (len(shown) - 1) / 2) * width
+            values = np.array([r[key] for r in rows])
+            low = values - np.array([r[f"{key}_ci"][0] for r in rows])
+            high = np.array([r[f"{key}_ci"][1] for r in rows]) - values
+            ax.bar(x, values, width, yerr=[low, high], capsize=2, label=name)
+        ax.set(ylabel=f"{'F1' if key == 'f1' else 'AUC'} (%)", title=f"{'F1' if key == 'f1' else 'AUC'} per AU on "
+               f"{dataset}, 95 % bootstrap intervals over test faces")
+        ax.legend(fontsize=7, ncol=3)
+    axes[1].set_xticks(np.arange(len(aus)), [f"AU{a}" for a in aus])
+    savefig(fig, path)
+    plt.close(fig)
+
+
+# The CPU budget's rule (docs/reproduce.md): a run has learned what it will at iteration T when its
+# validation mean AUC rose by less than PLATEAU_POINTS over the last quarter of [0, T].
+PLATEAU_POINTS = 1.0
+
+
+def plateau_iteration(curve):
+    """The first snapshot iteration T at which the rule holds, from [(iteration, val mean AUC)], or
+    None when the curve never flattens (or is too short to tell)."""
+    auc = dict(curve)
+    for t in sorted(auc):
+        start = 0.75 * t
+        if start not in auc or t < 1000:
+            continue
+        if max(v for it, v in auc.items() if start < it <= t) - auc[start] < PLATEAU_POINTS:
+            return t
+    return None
+
+
+def validation_curves(done, results, out, dataset):
+    """Validation mean AUC per snapshot of each run, plotted, with the plateau rule applied."""
+    curves = {r.key: [(e["iteration"], e["val"]["mean"]["auc"]) for e in results[r.key]["evaluations"] if "val" in e]
+              for r in done}
+    curves = {k: v for k, v in curves.items() if len(v) > 1}
+    if not curves:
+        return []
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    rows = []
+    for name, curve in curves.items():
+        ax.plot(*zip(*curve), "o-", label=name, markersize=3)
+        t = plateau_iteration(curve)
+        rows.append([name, curve[-1][0], fmt(curve[-1][1]), t if t else f"not within {curve[-1][0]}"])
+    ax.set(xlabel="iteration", ylabel="validation mean AUC (%)", title=f"Learning curves on {dataset}")
+    ax.legend(fontsize=8)
+    savefig(fig, out / "validation-curves.png")
+    plt.close(fig)
+    return ([f"### Validation mean AUC per snapshot, on {dataset}", "",
+             f"Rule: a run has learned what it will at the first iteration T at which its validation mean AUC rose "
+             f"by less than {PLATEAU_POINTS:g} point over the last quarter of [0, T] (T >= 1000).", ""]
+            + table(["method", "last iteration", "val mean AUC there", "T (the rule)"], rows)
+            + ["![validation mean AUC per snapshot](validation-curves.png)", ""])
+
+
 def table45(runs, results, out, dataset):
     reference = ("Table 5 (CK+)", paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else \
         ("Table 4 (EmotioNet)", paper.TABLE4_F1, paper.TABLE4_AUC)
@@ -161,20 +274,29 @@ def table45(runs, results, out, dataset):
         paper_rows = [[f"AU{au}"] + [fmt(v) for v in paper_table[au]] for au in aus if au in paper_table]
         if paper_rows:
             lines += [f"### {label} (%), paper {reference[0]}", ""] + table(["AU"] + list(paper.METHODS), paper_rows)
+    intervals = {r.key: test_intervals(results[r.key]) for r in done}
     for r in done:
         res = results[r.key]
         column = paper.METHODS.index(r.key)
         paper_f1 = np.mean([reference[1][au][column] for au in aus if au in reference[1]] or [np.nan])
         paper_auc = np.mean([reference[2][au][column] for au in aus if au in reference[2]] or [np.nan])
-        summary.append([r.key, fmt(res["evaluations"][-1]["mean"]["f1"]), fmt(paper_f1),
-                        fmt(res["evaluations"][-1]["mean"]["auc"]), fmt(paper_auc),
+        means = intervals[r.key][1] if intervals[r.key] else {}
+        summary.append([r.key, fmt(res["evaluations"][-1]["mean"]["f1"]), ci(means.get("f1_ci")), fmt(paper_f1),
+                        fmt(res["evaluations"][-1]["mean"]["auc"]), ci(means.get("auc_ci")), fmt(paper_auc),
                         fmt(res["train_seconds"] / res["schedule"]["iters"])])
-    lines += [f"### Means over AUs: this run on {dataset} vs paper {reference[0]}", ""]
-    lines += table(["method", "F1 (this run)", "F1 (paper)", "AUC (this run)", "AUC (paper)", "train wall s/iter (with tests)"], summary)
+    lines += [f"### Means over AUs: this run on {dataset} vs paper {reference[0]}", "",
+              "95 % intervals: bootstrap over test faces (tools/metrics.py); – where the run kept no test "
+              "probabilities.", ""]
+    lines += table(["method", "F1 (this run)", "F1 95 % CI", "F1 (paper)", "AUC (this run)", "AUC 95 % CI",
+                    "AUC (paper)", "train wall s/iter (with tests)"], summary)
+    lines += validation_curves(done, results, out, dataset)
+    if any(intervals.values()):
+        per_au_bars(intervals, aus, out / "table4-5-per-au.png", dataset)
+        lines += ["![per-AU F1 and AUC with 95 % intervals](table4-5-per-au.png)", ""]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     x = np.arange(len(summary))
-    for ax, (ours, theirs, label) in zip(axes, ((1, 2, "mean F1 (%)"), (3, 4, "mean AUC (%)"))):
+    for ax, (ours, theirs, label) in zip(axes, ((1, 3, "mean F1 (%)"), (4, 6, "mean AUC (%)"))):
         ax.bar(x - 0.2, [float(s[ours]) if s[ours] != "–" else 0 for s in summary], 0.4, label=f"this run ({dataset})")
         ax.bar(x + 0.2, [float(s[theirs]) if s[theirs] != "–" else 0 for s in summary], 0.4,
                label=f"paper, {reference[0]}")
@@ -193,6 +315,8 @@ def write(out, experiment, runs, results, context):
     try:
         (tmp / "logs").mkdir()
         (tmp / "curves").mkdir()
+        if (out / "runs").is_dir():
+            shutil.copytree(out / "runs", tmp / "runs")
         for r in runs:
             if r.key in results:
                 log = Path(results[r.key]["log"])
@@ -213,7 +337,7 @@ def write(out, experiment, runs, results, context):
         (tmp / f"{experiment}.md").write_text("\n".join(lines))
         runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method,
                       "run_name": run_name(r), "log": f"logs/{run_name(r)}.log",
-                      **{k: v for k, v in results[r.key].items() if k not in ("log", "weights")}}
+                      **{k: v for k, v in results[r.key].items() if k not in ("log", "weights", "test_probs")}}
                      for r in runs if r.key in results]
         (tmp / f"{experiment}.json").write_text(json.dumps(dict(context, runs=runs_json), indent=1, default=float) + "\n")
         if out.exists():

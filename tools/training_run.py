@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from dscmr.errors import RunError
@@ -73,9 +75,20 @@ def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
 
 
 def latest_solverstate(run_dir, method):
-    states = sorted(run_dir.glob(f"{method}_iter_*.solverstate"),
-                    key=lambda p: int(p.stem.rsplit("_", 1)[1]))
-    return states[-1] if states else None
+    """The solver state of the highest iteration (iter_10 after iter_9) that is whole: a run killed
+    while writing one leaves a file that does not parse, and resumes from the one before."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf.message import DecodeError
+
+    states = sorted(run_dir.glob(f"{method}_iter_*.solverstate"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+    for state in reversed(states):
+        try:
+            parsed = caffe_pb2.SolverState.FromString(state.read_bytes())
+        except DecodeError:
+            continue
+        if parsed.iter == int(state.stem.rsplit("_", 1)[1]) and (state.with_suffix(".caffemodel")).is_file():
+            return state
+    return None
 
 
 def train(solver, log_path, resume_from, iters, label):
@@ -106,10 +119,50 @@ def train(solver, log_path, resume_from, iters, label):
         raise RunFailed(f"caffe train {how}; the log is {log_path}; {said}:\n" + "\n".join(errors or tail))
 
 
-def evaluate_snapshot(train_val, weights, data_dir, aus, batch_size):
-    probs, labels = evaluate.predict(train_val, weights, Path(data_dir) / "test", batch_size)
+def evaluate_split(train_val, weights, data_dir, split, aus, batch_size):
+    """(metrics, probabilities, labels) of a snapshot on one split of the run's dataset."""
+    probs, labels = evaluate.predict(train_val, weights, Path(data_dir) / split, batch_size)
     rows = per_au_metrics(probs, labels, aus)
-    return {"per_au": rows, "mean": mean_metrics(rows)}
+    return {"per_au": rows, "mean": mean_metrics(rows)}, probs, labels
+
+
+def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size):
+    """Test metrics ("per_au", "mean") and validation metrics ("val") of one snapshot, cached in
+    evaluations/<iteration>.json (an interrupted evaluation does not start over); the test
+    probabilities go to evaluations/<iteration>.test.npz."""
+    cache = run_dir / "evaluations" / f"{it}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    cache.parent.mkdir(exist_ok=True)
+    test, probs, labels = evaluate_split(train_val, weights, data_dir, "test", aus, batch_size)
+    val, _, _ = evaluate_split(train_val, weights, data_dir, "val", aus, batch_size)
+    result = dict(iteration=it, **test, val=val)
+    np.savez(cache.with_suffix(".test.npz"), probs=probs, labels=labels, aus=np.array(aus))
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, default=float) + "\n")
+    tmp.replace(cache)
+    return result
+
+
+# What a run's numbers depend on besides its configuration: the layers, the Caffe patches, the
+# generator and the paper's settings. The audit flags a committed run whose code has changed since.
+CODE = ("cpp_layers", "setup/patches", "tools/generate_prototxt.py", "tools/paper.py")
+
+
+def code_fingerprint():
+    digest = hashlib.sha256()
+    for root in CODE:
+        path = REPO / root
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if f.is_file():
+                digest.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def caffe_build():
+    """The cached Caffe product the launcher runs (its directory name hashes source, patches, layers)."""
+    home = REPO / ".venv" / "caffe-home"
+    return Path(home.read_text().strip()).name if home.is_file() else "unknown"
 
 
 def data_fingerprint(data_dir):
@@ -118,13 +171,16 @@ def data_fingerprint(data_dir):
     return hashlib.sha256(manifest).hexdigest()[:16]
 
 
+def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False):
+    return {"method": method, "data": str(Path(data_dir).resolve()), "data_manifest": data_fingerprint(data_dir),
+            "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
+
+
 def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None):
     """Trains and evaluates one run unless it is finished; returns its done.json content."""
     run_dir = Path(run_dir)
     done = run_dir / "done.json"
-    config = {"method": method, "data": str(Path(data_dir).resolve()), "data_manifest": data_fingerprint(data_dir),
-              "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count,
-              "every_snapshot": every_snapshot}
+    config = run_config(method, data_dir, aus, schedule, val_count, every_snapshot)
     if done.is_file():
         result = json.loads(done.read_text())
         if {k: result.get(k) for k in config} == config:
@@ -132,7 +188,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     config_path = run_dir / "config.json"
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
         for stale in run_dir.iterdir():
-            stale.unlink()
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
@@ -144,17 +200,19 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     seconds = time.time() - started
     iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
     evaluations = []
-    for it in tqdm(iterations, desc=f"{label or method}: test split", unit="snapshot", file=sys.stderr, leave=False):
+    for it in tqdm(iterations, desc=f"{label or method}: val and test", unit="snapshot", file=sys.stderr,
+                   leave=False):
         weights = run_dir / f"{method}_iter_{it}.caffemodel"
-        if not weights.is_file():
+        if not weights.is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
             raise RunFailed(f"{weights} is missing after training; see {log_path}")
-        evaluations.append(dict(iteration=it, **evaluate_snapshot(train_val, weights, data_dir, aus,
-                                                                   schedule.batch_size)))
+        evaluations.append(evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule.batch_size))
     for path in run_dir.glob(f"{method}_iter_*"):
         if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
             path.unlink()
-    result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations,
-                  log=str(log_path), weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
+    result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code_fingerprint(),
+                  caffe=caffe_build(), log=str(log_path),
+                  test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
+                  weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
     tmp = done.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
     tmp.replace(done)
