@@ -67,3 +67,20 @@ def test_results_are_named_by_dataset_and_claims_follow_the_numbers(tmp_path):
     assert "| L-DSCMR | 30.00 | – | 70.63 | 70.00 | – | 49.80 |" in text
     assert "mean F1 30.00 / 20.00 / 25.00" in text
     assert "does not hold here by F1 and holds here by AUC" in text
+
+
+def test_the_paired_rule_judges_a_claim_from_committed_test_probabilities(tmp_path):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    labels = (rng.random((300, 2)) < 0.3).astype(float)
+    good = np.clip(0.4 * labels + 0.6 * rng.random((300, 2)), 0, 1)
+    report = {"dataset": "synthau", "budget_name": "cpu",
+              "runs": [{"key": "DSCMR", "run_name": "dscmr_aus2"}, {"key": "ResNet18", "run_name": "resnet18_aus2"}]}
+    for seed in (1, 2):
+        folder = tmp_path / "synthau" / "table4-5" / "runs" / f"cpu-s{seed}"
+        folder.mkdir(parents=True)
+        np.savez(folder / "dscmr_aus2.test.npz", probs=good, labels=labels, aus=np.array([1, 2]))
+        np.savez(folder / "resnet18_aus2.test.npz", probs=rng.random((300, 2)), labels=labels, aus=np.array([1, 2]))
+    assert "by AUC **holds**" in audit.paired_claim(tmp_path, report, "DSCMR", "ResNet18")
+    assert "by AUC **does not hold**" in audit.paired_claim(tmp_path, report, "ResNet18", "DSCMR")
+    assert "inconclusive: no seed" in audit.paired_claim(tmp_path, report, "L-DSCMR", "DSCMR")

@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
-from tools import auc_bound, paper, training_run  # noqa: E402
+from tools import auc_bound, metrics, paper, training_run  # noqa: E402
 from tools import reproduce_report  # noqa: E402
 from tools.reproduce_report import fmt  # noqa: E402
 
@@ -339,6 +341,34 @@ def code_changed(report, dataset, experiment):
     return lines
 
 
+def paired_claim(results, report, better, worse):
+    """The rule every claim of the form "A >= B" is judged by, one seed at a time: the paired 95 %
+    bootstrap interval (same test faces, same resamples) of A's mean minus B's mean, for F1 and for
+    AUC. Holds when it lies above 0 in every seed; does not hold when it lies below 0 in any seed;
+    inconclusive otherwise, or when no seed has both runs' test probabilities."""
+    runs_root = results / report["dataset"] / "table4-5" / "runs"
+    names = {r["key"]: r.get("run_name") for r in report["runs"]}
+    per_seed = []
+    for folder in sorted(runs_root.glob(f"{report['budget_name']}-s*")) if runs_root.is_dir() else []:
+        paths = [folder / f"{names.get(m)}.test.npz" for m in (better, worse)]
+        if not all(p.is_file() for p in paths):
+            continue
+        with np.load(paths[0]) as a, np.load(paths[1]) as b:
+            per_seed.append((folder.name, metrics.paired_difference(a["probs"], b["probs"], a["labels"],
+                                                                     tuple(int(x) for x in a["aus"]))))
+    head = f"- *{better} >= {worse}* (Tables 4-5) on {report['dataset']}, by the paired rule: "
+    if not per_seed:
+        return head + "inconclusive: no seed has both runs' test probabilities."
+    parts = []
+    for key, label in (("f1", "F1"), ("auc", "AUC")):
+        intervals = [d[key][1] for _, d in per_seed]
+        judged = ("does not hold" if any(hi < 0 for _, hi in intervals) else
+                  "holds" if all(lo > 0 for lo, _ in intervals) else "inconclusive")
+        shown = "; ".join(f"{seed}: {d[key][0]:+.2f} [{d[key][1][0]:+.2f}, {d[key][1][1]:+.2f}]" for seed, d in per_seed)
+        parts.append(f"by {label} **{judged}** ({shown})")
+    return head + ", ".join(parts) + "."
+
+
 def verdict(holds):
     return "holds here" if holds else "does not hold here"
 
@@ -376,6 +406,8 @@ def results_section(results):
                               f"{f1[0]:.2f} / {f1[1]:.2f} / {f1[2]:.2f}, mean AUC {auc[0]:.2f} / {auc[1]:.2f} / "
                               f"{auc[2]:.2f}. The ordering {verdict(f1[0] > f1[1] > f1[2])} by F1 and "
                               f"{verdict(auc[0] > auc[1] > auc[2])} by AUC.")
+            for better, worse in (("L-DSCMR", "DSCMR"), ("DSCMR", "ResNet18"), ("AlexNet+Ad-MSR", "AlexNet")):
+                claims.append(paired_claim(results, report, better, worse))
             if "AlexNet+Ad-MSR" in means and "AlexNet" in means:
                 claims.append(f"- *AlexNet+Ad-MSR beats AlexNet* (Tables 4-5), on {dataset}: mean F1 "
                               f"{means['AlexNet+Ad-MSR']['f1']:.2f} vs {means['AlexNet']['f1']:.2f}. The claim "
