@@ -172,7 +172,10 @@ done
 { echo "caffe source: $src (sha256 $src_id)"; echo "patches: $(for p in "${patches[@]}"; do basename "$p"; done | paste -sd' ' -)"
   echo "device: $gpu_id"
   echo "cpp_layers: $(echo "$layer_files" | paste -sd' ' -)"; echo "compiler: $(c++ --version | head -n1)"
-  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS, OpenMP"; echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
+  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS, OpenMP"
+  if [ "$gpu" = 1 ]; then echo "convolution engine DEFAULT: CAFFE (CPU mode), CUDA (GPU mode)"
+  else echo "convolution engine DEFAULT: DNNL (oneDNN; Convolution and Region, docs/dnnl.md)"; fi
+  echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
 mv "$stage" "$product"
 # Keep the two newest products and work trees; older ones only take disk.
 ls -dt "$CACHE_ROOT"/caffe-*-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf

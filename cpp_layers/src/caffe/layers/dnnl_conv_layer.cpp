@@ -1,61 +1,12 @@
 #ifdef USE_DNNL
 
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "caffe/layers/dnnl_conv_layer.hpp"
 #include "caffe/util/math_functions.hpp"
 
 namespace caffe {
-
-using dnnl::memory;
-
-void DnnlBuffer::Init(const memory::desc& user, const memory::desc& prim,
-    const dnnl::engine& engine, bool accumulate) {
-  user_ = memory(user, engine, DNNL_MEMORY_NONE);
-  // Accumulating needs the reorder's sum even where the layouts agree.
-  needs_reorder_ = accumulate || user != prim;
-  if (!needs_reorder_) {
-    return;
-  }
-  prim_ = memory(prim, engine);
-  to_prim_ = dnnl::reorder(user_, prim_);
-  dnnl::primitive_attr attr;
-  if (accumulate) {
-    dnnl::post_ops sum;
-    sum.append_sum(1.f);
-    attr.set_post_ops(sum);
-  }
-  to_user_ = dnnl::reorder(prim_, user_, attr);
-}
-
-const memory& DnnlBuffer::FromUser(const void* data, dnnl::stream* stream) {
-  // oneDNN takes inputs as void*; it only reads them.
-  user_.set_data_handle(const_cast<void*>(data));
-  if (!needs_reorder_) {
-    return user_;
-  }
-  to_prim_.execute(*stream, user_, prim_);
-  return prim_;
-}
-
-const memory& DnnlBuffer::Output(void* data) {
-  user_.set_data_handle(data);
-  return needs_reorder_ ? prim_ : user_;
-}
-
-void DnnlBuffer::ToUser(dnnl::stream* stream) {
-  if (needs_reorder_) {
-    to_user_.execute(*stream, prim_, user_);
-  }
-}
-
-// One CPU engine for all layers: it holds no state of its own.
-static const dnnl::engine& CpuEngine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 template <typename Dtype>
 std::string DnnlConvolutionLayer<Dtype>::UnsupportedReason() const {
@@ -80,111 +31,55 @@ void DnnlConvolutionLayer<Dtype>::LayerSetUp(
   ConvolutionLayer<Dtype>::LayerSetUp(bottom, top);
   const std::string reason = UnsupportedReason();
   use_dnnl_ = reason.empty();
-  if (use_dnnl_) {
-    engine_ = CpuEngine();
-    stream_ = dnnl::stream(engine_);
-  } else {
+  if (!use_dnnl_) {
     LOG(INFO) << "Layer " << this->layer_param_.name() << ": engine DNNL "
         << "falls back to CAFFE (" << reason << ")";
   }
-  built_shape_.clear();
+  conv_.reset();
+  conv_shape_.clear();
 }
 
 template <typename Dtype>
 void DnnlConvolutionLayer<Dtype>::Reshape(const vector<Blob<Dtype>*>& bottom,
     const vector<Blob<Dtype>*>& top) {
   ConvolutionLayer<Dtype>::Reshape(bottom, top);
-  if (use_dnnl_ && bottom[0]->shape() != built_shape_) {
-    BuildPrimitives(bottom[0]->shape());
-    built_shape_ = bottom[0]->shape();
+  const vector<int>& shape = bottom[0]->shape();
+  if (!use_dnnl_ || shape == conv_shape_) {
+    return;
   }
-}
-
-template <typename Dtype>
-void DnnlConvolutionLayer<Dtype>::BuildPrimitives(
-    const vector<int>& bottom_shape) {
-  typedef memory::format_tag tag;
-  const memory::data_type f32 = memory::data_type::f32;
+  typedef dnnl::memory::format_tag tag;
+  typedef dnnl::memory::dims dims;
+  const dnnl::memory::data_type f32 = dnnl::memory::data_type::f32;
   const int* kernel = this->kernel_shape_.cpu_data();
   const int* stride = this->stride_.cpu_data();
   const int* pad = this->pad_.cpu_data();
   const int* dilation = this->dilation_.cpu_data();
-  const int g = this->group_;
-  const memory::dims src_dims = {bottom_shape[0], bottom_shape[1],
-      bottom_shape[2], bottom_shape[3]};
-  const memory::dims dst_dims = {bottom_shape[0], this->num_output_,
-      this->output_shape_[0], this->output_shape_[1]};
-  const memory::dims weights_dims = g == 1
-      ? memory::dims{this->num_output_, bottom_shape[1], kernel[0], kernel[1]}
-      : memory::dims{g, this->num_output_ / g, bottom_shape[1] / g, kernel[0],
-                     kernel[1]};
-  const memory::dims bias_dims = {this->num_output_};
-  const memory::dims strides = {stride[0], stride[1]};
-  // oneDNN counts dilation from 0 (no dilation), Caffe from 1.
-  const memory::dims dilates = {dilation[0] - 1, dilation[1] - 1};
-  const memory::dims pad_l = {pad[0], pad[1]};
+  const int g = this->group_, num_output = this->num_output_;
+  // Caffe's blob layouts: N x C x H x W maps, O x C/G x KH x KW weights.
+  const dnnl::memory::desc src(dims{shape[0], shape[1], shape[2], shape[3]},
+      f32, tag::nchw);
+  const dnnl::memory::desc dst(dims{shape[0], num_output,
+      this->output_shape_[0], this->output_shape_[1]}, f32, tag::nchw);
+  const dnnl::memory::desc weights = g == 1
+      ? dnnl::memory::desc(dims{num_output, shape[1], kernel[0], kernel[1]},
+            f32, tag::oihw)
+      : dnnl::memory::desc(dims{g, num_output / g, shape[1] / g, kernel[0],
+            kernel[1]}, f32, tag::goihw);
   // Caffe drops the rows and columns a stride does not reach; oneDNN wants
-  // the right padding that makes the output size exact.
-  memory::dims pad_r(2);
+  // the right padding that makes the output size exact. oneDNN counts
+  // dilation from 0, Caffe from 1.
+  dims pad_r(2), dilates(2);
   for (int i = 0; i < 2; ++i) {
     const int extent = dilation[i] * (kernel[i] - 1) + 1;
     pad_r[i] = (this->output_shape_[i] - 1) * stride[i] + extent
-        - bottom_shape[2 + i] - pad[i];
+        - shape[2 + i] - pad[i];
+    dilates[i] = dilation[i] - 1;
   }
-
-  const memory::desc src_user(src_dims, f32, tag::nchw);
-  const memory::desc dst_user(dst_dims, f32, tag::nchw);
-  const memory::desc weights_user(weights_dims, f32,
-      g == 1 ? tag::oihw : tag::goihw);
-  const memory::desc bias_user(bias_dims, f32, tag::x);
-  const memory::desc src_any(src_dims, f32, tag::any);
-  const memory::desc dst_any(dst_dims, f32, tag::any);
-  const memory::desc weights_any(weights_dims, f32, tag::any);
-  const dnnl::algorithm algo = dnnl::algorithm::convolution_direct;
-
-  const dnnl::convolution_forward::desc fwd_desc = this->bias_term_
-      ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-            algo, src_any, weights_any, bias_user, dst_any, strides, dilates,
-            pad_l, pad_r)
-      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-            algo, src_any, weights_any, dst_any, strides, dilates, pad_l,
-            pad_r);
-  const dnnl::convolution_forward::primitive_desc fwd_pd(fwd_desc, engine_);
-  fwd_ = dnnl::convolution_forward(fwd_pd);
-  fwd_src_.Init(src_user, fwd_pd.src_desc(), engine_);
-  fwd_weights_.Init(weights_user, fwd_pd.weights_desc(), engine_);
+  conv_.reset(new DnnlConvolution(src, weights, this->bias_term_, dst,
+      dims{stride[0], stride[1]}, dilates, dims{pad[0], pad[1]}, pad_r));
+  conv_shape_ = shape;
   if (this->bias_term_) {
-    fwd_bias_.Init(bias_user, fwd_pd.bias_desc(), engine_);
-  }
-  fwd_dst_.Init(dst_user, fwd_pd.dst_desc(), engine_);
-
-  const dnnl::convolution_backward_data::primitive_desc bwd_data_pd(
-      dnnl::convolution_backward_data::desc(algo, src_any, weights_any,
-          dst_any, strides, dilates, pad_l, pad_r),
-      engine_, fwd_pd);
-  bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd);
-  bwd_data_diff_dst_.Init(dst_user, bwd_data_pd.diff_dst_desc(), engine_);
-  bwd_data_weights_.Init(weights_user, bwd_data_pd.weights_desc(), engine_);
-  bwd_data_diff_src_.Init(src_user, bwd_data_pd.diff_src_desc(), engine_);
-
-  const dnnl::convolution_backward_weights::desc bwd_weights_desc =
-      this->bias_term_
-      ? dnnl::convolution_backward_weights::desc(algo, src_any, weights_any,
-            bias_user, dst_any, strides, dilates, pad_l, pad_r)
-      : dnnl::convolution_backward_weights::desc(algo, src_any, weights_any,
-            dst_any, strides, dilates, pad_l, pad_r);
-  const dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd(
-      bwd_weights_desc, engine_, fwd_pd);
-  bwd_weights_ = dnnl::convolution_backward_weights(bwd_weights_pd);
-  bwd_weights_src_.Init(src_user, bwd_weights_pd.src_desc(), engine_);
-  bwd_weights_diff_dst_.Init(dst_user, bwd_weights_pd.diff_dst_desc(),
-      engine_);
-  bwd_weights_diff_weights_.Init(weights_user,
-      bwd_weights_pd.diff_weights_desc(), engine_, true);
-  if (this->bias_term_) {
-    bias_diff_.Reshape(vector<int>(1, this->num_output_));
-    bias_diff_mem_ = memory(bwd_weights_pd.diff_bias_desc(), engine_,
-        bias_diff_.mutable_cpu_data());
+    bias_diff_.Reshape(vector<int>(1, num_output));
   }
 }
 
@@ -195,20 +90,11 @@ void DnnlConvolutionLayer<Dtype>::Forward_cpu(
     ConvolutionLayer<Dtype>::Forward_cpu(bottom, top);
     return;
   }
-  std::unordered_map<int, memory> args;
-  args[DNNL_ARG_WEIGHTS] =
-      fwd_weights_.FromUser(this->blobs_[0]->cpu_data(), &stream_);
-  if (this->bias_term_) {
-    args[DNNL_ARG_BIAS] =
-        fwd_bias_.FromUser(this->blobs_[1]->cpu_data(), &stream_);
-  }
+  const Dtype* bias = this->bias_term_ ? this->blobs_[1]->cpu_data() : NULL;
   for (int i = 0; i < bottom.size(); ++i) {
-    args[DNNL_ARG_SRC] = fwd_src_.FromUser(bottom[i]->cpu_data(), &stream_);
-    args[DNNL_ARG_DST] = fwd_dst_.Output(top[i]->mutable_cpu_data());
-    fwd_.execute(stream_, args);
-    fwd_dst_.ToUser(&stream_);
+    conv_->Forward(bottom[i]->cpu_data(), this->blobs_[0]->cpu_data(), bias,
+        top[i]->mutable_cpu_data());
   }
-  stream_.wait();
 }
 
 template <typename Dtype>
@@ -219,36 +105,13 @@ void DnnlConvolutionLayer<Dtype>::Backward_cpu(
     ConvolutionLayer<Dtype>::Backward_cpu(top, propagate_down, bottom);
     return;
   }
-  const bool weights_down = this->param_propagate_down_[0];
   const bool bias_down = this->bias_term_ && this->param_propagate_down_[1];
-  bool data_down = false;
-  for (int i = 0; i < bottom.size(); ++i) {
-    data_down = data_down || propagate_down[i];
-  }
-  std::unordered_map<int, memory> data_args;
-  if (data_down) {
-    data_args[DNNL_ARG_WEIGHTS] =
-        bwd_data_weights_.FromUser(this->blobs_[0]->cpu_data(), &stream_);
-  }
   for (int i = 0; i < top.size(); ++i) {
     const Dtype* top_diff = top[i]->cpu_diff();
-    if (weights_down) {
-      // The primitive writes the gradient of this pass; ToUser adds it to
-      // the blob's diff, and the bias gradient is added likewise.
-      const memory& src =
-          bwd_weights_src_.FromUser(bottom[i]->cpu_data(), &stream_);
-      const memory& diff_dst =
-          bwd_weights_diff_dst_.FromUser(top_diff, &stream_);
-      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src},
-          {DNNL_ARG_DIFF_DST, diff_dst},
-          {DNNL_ARG_DIFF_WEIGHTS, bwd_weights_diff_weights_.Output(
-              this->blobs_[0]->mutable_cpu_diff())}};
-      if (this->bias_term_) {
-        args[DNNL_ARG_DIFF_BIAS] = bias_diff_mem_;
-      }
-      bwd_weights_.execute(stream_, args);
-      bwd_weights_diff_weights_.ToUser(&stream_);
-      stream_.wait();
+    if (this->param_propagate_down_[0]) {
+      conv_->BackwardWeights(bottom[i]->cpu_data(), top_diff,
+          this->blobs_[0]->mutable_cpu_diff(),
+          this->bias_term_ ? bias_diff_.mutable_cpu_data() : NULL);
       if (bias_down) {
         caffe_axpy(this->num_output_, Dtype(1), bias_diff_.cpu_data(),
             this->blobs_[1]->mutable_cpu_diff());
@@ -260,15 +123,10 @@ void DnnlConvolutionLayer<Dtype>::Backward_cpu(
       }
     }
     if (propagate_down[i]) {
-      data_args[DNNL_ARG_DIFF_DST] =
-          bwd_data_diff_dst_.FromUser(top_diff, &stream_);
-      data_args[DNNL_ARG_DIFF_SRC] =
-          bwd_data_diff_src_.Output(bottom[i]->mutable_cpu_diff());
-      bwd_data_.execute(stream_, data_args);
-      bwd_data_diff_src_.ToUser(&stream_);
+      conv_->BackwardData(top_diff, this->blobs_[0]->cpu_data(),
+          bottom[i]->mutable_cpu_diff());
     }
   }
-  stream_.wait();
 }
 
 INSTANTIATE_CLASS(DnnlConvolutionLayer);

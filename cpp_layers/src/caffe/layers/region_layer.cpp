@@ -184,6 +184,10 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
     }
     this->layer_param_.mutable_param(i)->set_decay_mult(0.f);
   }
+#ifdef USE_DNNL
+  dnnl_convs_.clear();
+  dnnl_num_ = 0;
+#endif
   // Gradients for blobs 0-3 (a Net may switch them off by lr_mult 0).
   this->param_propagate_down_.assign(7, false);
   for (int i = 0; i < 4; ++i) {
@@ -238,6 +242,80 @@ void RegionLayer<Dtype>::Reshape(const vector<Blob<Dtype>*>& bottom,
   }
 }
 
+#ifdef USE_DNNL
+template <typename Dtype>
+DnnlConvolution* RegionLayer<Dtype>::PatchConv(int num, int h, int w) {
+  if (num != dnnl_num_) {
+    dnnl_convs_.clear();
+    dnnl_num_ = num;
+  }
+  shared_ptr<DnnlConvolution>& conv = dnnl_convs_[std::make_pair(h, w)];
+  if (!conv) {
+    typedef dnnl::memory::dims dims;
+    const dnnl::memory::data_type f32 = dnnl::memory::data_type::f32;
+    const int C = channels_, K = kernel_size_;
+    // A C x N x h x w patch buffer read as an N x C x h x w map.
+    const dnnl::memory::desc map(dims{num, C, h, w}, f32,
+        dims{h * w, num * h * w, w, 1});
+    const dnnl::memory::desc weights(dims{C, C, K, K}, f32,
+        dnnl::memory::format_tag::oihw);
+    conv.reset(new DnnlConvolution(map, weights, false, map, dims{1, 1},
+        dims{0, 0}, dims{pad_, pad_}, dims{pad_, pad_}));
+  }
+  return conv.get();
+}
+#endif
+
+template <typename Dtype>
+void RegionLayer<Dtype>::PatchConvForward(int p, int num, int h, int w,
+    const Dtype* act, Dtype* out) {
+  const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
+  const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
+#ifdef USE_DNNL
+  if (sizeof(Dtype) == sizeof(float)) {
+    PatchConv(num, h, w)->Forward(act, weight, NULL, out);
+    return;
+  }
+#endif
+  // One im2col, one GEMM.
+  region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
+      col_.mutable_cpu_data());
+  caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasNoTrans, C, num * h * w, ckk, 1,
+      weight, col_.cpu_data(), 0, out);
+}
+
+template <typename Dtype>
+void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
+    const Dtype* act, const Dtype* dy, bool weights_down, Dtype* dact) {
+  const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
+  const int m = num * h * w;
+  const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
+#ifdef USE_DNNL
+  if (sizeof(Dtype) == sizeof(float)) {
+    DnnlConvolution* conv = PatchConv(num, h, w);
+    if (weights_down) {
+      conv->BackwardWeights(act, dy,
+          this->blobs_[0]->mutable_cpu_diff() + p * C * ckk, NULL);
+    }
+    if (dact) {
+      conv->BackwardData(dy, weight, dact);
+    }
+    return;
+  }
+#endif
+  if (weights_down) {
+    region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
+        col_.mutable_cpu_data());
+    caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
+        col_.cpu_data(), 1, this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
+  }
+  if (dact) {
+    caffe_cpu_gemm<Dtype>(CblasTrans, CblasNoTrans, ckk, m, C, 1, weight, dy,
+        0, col_.mutable_cpu_diff());
+    region_col2im_cpu(col_.cpu_diff(), C, num, h, w, kernel_size_, pad_, dact);
+  }
+}
+
 template <typename Dtype>
 Dtype RegionLayer<Dtype>::GlobalStatsScale() const {
   const Dtype factor = this->blobs_[6]->cpu_data()[0];
@@ -249,10 +327,8 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     const vector<Blob<Dtype>*>& top) {
   const int num = bottom[0]->num(), C = channels_;
   const int height = bottom[0]->height(), width = bottom[0]->width();
-  const int ckk = C * kernel_size_ * kernel_size_;
   const Dtype* bottom_data = bottom[0]->cpu_data();
   Dtype* top_data = top[0]->mutable_cpu_data();
-  const Dtype* weight = this->blobs_[0]->cpu_data();
   const Dtype* bias = this->blobs_[1]->cpu_data();
   const Dtype* gamma = this->blobs_[2]->cpu_data();
   const Dtype* beta = this->blobs_[3]->cpu_data();
@@ -313,11 +389,8 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
         act[e] = std::max(g * x_hat[e] + b, Dtype(0));
       }
     }
-    // Local convolution with patch p's own weights: one im2col, one GEMM.
-    region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
-        col_.mutable_cpu_data());
-    caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasNoTrans, C, m, ckk, 1,
-        weight + p * C * ckk, col_.cpu_data(), 0, tmp);
+    // Local convolution with patch p's own weights.
+    PatchConvForward(p, num, h, w, act, tmp);
     // Identity addition, written back to each image's own patch.
 #pragma omp parallel for if (C * m > kParallelMin)
     for (int c = 0; c < C; ++c) {
@@ -342,9 +415,7 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
       || this->param_propagate_down(2) || this->param_propagate_down(3);
   const int num = bottom[0]->num(), C = channels_;
   const int height = bottom[0]->height(), width = bottom[0]->width();
-  const int ckk = C * kernel_size_ * kernel_size_;
   const Dtype* top_diff = top[0]->cpu_diff();
-  const Dtype* weight = this->blobs_[0]->cpu_data();
   const Dtype* gamma = this->blobs_[2]->cpu_data();
   for (int p = 0; p < num_patches_; ++p) {
     const int y0 = row_bounds_[p / grid_w_], x0 = col_bounds_[p % grid_w_];
@@ -356,25 +427,18 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     const Dtype* act = act_.cpu_data() + patch_offset_[p];
     Dtype* dpre = act_.mutable_cpu_diff() + patch_offset_[p];
     region_gather_cpu(top_diff, num, C, height, width, y0, x0, h, w, dy);
-    // Convolution: bias and weight gradients (accumulated, as Caffe does).
+    // Convolution: bias and weight gradients (accumulated, as Caffe does),
+    // and the gradient of its input.
     if (this->param_propagate_down(1)) {
       caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dy, ones_.cpu_data(), 1,
           this->blobs_[1]->mutable_cpu_diff() + p * C);
     }
-    if (this->param_propagate_down(0)) {
-      region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
-          col_.mutable_cpu_data());
-      caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
-          col_.cpu_data(), 1,
-          this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
-    }
+    PatchConvBackward(p, num, h, w, act, dy, this->param_propagate_down(0),
+        need_pre_diff ? dpre : NULL);
     if (!need_pre_diff) {
       continue;
     }
-    // Convolution: gradient of its input, then ReLU.
-    caffe_cpu_gemm<Dtype>(CblasTrans, CblasNoTrans, ckk, m, C, 1,
-        weight + p * C * ckk, dy, 0, col_.mutable_cpu_diff());
-    region_col2im_cpu(col_.cpu_diff(), C, num, h, w, kernel_size_, pad_, dpre);
+    // ReLU.
 #pragma omp parallel for if (C * m > kParallelMin)
     for (int e = 0; e < C * m; ++e) {
       if (act[e] <= 0) { dpre[e] = 0; }
