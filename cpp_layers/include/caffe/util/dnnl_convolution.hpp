@@ -10,16 +10,19 @@ namespace caffe {
 /**
  * @brief A caller's float buffer handed to a oneDNN primitive. When the
  *        primitive takes the caller's layout the buffer is used in place;
- *        otherwise it goes through a reorder into, or out of, a buffer of the
- *        primitive's layout. The reorders are built once, in Init.
+ *        otherwise it goes through a reorder into, or out of, one of the
+ *        thread's scratch buffers (the reordered copy lives only within one
+ *        call, so all convolutions share them). The reorders are built once,
+ *        in Init.
  */
 class DnnlBuffer {
  public:
-  DnnlBuffer() : needs_reorder_(false) {}
-  // user: the caller's layout; prim: the layout the primitive asked for.
-  // accumulate: ToUser adds into the caller's buffer instead of overwriting.
+  DnnlBuffer() : needs_reorder_(false), slot_(0) {}
+  // user: the caller's layout; prim: the layout the primitive asked for;
+  // slot: the scratch buffer for the copy (buffers of one call need their
+  // own). accumulate: ToUser adds into the caller's buffer.
   void Init(const dnnl::memory::desc& user, const dnnl::memory::desc& prim,
-      const dnnl::engine& engine, bool accumulate = false);
+      const dnnl::engine& engine, int slot, bool accumulate = false);
   // The memory to pass for an input: data, reordered in if needed.
   const dnnl::memory& FromUser(const void* data, dnnl::stream* stream);
   // The memory to pass for an output; ToUser then writes it to data.
@@ -28,6 +31,7 @@ class DnnlBuffer {
 
  private:
   bool needs_reorder_;
+  int slot_;
   dnnl::memory user_, prim_;
   dnnl::reorder to_prim_, to_user_;
 };
@@ -53,15 +57,17 @@ class DnnlConvolution {
   // dst = conv(src, weights) (+ bias).
   void Forward(const void* src, const void* weights, const void* bias,
       void* dst);
-  // diff_src = the gradient of src (overwritten).
-  void BackwardData(const void* diff_dst, const void* weights, void* diff_src);
-  // diff_weights += the gradient of the weights; diff_bias (with a bias) =
-  // the gradient of the bias.
-  void BackwardWeights(const void* src, const void* diff_dst,
-      void* diff_weights, void* diff_bias);
+  // Gradients from diff_dst, each skipped when its pointer is NULL:
+  // diff_src = the gradient of src; diff_weights += the gradient of the
+  // weights, and then (with a bias) diff_bias = the gradient of the bias.
+  void Backward(const void* src, const void* diff_dst, const void* weights,
+      void* diff_src, void* diff_weights, void* diff_bias);
 
  private:
   bool bias_;
+  // Backward data and backward weights take diff_dst in the same layout:
+  // it is reordered once for both.
+  bool shared_diff_dst_;
   dnnl::engine engine_;
   dnnl::stream stream_;
   dnnl::convolution_forward fwd_;

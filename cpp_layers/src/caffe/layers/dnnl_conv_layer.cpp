@@ -105,26 +105,26 @@ void DnnlConvolutionLayer<Dtype>::Backward_cpu(
     ConvolutionLayer<Dtype>::Backward_cpu(top, propagate_down, bottom);
     return;
   }
+  const bool weights_down = this->param_propagate_down_[0];
   const bool bias_down = this->bias_term_ && this->param_propagate_down_[1];
   for (int i = 0; i < top.size(); ++i) {
     const Dtype* top_diff = top[i]->cpu_diff();
-    if (this->param_propagate_down_[0]) {
-      conv_->BackwardWeights(bottom[i]->cpu_data(), top_diff,
-          this->blobs_[0]->mutable_cpu_diff(),
-          this->bias_term_ ? bias_diff_.mutable_cpu_data() : NULL);
-      if (bias_down) {
-        caffe_axpy(this->num_output_, Dtype(1), bias_diff_.cpu_data(),
-            this->blobs_[1]->mutable_cpu_diff());
-      }
-    } else if (bias_down) {
+    // oneDNN gives the bias gradient with the weights'; without those,
+    // Caffe's own sum over the batch.
+    if (bias_down && !weights_down) {
       Dtype* bias_diff = this->blobs_[1]->mutable_cpu_diff();
       for (int n = 0; n < this->num_; ++n) {
         this->backward_cpu_bias(bias_diff, top_diff + n * this->top_dim_);
       }
     }
-    if (propagate_down[i]) {
-      conv_->BackwardData(top_diff, this->blobs_[0]->cpu_data(),
-          bottom[i]->mutable_cpu_diff());
+    conv_->Backward(bottom[i]->cpu_data(), top_diff,
+        this->blobs_[0]->cpu_data(),
+        propagate_down[i] ? bottom[i]->mutable_cpu_diff() : NULL,
+        weights_down ? this->blobs_[0]->mutable_cpu_diff() : NULL,
+        this->bias_term_ ? bias_diff_.mutable_cpu_data() : NULL);
+    if (bias_down && weights_down) {
+      caffe_axpy(this->num_output_, Dtype(1), bias_diff_.cpu_data(),
+          this->blobs_[1]->mutable_cpu_diff());
     }
   }
 }

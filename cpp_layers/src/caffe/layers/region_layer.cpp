@@ -292,14 +292,8 @@ void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
   const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
 #ifdef USE_DNNL
   if (sizeof(Dtype) == sizeof(float)) {
-    DnnlConvolution* conv = PatchConv(num, h, w);
-    if (weights_down) {
-      conv->BackwardWeights(act, dy,
-          this->blobs_[0]->mutable_cpu_diff() + p * C * ckk, NULL);
-    }
-    if (dact) {
-      conv->BackwardData(dy, weight, dact);
-    }
+    PatchConv(num, h, w)->Backward(act, dy, weight, dact, weights_down
+        ? this->blobs_[0]->mutable_cpu_diff() + p * C * ckk : NULL, NULL);
     return;
   }
 #endif

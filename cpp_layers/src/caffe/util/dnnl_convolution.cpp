@@ -1,22 +1,47 @@
 #ifdef USE_DNNL
 
+#include <cstdlib>
+#include <memory>
 #include <unordered_map>
 
+#include "caffe/common.hpp"
 #include "caffe/util/dnnl_convolution.hpp"
 
 namespace caffe {
 
 using dnnl::memory;
 
+// Scratch slots: forward src, weights, dst; backward diff_dst (shared by
+// data and weights), weights, diff_src, src, diff_weights, and diff_dst of
+// the weights pass when its layout differs from the data pass's.
+enum { kFwdSrc, kFwdWeights, kFwdDst, kDiffDst, kBwdWeights, kDiffSrc,
+       kBwdSrc, kDiffWeights, kDiffDstForWeights, kNumSlots };
+
+// The thread's scratch buffer `slot`, at least `bytes` long (64-byte
+// aligned, as oneDNN's own buffers). It only grows.
+static void* Scratch(int slot, size_t bytes) {
+  struct Free { void operator()(void* p) const { free(p); } };
+  static thread_local std::unique_ptr<void, Free> buffers[kNumSlots];
+  static thread_local size_t sizes[kNumSlots];
+  if (bytes > sizes[slot]) {
+    sizes[slot] = (bytes + 63) / 64 * 64;
+    buffers[slot].reset(aligned_alloc(64, sizes[slot]));
+    CHECK(buffers[slot]) << "DNNL: out of memory for " << sizes[slot]
+        << " bytes of scratch";
+  }
+  return buffers[slot].get();
+}
+
 void DnnlBuffer::Init(const memory::desc& user, const memory::desc& prim,
-    const dnnl::engine& engine, bool accumulate) {
+    const dnnl::engine& engine, int slot, bool accumulate) {
   user_ = memory(user, engine, DNNL_MEMORY_NONE);
+  slot_ = slot;
   // Accumulating needs the reorder's sum even where the layouts agree.
   needs_reorder_ = accumulate || user != prim;
   if (!needs_reorder_) {
     return;
   }
-  prim_ = memory(prim, engine);
+  prim_ = memory(prim, engine, DNNL_MEMORY_NONE);
   to_prim_ = dnnl::reorder(user_, prim_);
   dnnl::primitive_attr attr;
   if (accumulate) {
@@ -33,13 +58,18 @@ const memory& DnnlBuffer::FromUser(const void* data, dnnl::stream* stream) {
   if (!needs_reorder_) {
     return user_;
   }
+  prim_.set_data_handle(Scratch(slot_, prim_.get_desc().get_size()));
   to_prim_.execute(*stream, user_, prim_);
   return prim_;
 }
 
 const memory& DnnlBuffer::Output(void* data) {
   user_.set_data_handle(data);
-  return needs_reorder_ ? prim_ : user_;
+  if (!needs_reorder_) {
+    return user_;
+  }
+  prim_.set_data_handle(Scratch(slot_, prim_.get_desc().get_size()));
+  return prim_;
 }
 
 void DnnlBuffer::ToUser(dnnl::stream* stream) {
@@ -76,18 +106,21 @@ DnnlConvolution::DnnlConvolution(const memory::desc& src,
             algo, src_any, weights_any, dst_any, strides, dilates, pad_l,
             pad_r), engine_);
   fwd_ = dnnl::convolution_forward(fwd_pd);
-  fwd_src_.Init(src, fwd_pd.src_desc(), engine_);
-  fwd_weights_.Init(weights, fwd_pd.weights_desc(), engine_);
-  fwd_dst_.Init(dst, fwd_pd.dst_desc(), engine_);
+  fwd_src_.Init(src, fwd_pd.src_desc(), engine_, kFwdSrc);
+  fwd_weights_.Init(weights, fwd_pd.weights_desc(), engine_, kFwdWeights);
+  fwd_dst_.Init(dst, fwd_pd.dst_desc(), engine_, kFwdDst);
 
   const dnnl::convolution_backward_data::primitive_desc bwd_data_pd(
       dnnl::convolution_backward_data::desc(algo, src_any, weights_any,
           dst_any, strides, dilates, pad_l, pad_r),
       engine_, fwd_pd);
   bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd);
-  bwd_data_diff_dst_.Init(dst, bwd_data_pd.diff_dst_desc(), engine_);
-  bwd_data_weights_.Init(weights, bwd_data_pd.weights_desc(), engine_);
-  bwd_data_diff_src_.Init(src, bwd_data_pd.diff_src_desc(), engine_);
+  bwd_data_diff_dst_.Init(dst, bwd_data_pd.diff_dst_desc(), engine_,
+      kDiffDst);
+  bwd_data_weights_.Init(weights, bwd_data_pd.weights_desc(), engine_,
+      kBwdWeights);
+  bwd_data_diff_src_.Init(src, bwd_data_pd.diff_src_desc(), engine_,
+      kDiffSrc);
 
   const dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd(
       bias
@@ -97,11 +130,14 @@ DnnlConvolution::DnnlConvolution(const memory::desc& src,
             dst_any, strides, dilates, pad_l, pad_r),
       engine_, fwd_pd);
   bwd_weights_ = dnnl::convolution_backward_weights(bwd_weights_pd);
-  bwd_weights_src_.Init(src, bwd_weights_pd.src_desc(), engine_);
-  bwd_weights_diff_dst_.Init(dst, bwd_weights_pd.diff_dst_desc(), engine_);
+  shared_diff_dst_ =
+      bwd_weights_pd.diff_dst_desc() == bwd_data_pd.diff_dst_desc();
+  bwd_weights_src_.Init(src, bwd_weights_pd.src_desc(), engine_, kBwdSrc);
+  bwd_weights_diff_dst_.Init(dst, bwd_weights_pd.diff_dst_desc(), engine_,
+      shared_diff_dst_ ? kDiffDst : kDiffDstForWeights);
   // Caffe accumulates weight gradients (iter_size, shared weights).
   bwd_weights_diff_weights_.Init(weights, bwd_weights_pd.diff_weights_desc(),
-      engine_, true);
+      engine_, kDiffWeights, true);
   if (bias) {
     bias_mem_ = memory(bias_md, engine_, DNNL_MEMORY_NONE);
     diff_bias_mem_ = memory(bias_md, engine_, DNNL_MEMORY_NONE);
@@ -123,28 +159,33 @@ void DnnlConvolution::Forward(const void* src, const void* weights,
   stream_.wait();
 }
 
-void DnnlConvolution::BackwardData(const void* diff_dst, const void* weights,
-    void* diff_src) {
-  bwd_data_.execute(stream_, {
-      {DNNL_ARG_DIFF_DST, bwd_data_diff_dst_.FromUser(diff_dst, &stream_)},
-      {DNNL_ARG_WEIGHTS, bwd_data_weights_.FromUser(weights, &stream_)},
-      {DNNL_ARG_DIFF_SRC, bwd_data_diff_src_.Output(diff_src)}});
-  bwd_data_diff_src_.ToUser(&stream_);
-  stream_.wait();
-}
-
-void DnnlConvolution::BackwardWeights(const void* src, const void* diff_dst,
-    void* diff_weights, void* diff_bias) {
-  std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, bwd_weights_src_.FromUser(src, &stream_)},
-      {DNNL_ARG_DIFF_DST, bwd_weights_diff_dst_.FromUser(diff_dst, &stream_)},
-      {DNNL_ARG_DIFF_WEIGHTS, bwd_weights_diff_weights_.Output(diff_weights)}};
-  if (bias_) {
-    diff_bias_mem_.set_data_handle(diff_bias);
-    args[DNNL_ARG_DIFF_BIAS] = diff_bias_mem_;
+void DnnlConvolution::Backward(const void* src, const void* diff_dst,
+    const void* weights, void* diff_src, void* diff_weights,
+    void* diff_bias) {
+  memory weights_diff_dst;
+  if (diff_weights) {
+    weights_diff_dst = bwd_weights_diff_dst_.FromUser(diff_dst, &stream_);
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, bwd_weights_src_.FromUser(src, &stream_)},
+        {DNNL_ARG_DIFF_DST, weights_diff_dst},
+        {DNNL_ARG_DIFF_WEIGHTS,
+         bwd_weights_diff_weights_.Output(diff_weights)}};
+    if (bias_) {
+      diff_bias_mem_.set_data_handle(diff_bias);
+      args[DNNL_ARG_DIFF_BIAS] = diff_bias_mem_;
+    }
+    bwd_weights_.execute(stream_, args);
+    bwd_weights_diff_weights_.ToUser(&stream_);
   }
-  bwd_weights_.execute(stream_, args);
-  bwd_weights_diff_weights_.ToUser(&stream_);
+  if (diff_src) {
+    bwd_data_.execute(stream_, {
+        {DNNL_ARG_DIFF_DST, diff_weights && shared_diff_dst_
+            ? weights_diff_dst
+            : bwd_data_diff_dst_.FromUser(diff_dst, &stream_)},
+        {DNNL_ARG_WEIGHTS, bwd_data_weights_.FromUser(weights, &stream_)},
+        {DNNL_ARG_DIFF_SRC, bwd_data_diff_src_.Output(diff_src)}});
+    bwd_data_diff_src_.ToUser(&stream_);
+  }
   stream_.wait();
 }
 
