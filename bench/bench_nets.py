@@ -41,7 +41,8 @@ def main(argv=None):
     opts = bench_args(__doc__, argv, options)
     rounds = 1 if opts.quick else opts.rounds
     builds = builds_under_test(opts.before)
-    # "engine CAFFE": the current build with BVLC's convolution (engine: CAFFE) in place of DNNL.
+    # "engine CAFFE": the current build with im2col + GEMM convolutions (engine: CAFFE on Convolution and
+    # Region) in place of DNNL.
     runs = ([(b.label, "caffe", b, []) for b in builds]
             + [("engine CAFFE", "caffe", builds[-1], ["--conv-engine", "CAFFE"]), ("torch", "torch", None, [])])
     times = {net: {label: [] for label, _, _, _ in runs} for net in opts.nets}
@@ -84,8 +85,8 @@ def main(argv=None):
     intro = (f"Batch {opts.batch}, forward + backward, median of {rounds} interleaved rounds x {opts.iters} "
              f"iterations (after 1 untimed), {THREADS} threads each; PyTorch runs in the same venv, so "
              "with the same runtime defaults (OMP_WAIT_POLICY=PASSIVE, see setup/install_launcher.sh). "
-             + "'Caffe engine CAFFE' is this build with engine: CAFFE on every Convolution (BVLC's im2col + "
-             "GEMM); 'Caffe' runs engine DEFAULT (DNNL in CPU builds, docs/dnnl.md). "
+             + "'Caffe engine CAFFE' is this build with engine: CAFFE on every Convolution and Region (im2col "
+             "+ GEMM); 'Caffe' runs engine DEFAULT (DNNL in CPU builds, docs/dnnl.md). "
              + ("'Caffe before' is the earlier build given with --before, run as it ran before this work "
                 f"(OPENBLAS_CORETYPE={builds[0].env.get('OPENBLAS_CORETYPE')}, OpenBLAS's own choice on this CPU). "
                 if before else "")

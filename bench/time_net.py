@@ -7,7 +7,7 @@ Thread counts come from the environment (OPENBLAS/OMP/MKL_NUM_THREADS), torch's 
   python bench/time_net.py caffe ldscmr --iters 2
   python bench/time_net.py torch resnet18 --iters 5 --threads 2
   python bench/time_net.py caffe dscmr --layers     # also each layer's forward and backward ms
-  python bench/time_net.py caffe dscmr --conv-engine CAFFE   # BVLC's im2col + GEMM convolution
+  python bench/time_net.py caffe dscmr --conv-engine CAFFE   # im2col + GEMM convolutions (no oneDNN)
 """
 import argparse
 import json
@@ -24,6 +24,8 @@ def time_caffe(method, batch, iters, warmup, per_layer, conv_engine):
     for layer in net_param.layer:
         if layer.type == "Convolution":
             layer.convolution_param.engine = layer.convolution_param.Engine.Value(conv_engine)
+        elif layer.type == "Region":
+            layer.region_param.engine = layer.region_param.Engine.Value(conv_engine)
     net = load_net(net_param)
     fill_inputs(net)
     out = {"iter_ms": []}
@@ -84,7 +86,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default: 2)")
     ap.add_argument("--layers", action="store_true", help="Caffe: also time every layer alone")
     ap.add_argument("--conv-engine", default="DEFAULT", choices=("DEFAULT", "CAFFE", "DNNL"),
-                    help="Caffe: the engine of every Convolution (default: DEFAULT, DNNL in CPU builds)")
+                    help="Caffe: the engine of every Convolution and Region (default: DEFAULT, DNNL in CPU builds)")
     opts = ap.parse_args(argv)
     if opts.framework == "caffe":
         out = time_caffe(opts.method, opts.batch, opts.iters, opts.warmup, opts.layers, opts.conv_engine)

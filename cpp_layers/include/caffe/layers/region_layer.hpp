@@ -37,9 +37,10 @@ namespace caffe {
  *
  * Speed: per patch, the patch of all N images is gathered into one contiguous
  * C x (N h w) buffer, normalised, and convolved in one call for the batch:
- * through oneDNN in float CPU builds with USE_DNNL (one primitive per patch
- * size, the C x N x h x w buffer read as a strided N x C x h x w map),
- * otherwise with ONE im2col to a (C K K) x (N h w) matrix and ONE GEMM.
+ * with engine DNNL (DEFAULT in float CPU builds with USE_DNNL) through oneDNN
+ * (one primitive per patch size, the C x N x h x w buffer read as a strided
+ * N x C x h x w map), with engine CAFFE by ONE im2col to a (C K K) x (N h w)
+ * matrix and ONE GEMM.
  * Buffers are sized in Reshape for the largest patch and reused.
  */
 template <typename Dtype>
@@ -99,7 +100,7 @@ class RegionLayer : public Layer<Dtype> {
   Blob<Dtype> batch_mean_, batch_std_;
   // C x N h w: data: gathered x_p; diff: gathered dL/dy_p.
   Blob<Dtype> patch_in_;
-  // C x N h w: the convolution's output; scratch for sums.
+  // C x N h w: the convolution's output.
   Blob<Dtype> patch_tmp_;
   // (C K K) x (N h w): data: im2col columns; diff: column gradients.
   Blob<Dtype> col_;
@@ -107,6 +108,8 @@ class RegionLayer : public Layer<Dtype> {
   Blob<Dtype> ones_;
   // 2 x C: per channel sum(dpre * x_hat), then sum(dpre).
   Blob<Dtype> sums_;
+  // Whether the patch convolutions run on oneDNN (engine DNNL).
+  bool use_dnnl_;
 #ifdef USE_DNNL
   // oneDNN convolutions by patch size (h, w), for batch dnnl_num_.
   std::map<std::pair<int, int>, shared_ptr<DnnlConvolution> > dnnl_convs_;

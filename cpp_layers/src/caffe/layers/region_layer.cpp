@@ -184,10 +184,23 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
     }
     this->layer_param_.mutable_param(i)->set_decay_mult(0.f);
   }
+  use_dnnl_ = false;
+  if (param.engine() != RegionParameter_Engine_CAFFE) {
 #ifdef USE_DNNL
-  dnnl_convs_.clear();
-  dnnl_num_ = 0;
+    // oneDNN computes in float.
+    use_dnnl_ = sizeof(Dtype) == sizeof(float);
+    if (!use_dnnl_) {
+      LOG(INFO) << "Layer " << this->layer_param_.name() << ": Region engine "
+          << "DNNL falls back to CAFFE (oneDNN computes in float, this layer "
+          << "is double)";
+    }
+    dnnl_convs_.clear();
+    dnnl_num_ = 0;
+#else
+    CHECK_NE(param.engine(), RegionParameter_Engine_DNNL)
+        << "Region: engine DNNL needs a CPU build with USE_DNNL";
 #endif
+  }
   // Gradients for blobs 0-3 (a Net may switch them off by lr_mult 0).
   this->param_propagate_down_.assign(7, false);
   for (int i = 0; i < 4; ++i) {
@@ -272,7 +285,7 @@ void RegionLayer<Dtype>::PatchConvForward(int p, int num, int h, int w,
   const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
   const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
 #ifdef USE_DNNL
-  if (sizeof(Dtype) == sizeof(float)) {
+  if (use_dnnl_) {
     PatchConv(num, h, w)->Forward(act, weight, NULL, out);
     return;
   }
@@ -291,7 +304,7 @@ void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
   const int m = num * h * w;
   const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
 #ifdef USE_DNNL
-  if (sizeof(Dtype) == sizeof(float)) {
+  if (use_dnnl_) {
     PatchConv(num, h, w)->Backward(act, dy, weight, dact, weights_down
         ? this->blobs_[0]->mutable_cpu_diff() + p * C * ckk : NULL, NULL);
     return;
@@ -340,7 +353,6 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     const int w = col_bounds_[p % grid_w_ + 1] - x0;
     const int m = num * h * w;
     Dtype* x = patch_in_.mutable_cpu_data();
-    Dtype* tmp = patch_tmp_.mutable_cpu_data();
     Dtype* mean = batch_mean_.mutable_cpu_data() + p * C;
     Dtype* stdv = batch_std_.mutable_cpu_data() + p * C;
     Dtype* x_hat = x_norm_.mutable_cpu_data() + patch_offset_[p];
@@ -354,17 +366,25 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
       caffe_cpu_scale(C, stats_scale, this->blobs_[5]->cpu_data() + p * C,
           stdv);
     } else {
-      caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, x,
-          ones_.cpu_data(), 0, mean);
+      // Per channel, two passes over its row while it is in cache:
+      // mean = E x, var = E((x - E x)^2) (into stdv until the sqrt below).
 #pragma omp parallel for if (C * m > kParallelMin)
       for (int c = 0; c < C; ++c) {
+        const Dtype* row = x + c * m;
+        Dtype sum = 0;
+#pragma omp simd reduction(+:sum)
         for (int e = 0; e < m; ++e) {
-          const Dtype d = x[c * m + e] - mean[c];
-          tmp[c * m + e] = d * d;
+          sum += row[e];
         }
+        const Dtype mu = sum / m;
+        Dtype sum_sq = 0;
+#pragma omp simd reduction(+:sum_sq)
+        for (int e = 0; e < m; ++e) {
+          sum_sq += (row[e] - mu) * (row[e] - mu);
+        }
+        mean[c] = mu;
+        stdv[c] = sum_sq / m;
       }
-      caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, tmp,
-          ones_.cpu_data(), 0, stdv);  // var = E((x - E x)^2)
       caffe_cpu_axpby(C, Dtype(1), mean, moving_average_fraction_,
           this->blobs_[4]->mutable_cpu_data() + p * C);
       const Dtype bias_correction_factor = m > 1 ? Dtype(m) / (m - 1) : 1;
@@ -384,6 +404,7 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
       }
     }
     // Local convolution with patch p's own weights.
+    Dtype* tmp = patch_tmp_.mutable_cpu_data();
     PatchConvForward(p, num, h, w, act, tmp);
     // Identity addition, written back to each image's own patch.
 #pragma omp parallel for if (C * m > kParallelMin)
@@ -432,18 +453,25 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     if (!need_pre_diff) {
       continue;
     }
-    // ReLU.
-#pragma omp parallel for if (C * m > kParallelMin)
-    for (int e = 0; e < C * m; ++e) {
-      if (act[e] <= 0) { dpre[e] = 0; }
-    }
-    // Scale: dgamma = sum(dpre * x_hat), dbeta = sum(dpre), per channel.
+    // ReLU, and for Scale dgamma = sum(dpre * x_hat) and dbeta = sum(dpre)
+    // per channel, in one pass over the channel's row.
     Dtype* sums = sums_.mutable_cpu_data();
-    caffe_mul(C * m, dpre, x_hat, patch_tmp_.mutable_cpu_data());
-    caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, patch_tmp_.cpu_data(),
-        ones_.cpu_data(), 0, sums);
-    caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dpre, ones_.cpu_data(), 0,
-        sums + C);
+#pragma omp parallel for if (C * m > kParallelMin)
+    for (int c = 0; c < C; ++c) {
+      Dtype* d = dpre + c * m;
+      const Dtype* a = act + c * m;
+      const Dtype* xh = x_hat + c * m;
+      Dtype sum_xhat = 0, sum = 0;
+#pragma omp simd reduction(+:sum_xhat, sum)
+      for (int e = 0; e < m; ++e) {
+        const Dtype v = a[e] > 0 ? d[e] : Dtype(0);
+        d[e] = v;
+        sum_xhat += v * xh[e];
+        sum += v;
+      }
+      sums[c] = sum_xhat;
+      sums[C + c] = sum;
+    }
     if (this->param_propagate_down(2)) {
       caffe_axpy(C, Dtype(1), sums,
           this->blobs_[2]->mutable_cpu_diff() + p * C);

@@ -13,6 +13,7 @@
 #include "caffe/layer_factory.hpp"
 #include "caffe/layers/conv_layer.hpp"
 #include "caffe/layers/dnnl_conv_layer.hpp"
+#include "caffe/layers/region_layer.hpp"
 #include "caffe/util/math_functions.hpp"
 
 #include "caffe/test/test_caffe_main.hpp"
@@ -238,6 +239,60 @@ TEST_F(DnnlConvolutionLayerTest, TestWeightUpdateIsSeen) {
   caffe_layer->Forward(bottom_vec_, caffe_top_vec);
   ExpectNear(top.cpu_data(), caffe_top.cpu_data(), top.count(),
       "top after update");
+}
+
+TEST_F(DnnlConvolutionLayerTest, TestRegionEnginesAgree) {
+  // L-DSCMR's Region on a map whose 3 x 3 grid has patches of 3 sizes, in
+  // TRAIN: engine DEFAULT (DNNL) against CAFFE on the top, the bottom diff,
+  // the diffs of blobs 0-3 (pre-filled, to check accumulation) and the
+  // running statistics.
+  LayerParameter param;
+  param.set_type("Region");
+  param.mutable_region_param()->set_grid_h(3);
+  param.mutable_region_param()->set_grid_w(3);
+  LayerParameter caffe_param(param);
+  caffe_param.mutable_region_param()->set_engine(RegionParameter_Engine_CAFFE);
+  RegionLayer<float> dnnl_region(param), caffe_region(caffe_param);
+  bottom_->Reshape(4, 32, 26, 25);
+  FillerParameter filler_param;
+  GaussianFiller<float> filler(filler_param);
+  filler.Fill(bottom_.get());
+  Blob<float> dnnl_top, caffe_top;
+  vector<Blob<float>*> dnnl_top_vec(1, &dnnl_top), caffe_top_vec(1, &caffe_top);
+  dnnl_region.SetUp(bottom_vec_, dnnl_top_vec);
+  caffe_region.SetUp(bottom_vec_, caffe_top_vec);
+  for (int b = 0; b < 4; ++b) {
+    Blob<float>* blob = caffe_region.blobs()[b].get();
+    filler.Fill(blob);
+    caffe_copy(blob->count(), blob->cpu_data(), blob->mutable_cpu_diff());
+    dnnl_region.blobs()[b]->CopyFrom(*blob, false);
+    dnnl_region.blobs()[b]->CopyFrom(*blob, true);
+  }
+  dnnl_region.Forward(bottom_vec_, dnnl_top_vec);
+  caffe_region.Forward(bottom_vec_, caffe_top_vec);
+  ExpectNear(dnnl_top.cpu_data(), caffe_top.cpu_data(), caffe_top.count(),
+      "Region top");
+  for (int b = 4; b < 7; ++b) {
+    ExpectNear(dnnl_region.blobs()[b]->cpu_data(), caffe_region.blobs()[b]->cpu_data(),
+        caffe_region.blobs()[b]->count(), "Region running statistics");
+  }
+  filler.Fill(&caffe_top);
+  caffe_copy(caffe_top.count(), caffe_top.cpu_data(),
+      caffe_top.mutable_cpu_diff());
+  caffe_copy(caffe_top.count(), caffe_top.cpu_diff(),
+      dnnl_top.mutable_cpu_diff());
+  const vector<bool> propagate_down(1, true);
+  caffe_region.Backward(caffe_top_vec, propagate_down, bottom_vec_);
+  Blob<float> caffe_bottom_diff;
+  caffe_bottom_diff.CopyFrom(*bottom_, true, true);
+  dnnl_region.Backward(dnnl_top_vec, propagate_down, bottom_vec_);
+  ExpectNear(bottom_->cpu_diff(), caffe_bottom_diff.cpu_diff(),
+      bottom_->count(), "Region bottom diff");
+  const char* names[] = {"weights", "bias", "gamma", "beta"};
+  for (int b = 0; b < 4; ++b) {
+    ExpectNear(dnnl_region.blobs()[b]->cpu_diff(), caffe_region.blobs()[b]->cpu_diff(),
+        caffe_region.blobs()[b]->count(), std::string("Region diff of ") + names[b]);
+  }
 }
 
 // Configurations oneDNN does not run fall back to ConvolutionLayer's code:
