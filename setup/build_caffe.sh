@@ -115,8 +115,8 @@ done <<<"$layer_files"
 
 # ---- configure and compile -------------------------------------------------------------
 # BVLC's convolution suite builds its layers with engine DEFAULT (setup/patches/08-*), so it tests
-# the DNNL engine in CPU builds.
-tests=$( { echo convolution_layer; grep '^src/caffe/test/test_.*\.cpp$' <<<"$layer_files" \
+# the DNNL engine in CPU builds; its BatchNorm suite tests setup/patches/09-*.
+tests=$( { echo convolution_layer; echo batch_norm_layer; grep '^src/caffe/test/test_.*\.cpp$' <<<"$layer_files" \
            | sed 's#.*/test_##; s#\.cpp$##' || true; } | paste -sd, -)
 targets=(caffe.bin pycaffe test.testbin)
 mkdir -p "$work/build"
