@@ -177,7 +177,8 @@ class DnnlConvolutionLayerTest : public CPUDeviceTest<float> {
 };
 
 TEST_F(DnnlConvolutionLayerTest, TestNetConfigurationsMatchCaffe) {
-  for (int i = 0; i < sizeof(kNetConvs) / sizeof(kNetConvs[0]); ++i) {
+  const int num_configs = sizeof(kNetConvs) / sizeof(kNetConvs[0]);
+  for (int i = 0; i < num_configs; ++i) {
     CompareEngines(kNetConvs[i]);
   }
 }
