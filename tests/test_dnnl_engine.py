@@ -1,17 +1,21 @@
 """The DNNL convolution engine (docs/dnnl.md) against BVLC's (engine: CAFFE), in training:
 
 - a snapshot written by one engine resumes under the other and continues the same trajectory;
-- `caffe train` of the generator's DSCMR gives the same loss curve under both engines.
+- `caffe train` of the generator's DSCMR gives the same loss curve under both engines;
+- the DNNL engine gives the same bits when run again on the same threads.
 
 Both engines compute the same sums in different orders, so losses agree to float tolerance, not
 bit for bit; each comparison is checked to be able to fail (a perturbed run leaves the tolerance).
 """
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from caffe_helpers import run_caffe
+from caffe_helpers import REPO, run_caffe
 
 N, CLASSES, K, J = 4, 3, 3, 3
 
@@ -132,3 +136,36 @@ def test_caffe_train_dscmr_same_loss_curve(tmp_path):
     np.testing.assert_allclose(curves["DNNL"], curves["CAFFE"], rtol=1e-4)
     # The curve moves: SGD changes the loss, so equal curves are not just the first loss repeated.
     assert abs(curves["CAFFE"][-1] - curves["CAFFE"][0]) > 1e-3 * abs(curves["CAFFE"][0])
+
+
+PASS_SCRIPT = r"""
+import sys
+import numpy as np
+import caffe
+caffe.set_random_seed(3)
+net = caffe.Net(sys.argv[1], caffe.TRAIN)
+rng = np.random.default_rng(4)
+net.blobs["x"].data[...] = rng.normal(0, 1, net.blobs["x"].data.shape)
+net.blobs["y"].data[...] = rng.random(net.blobs["y"].data.shape) < 0.4
+net.forward()
+net.backward()
+out = {f"{k}_{i}": p.diff for k, ps in net.params.items() for i, p in enumerate(ps)}
+out.update({f"blob_{k}": b.data for k, b in net.blobs.items()})
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_dnnl_reruns_give_the_same_bits(tmp_path):
+    """oneDNN splits its weight-gradient sums by thread (docs/dnnl.md), so 1 and 2 threads may
+    differ in the last bits; two runs on the same 2 threads may not."""
+    net = tmp_path / "net.prototxt"
+    net.write_text(NET.format(n=N, classes=CLASSES, engine="DNNL"))
+    runs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}.npz"
+        env = dict(os.environ, OMP_NUM_THREADS="2", GLOG_minloglevel="2")
+        subprocess.run([sys.executable, "-c", PASS_SCRIPT, str(net), str(out)], env=env, check=True, cwd=REPO)
+        runs.append(dict(np.load(out)))
+    assert runs[0].keys() == runs[1].keys() and np.abs(runs[0]["conv1_0"]).sum() > 0
+    for key in runs[0]:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key], err_msg=key)
