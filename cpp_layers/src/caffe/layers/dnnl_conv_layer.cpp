@@ -66,8 +66,8 @@ void DnnlConvolutionLayer<Dtype>::Reshape(const vector<Blob<Dtype>*>& bottom,
       : dnnl::memory::desc(dims{g, num_output / g, shape[1] / g, kernel[0],
             kernel[1]}, f32, tag::goihw);
   // Caffe drops the rows and columns a stride does not reach; oneDNN wants
-  // the right padding that makes the output size exact. oneDNN counts
-  // dilation from 0, Caffe from 1.
+  // the right padding that makes the output size exact (negative where rows
+  // are dropped). oneDNN counts dilation from 0, Caffe from 1.
   dims pad_r(2), dilates(2);
   for (int i = 0; i < 2; ++i) {
     const int extent = dilation[i] * (kernel[i] - 1) + 1;

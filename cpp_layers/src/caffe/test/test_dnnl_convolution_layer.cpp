@@ -50,7 +50,9 @@ const ConvConfig kNetConvs[] = {
   {"ldscmr conv0 11x11", 3, 24, 24, 32, 11, 1, 0, 1, 1, false},
   {"ldscmr region patch 3x3", 32, 26, 27, 32, 3, 1, 1, 1, 1, true},
   // AlexNet: bias, group 2.
-  {"alexnet conv1 11x11/4", 3, 35, 35, 96, 11, 4, 0, 1, 1, true},
+  // 37 x 37 -> 7 x 7 drops 2 columns (oneDNN's right padding -2), as 224
+  // drops 1.
+  {"alexnet conv1 11x11/4", 3, 37, 37, 96, 11, 4, 0, 1, 1, true},
   {"alexnet conv2 5x5 g2", 96, 13, 13, 256, 5, 1, 2, 2, 1, true},
   {"alexnet conv3 3x3", 256, 13, 13, 384, 3, 1, 1, 1, 1, true},
   {"alexnet conv4 3x3 g2", 384, 13, 13, 384, 3, 1, 1, 2, 1, true},
