@@ -41,13 +41,16 @@ def main(argv=None):
     opts = bench_args(__doc__, argv, options)
     rounds = 1 if opts.quick else opts.rounds
     builds = builds_under_test(opts.before)
-    runs = [(b.label, "caffe", b) for b in builds] + [("torch", "torch", None)]
-    times = {net: {label: [] for label, _, _ in runs} for net in opts.nets}
+    # "engine CAFFE": the current build with im2col + GEMM convolutions (engine: CAFFE on Convolution and
+    # Region) in place of DNNL.
+    runs = ([(b.label, "caffe", b, []) for b in builds]
+            + [("engine CAFFE", "caffe", builds[-1], ["--conv-engine", "CAFFE"]), ("torch", "torch", None, [])])
+    times = {net: {label: [] for label, _, _, _ in runs} for net in opts.nets}
     loads = [load_average()]
     for r in range(rounds):
         for net in opts.nets:
-            for label, fw, build in runs:
-                out = run_json(["bench/time_net.py", fw, net, "--iters", opts.iters, "--batch", opts.batch],
+            for label, fw, build, extra in runs:
+                out = run_json(["bench/time_net.py", fw, net, "--iters", opts.iters, "--batch", opts.batch, *extra],
                                build=build)
                 times[net][label] += out["iter_ms"]
                 print(f"[bench_nets] round {r + 1}/{rounds} {net:9s} {label:6s} "
@@ -57,9 +60,10 @@ def main(argv=None):
                "builds": {b.label: {"home": str(b.home), "env": b.env} for b in builds}, "nets": {}}
     before = "before" in times[opts.nets[0]]
     rows = ["| net | GFLOP / iter | " + ("Caffe before ms | " if before else "")
-            + "Caffe ms | PyTorch ms | " + ("Caffe/PyTorch before | " if before else "")
+            + "Caffe engine CAFFE ms | Caffe ms | PyTorch ms | " + ("Caffe/PyTorch before | " if before else "")
             + "**Caffe / PyTorch** | Caffe GFLOP/s | PyTorch GFLOP/s |",
-            "|---|---:|" + ("---:|" if before else "") + "---:|---:|" + ("---:|" if before else "") + "---:|---:|---:|"]
+            "|---|---:|" + ("---:|" if before else "") + "---:|---:|---:|" + ("---:|" if before else "")
+            + "---:|---:|---:|"]
     for net in opts.nets:
         gflop = 6 * forward_macs(net) * opts.batch / 1e9
         c, t = median(times[net]["after"]), median(times[net]["torch"])
@@ -70,7 +74,9 @@ def main(argv=None):
             b = median(times[net]["before"])
             r.update(before_caffe_ms=b, before_ratio=b / t, speedup=b / c, before_gflops=gflop / b * 1e3)
             cells.append(f"{b:.0f}")
-        cells += [f"{c:.0f}", f"{t:.0f}"]
+        e = median(times[net]["engine CAFFE"])
+        r.update(engine_caffe_ms=e, dnnl_speedup=e / c)
+        cells += [f"{e:.0f}", f"{c:.0f}", f"{t:.0f}"]
         if before:
             cells.append(f"{r['before_ratio']:.2f}")
         cells += [f"**{c / t:.2f}**", f"{gflop / c * 1e3:.1f}", f"{gflop / t * 1e3:.1f}"]
@@ -79,6 +85,8 @@ def main(argv=None):
     intro = (f"Batch {opts.batch}, forward + backward, median of {rounds} interleaved rounds x {opts.iters} "
              f"iterations (after 1 untimed), {THREADS} threads each; PyTorch runs in the same venv, so "
              "with the same runtime defaults (OMP_WAIT_POLICY=PASSIVE, see setup/install_launcher.sh). "
+             + "'Caffe engine CAFFE' is this build with engine: CAFFE on every Convolution and Region (im2col "
+             "+ GEMM); 'Caffe' runs engine DEFAULT (DNNL in CPU builds, docs/dnnl.md). "
              + ("'Caffe before' is the earlier build given with --before, run as it ran before this work "
                 f"(OPENBLAS_CORETYPE={builds[0].env.get('OPENBLAS_CORETYPE')}, OpenBLAS's own choice on this CPU). "
                 if before else "")

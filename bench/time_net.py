@@ -7,6 +7,7 @@ Thread counts come from the environment (OPENBLAS/OMP/MKL_NUM_THREADS), torch's 
   python bench/time_net.py caffe ldscmr --iters 2
   python bench/time_net.py torch resnet18 --iters 5 --threads 2
   python bench/time_net.py caffe dscmr --layers     # also each layer's forward and backward ms
+  python bench/time_net.py caffe dscmr --conv-engine CAFFE   # im2col + GEMM convolutions (no oneDNN)
 """
 import argparse
 import json
@@ -17,9 +18,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def time_caffe(method, batch, iters, warmup, per_layer):
+def time_caffe(method, batch, iters, warmup, per_layer, conv_engine):
     from bench.caffe_nets import LAYER_NETS, fill_inputs, layer_net_param, load_net, train_net_param
-    net = load_net(layer_net_param(method, batch) if method in LAYER_NETS else train_net_param(method, batch))
+    net_param = layer_net_param(method, batch) if method in LAYER_NETS else train_net_param(method, batch)
+    for layer in net_param.layer:
+        if layer.type == "Convolution":
+            layer.convolution_param.engine = layer.convolution_param.Engine.Value(conv_engine)
+        elif layer.type == "Region":
+            layer.region_param.engine = layer.region_param.Engine.Value(conv_engine)
+    net = load_net(net_param)
     fill_inputs(net)
     out = {"iter_ms": []}
     for i in range(warmup + iters):
@@ -78,9 +85,11 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1, help="untimed iterations first (default: 1)")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default: 2)")
     ap.add_argument("--layers", action="store_true", help="Caffe: also time every layer alone")
+    ap.add_argument("--conv-engine", default="DEFAULT", choices=("DEFAULT", "CAFFE", "DNNL"),
+                    help="Caffe: the engine of every Convolution and Region (default: DEFAULT, DNNL in CPU builds)")
     opts = ap.parse_args(argv)
     if opts.framework == "caffe":
-        out = time_caffe(opts.method, opts.batch, opts.iters, opts.warmup, opts.layers)
+        out = time_caffe(opts.method, opts.batch, opts.iters, opts.warmup, opts.layers, opts.conv_engine)
     else:
         out = time_torch(opts.method, opts.batch, opts.iters, opts.warmup, opts.threads)
     print(json.dumps(out))

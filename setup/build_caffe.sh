@@ -114,9 +114,11 @@ done <<<"$layer_files"
 "$REPO_ROOT/setup/apply_proto_additions.sh" "$work/src/src/caffe/proto/caffe.proto.bvlc" "$work/src/src/caffe/proto/caffe.proto"
 
 # ---- configure and compile -------------------------------------------------------------
-tests=$(grep '^src/caffe/test/test_.*\.cpp$' <<<"$layer_files" | sed 's#.*/test_##; s#\.cpp$##' | paste -sd, -) || true
-targets=(caffe.bin pycaffe)
-[ -n "$tests" ] && targets+=(test.testbin)
+# BVLC's convolution suite builds its layers with engine DEFAULT (setup/patches/08-*), so it tests
+# the DNNL engine in CPU builds; its BatchNorm suite tests setup/patches/09-*.
+tests=$( { echo convolution_layer; echo batch_norm_layer; grep '^src/caffe/test/test_.*\.cpp$' <<<"$layer_files" \
+           | sed 's#.*/test_##; s#\.cpp$##' || true; } | paste -sd, -)
+targets=(caffe.bin pycaffe test.testbin)
 mkdir -p "$work/build"
 if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
   # USE_OPENMP: the loops of setup/patches/05-openmp-cpu-hot-paths.patch and of cpp_layers/ run on
@@ -125,7 +127,7 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
     -DBUILD_python=ON -DBUILD_python_layer=ON -Dpython_version=3
     -DBUILD_docs=OFF -DBUILD_matlab=OFF -DUSE_LEVELDB=ON -DUSE_LMDB=ON -DUSE_OPENCV=ON
     -DPYTHON_EXECUTABLE="$py" -DPYTHON_INCLUDE_DIR="$py_include" -DPYTHON_LIBRARY="$py_library"
-    -DNUMPY_INCLUDE_DIR="$np_include" -DBUILD_only_tests="${tests:-none}")
+    -DNUMPY_INCLUDE_DIR="$np_include" -DBUILD_only_tests="$tests")
   [ -n "${CONDA_PREFIX:-}" ] && cmake_args+=(-DCMAKE_PREFIX_PATH="$CONDA_PREFIX")
   if [ "$gpu" = 1 ]; then
     # FindCUDA looks for cuBLAS and cuRAND by their unversioned names; the wheels ship only .so.N,
@@ -139,7 +141,7 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
       -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$cuda_libs/lib -Wl,-rpath,$cuda_libs/lib"
       -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$cuda_libs/lib -Wl,-rpath,$cuda_libs/lib")
   fi
-  say "caffe: cmake configure (layer tests: ${tests:-none})"
+  say "caffe: cmake configure (gtests: $tests)"
   run_logged "cmake configure" "$log" cmake -S "$work/src" -B "$work/build" "${cmake_args[@]}"
   # Caffe's CMake quietly falls back to a CPU build when it does not find CUDA.
   if [ "$gpu" = 1 ] && ! grep -q 'CUDA *: *Yes' "$log"; then
@@ -157,7 +159,7 @@ stage=$(mktemp -d "$product.tmp.XXXXXX")
 mkdir -p "$stage/bin" "$stage/lib" "$stage/python"
 cp -a "$work/build/lib/"libcaffe.so* "$stage/lib/"
 cp "$work/build/tools/caffe" "$stage/bin/caffe"
-[ -n "$tests" ] && cp "$work/build/test/test.testbin" "$stage/bin/test.testbin"
+cp "$work/build/test/test.testbin" "$stage/bin/test.testbin"
 cp -rL "$work/src/python/caffe" "$stage/python/caffe"
 rm -rf "$stage/python/caffe/test"
 # Relocatable run paths: the build tree's lib/ becomes the product's own lib/.
@@ -170,7 +172,10 @@ done
 { echo "caffe source: $src (sha256 $src_id)"; echo "patches: $(for p in "${patches[@]}"; do basename "$p"; done | paste -sd' ' -)"
   echo "device: $gpu_id"
   echo "cpp_layers: $(echo "$layer_files" | paste -sd' ' -)"; echo "compiler: $(c++ --version | head -n1)"
-  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS, OpenMP"; echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
+  echo "python/numpy: $py_versions"; echo "blas: OpenBLAS, OpenMP"
+  if [ "$gpu" = 1 ]; then echo "convolution engine DEFAULT: CAFFE (CPU mode), CUDA (GPU mode)"
+  else echo "convolution engine DEFAULT: DNNL (oneDNN; Convolution and Region, docs/dnnl.md)"; fi
+  echo "built: $(date -u +%FT%TZ)"; } > "$stage/BUILD_INFO"
 mv "$stage" "$product"
 # Keep the two newest products and work trees; older ones only take disk.
 ls -dt "$CACHE_ROOT"/caffe-*-* | grep -v '\.tmp\.' | tail -n +3 | xargs -r rm -rf

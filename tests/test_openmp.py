@@ -1,7 +1,8 @@
 """The OpenMP build (setup/patches/05-openmp-cpu-hot-paths.patch, the Region layer's loops) splits
 work by element, channel or plane, never a sum: one forward and backward gives the same bits on 1
-thread and on 2. And Caffe's OpenBLAS never runs its generic kernels on a CPU with AVX2
-(setup/openblas_coretype.py)."""
+thread and on 2 (engine CAFFE: oneDNN, engine DNNL in docs/dnnl.md, splits its weight-gradient
+sums by thread; tests/test_dnnl_engine.py checks it to float tolerance). And Caffe's OpenBLAS never
+runs its generic kernels on a CPU with AVX2 (setup/openblas_coretype.py)."""
 import os
 import re
 import subprocess
@@ -22,12 +23,14 @@ import caffe
 from caffe import layers as L, params as P
 ns = caffe.NetSpec()
 ns.data = L.Input(shape=dict(dim=[4, 16, 40, 40]))
-ns.conv = L.Convolution(ns.data, num_output=16, kernel_size=3, pad=1, bias_term=False, weight_filler=dict(type="msra"))
+ns.conv = L.Convolution(ns.data, num_output=16, kernel_size=3, pad=1, bias_term=False, weight_filler=dict(type="msra"),
+                        engine=P.Convolution.CAFFE)
 ns.bn = L.BatchNorm(ns.conv)
 ns.scale = L.Scale(ns.bn, bias_term=True, filler=dict(type="gaussian", std=1), bias_filler=dict(type="gaussian", std=1))
 ns.relu = L.ReLU(ns.scale)
 ns.sum = L.Eltwise(ns.relu, ns.data)
-ns.region = L.Region(ns.sum, region_param=dict(grid_h=2, grid_w=2, kernel_size=3, weight_filler=dict(type="msra")))
+ns.region = L.Region(ns.sum, region_param=dict(grid_h=2, grid_w=2, kernel_size=3, weight_filler=dict(type="msra"),
+                                               engine=P.Region.CAFFE))
 ns.pool = L.Pooling(ns.region, pool=P.Pooling.MAX, kernel_size=3, stride=2)
 ns.ave = L.Pooling(ns.pool, pool=P.Pooling.AVE, kernel_size=2, stride=1)
 ns.fc = L.InnerProduct(ns.ave, num_output=5, weight_filler=dict(type="xavier"))

@@ -1,11 +1,16 @@
 #ifndef CAFFE_REGION_LAYER_HPP_
 #define CAFFE_REGION_LAYER_HPP_
 
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "caffe/blob.hpp"
 #include "caffe/layer.hpp"
 #include "caffe/proto/caffe.pb.h"
+#ifdef USE_DNNL
+#include "caffe/util/dnnl_convolution.hpp"
+#endif
 
 namespace caffe {
 
@@ -31,9 +36,12 @@ namespace caffe {
  * statistics: the layer forces their lr_mult and decay_mult to 0.
  *
  * Speed: per patch, the patch of all N images is gathered into one contiguous
- * C x (N h w) buffer, normalised, and convolved with ONE im2col to a
- * (C K K) x (N h w) matrix and ONE GEMM. Buffers are sized in Reshape for the
- * largest patch and reused.
+ * C x (N h w) buffer, normalised, and convolved in one call for the batch:
+ * with engine DNNL (DEFAULT in float CPU builds with USE_DNNL) through oneDNN
+ * (one primitive per patch size, the C x N x h x w buffer read as a strided
+ * N x C x h x w map), with engine CAFFE by ONE im2col to a (C K K) x (N h w)
+ * matrix and ONE GEMM.
+ * Buffers are sized in Reshape for the largest patch and reused.
  */
 template <typename Dtype>
 class RegionLayer : public Layer<Dtype> {
@@ -58,6 +66,14 @@ class RegionLayer : public Layer<Dtype> {
       const vector<bool>& propagate_down, const vector<Blob<Dtype>*>& bottom);
   virtual void Backward_gpu(const vector<Blob<Dtype>*>& top,
       const vector<bool>& propagate_down, const vector<Blob<Dtype>*>& bottom);
+
+  // Patch p's convolution of act (C x N x h x w) into out, same layout.
+  void PatchConvForward(int p, int num, int h, int w, const Dtype* act,
+      Dtype* out);
+  // Its gradients from dy (C x N x h x w): weights (accumulated into blob
+  // 0's diff) if weights_down, and the input's into dact if not NULL.
+  void PatchConvBackward(int p, int num, int h, int w, const Dtype* act,
+      const Dtype* dy, bool weights_down, Dtype* dact);
 
   // Scale that turns the running sums of blobs 4-5 into statistics
   // (BatchNorm: 1 / scale factor, or 0 if the factor is 0).
@@ -84,7 +100,7 @@ class RegionLayer : public Layer<Dtype> {
   Blob<Dtype> batch_mean_, batch_std_;
   // C x N h w: data: gathered x_p; diff: gathered dL/dy_p.
   Blob<Dtype> patch_in_;
-  // C x N h w: the convolution's output; scratch for sums.
+  // C x N h w: the convolution's output.
   Blob<Dtype> patch_tmp_;
   // (C K K) x (N h w): data: im2col columns; diff: column gradients.
   Blob<Dtype> col_;
@@ -92,6 +108,14 @@ class RegionLayer : public Layer<Dtype> {
   Blob<Dtype> ones_;
   // 2 x C: per channel sum(dpre * x_hat), then sum(dpre).
   Blob<Dtype> sums_;
+  // Whether the patch convolutions run on oneDNN (engine DNNL).
+  bool use_dnnl_;
+#ifdef USE_DNNL
+  // oneDNN convolutions by patch size (h, w), for batch dnnl_num_.
+  std::map<std::pair<int, int>, shared_ptr<DnnlConvolution> > dnnl_convs_;
+  int dnnl_num_;
+  DnnlConvolution* PatchConv(int num, int h, int w);
+#endif
 };
 
 }  // namespace caffe

@@ -184,6 +184,23 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
     }
     this->layer_param_.mutable_param(i)->set_decay_mult(0.f);
   }
+  use_dnnl_ = false;
+  if (param.engine() != RegionParameter_Engine_CAFFE) {
+#ifdef USE_DNNL
+    // oneDNN computes in float.
+    use_dnnl_ = sizeof(Dtype) == sizeof(float);
+    if (!use_dnnl_) {
+      LOG(INFO) << "Layer " << this->layer_param_.name() << ": Region engine "
+          << "DNNL falls back to CAFFE (oneDNN computes in float, this layer "
+          << "is double)";
+    }
+    dnnl_convs_.clear();
+    dnnl_num_ = 0;
+#else
+    CHECK_NE(param.engine(), RegionParameter_Engine_DNNL)
+        << "Region: engine DNNL needs a CPU build with USE_DNNL";
+#endif
+  }
   // Gradients for blobs 0-3 (a Net may switch them off by lr_mult 0).
   this->param_propagate_down_.assign(7, false);
   for (int i = 0; i < 4; ++i) {
@@ -238,6 +255,74 @@ void RegionLayer<Dtype>::Reshape(const vector<Blob<Dtype>*>& bottom,
   }
 }
 
+#ifdef USE_DNNL
+template <typename Dtype>
+DnnlConvolution* RegionLayer<Dtype>::PatchConv(int num, int h, int w) {
+  if (num != dnnl_num_) {
+    dnnl_convs_.clear();
+    dnnl_num_ = num;
+  }
+  shared_ptr<DnnlConvolution>& conv = dnnl_convs_[std::make_pair(h, w)];
+  if (!conv) {
+    typedef dnnl::memory::dims dims;
+    const dnnl::memory::data_type f32 = dnnl::memory::data_type::f32;
+    const int C = channels_, K = kernel_size_;
+    // A C x N x h x w patch buffer read as an N x C x h x w map.
+    const dnnl::memory::desc map(dims{num, C, h, w}, f32,
+        dims{h * w, num * h * w, w, 1});
+    const dnnl::memory::desc weights(dims{C, C, K, K}, f32,
+        dnnl::memory::format_tag::oihw);
+    conv.reset(new DnnlConvolution(map, weights, false, map, dims{1, 1},
+        dims{0, 0}, dims{pad_, pad_}, dims{pad_, pad_}));
+  }
+  return conv.get();
+}
+#endif
+
+template <typename Dtype>
+void RegionLayer<Dtype>::PatchConvForward(int p, int num, int h, int w,
+    const Dtype* act, Dtype* out) {
+  const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
+  const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
+#ifdef USE_DNNL
+  if (use_dnnl_) {
+    PatchConv(num, h, w)->Forward(act, weight, NULL, out);
+    return;
+  }
+#endif
+  // One im2col, one GEMM.
+  region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
+      col_.mutable_cpu_data());
+  caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasNoTrans, C, num * h * w, ckk, 1,
+      weight, col_.cpu_data(), 0, out);
+}
+
+template <typename Dtype>
+void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
+    const Dtype* act, const Dtype* dy, bool weights_down, Dtype* dact) {
+  const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
+  const int m = num * h * w;
+  const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
+#ifdef USE_DNNL
+  if (use_dnnl_) {
+    PatchConv(num, h, w)->Backward(act, dy, weight, dact, weights_down
+        ? this->blobs_[0]->mutable_cpu_diff() + p * C * ckk : NULL, NULL);
+    return;
+  }
+#endif
+  if (weights_down) {
+    region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
+        col_.mutable_cpu_data());
+    caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
+        col_.cpu_data(), 1, this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
+  }
+  if (dact) {
+    caffe_cpu_gemm<Dtype>(CblasTrans, CblasNoTrans, ckk, m, C, 1, weight, dy,
+        0, col_.mutable_cpu_diff());
+    region_col2im_cpu(col_.cpu_diff(), C, num, h, w, kernel_size_, pad_, dact);
+  }
+}
+
 template <typename Dtype>
 Dtype RegionLayer<Dtype>::GlobalStatsScale() const {
   const Dtype factor = this->blobs_[6]->cpu_data()[0];
@@ -249,10 +334,8 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     const vector<Blob<Dtype>*>& top) {
   const int num = bottom[0]->num(), C = channels_;
   const int height = bottom[0]->height(), width = bottom[0]->width();
-  const int ckk = C * kernel_size_ * kernel_size_;
   const Dtype* bottom_data = bottom[0]->cpu_data();
   Dtype* top_data = top[0]->mutable_cpu_data();
-  const Dtype* weight = this->blobs_[0]->cpu_data();
   const Dtype* bias = this->blobs_[1]->cpu_data();
   const Dtype* gamma = this->blobs_[2]->cpu_data();
   const Dtype* beta = this->blobs_[3]->cpu_data();
@@ -270,7 +353,6 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     const int w = col_bounds_[p % grid_w_ + 1] - x0;
     const int m = num * h * w;
     Dtype* x = patch_in_.mutable_cpu_data();
-    Dtype* tmp = patch_tmp_.mutable_cpu_data();
     Dtype* mean = batch_mean_.mutable_cpu_data() + p * C;
     Dtype* stdv = batch_std_.mutable_cpu_data() + p * C;
     Dtype* x_hat = x_norm_.mutable_cpu_data() + patch_offset_[p];
@@ -284,17 +366,25 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
       caffe_cpu_scale(C, stats_scale, this->blobs_[5]->cpu_data() + p * C,
           stdv);
     } else {
-      caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, x,
-          ones_.cpu_data(), 0, mean);
+      // Per channel, two passes over its row while it is in cache:
+      // mean = E x, var = E((x - E x)^2) (into stdv until the sqrt below).
 #pragma omp parallel for if (C * m > kParallelMin)
       for (int c = 0; c < C; ++c) {
+        const Dtype* row = x + c * m;
+        Dtype sum = 0;
+#pragma omp simd reduction(+:sum)
         for (int e = 0; e < m; ++e) {
-          const Dtype d = x[c * m + e] - mean[c];
-          tmp[c * m + e] = d * d;
+          sum += row[e];
         }
+        const Dtype mu = sum / m;
+        Dtype sum_sq = 0;
+#pragma omp simd reduction(+:sum_sq)
+        for (int e = 0; e < m; ++e) {
+          sum_sq += (row[e] - mu) * (row[e] - mu);
+        }
+        mean[c] = mu;
+        stdv[c] = sum_sq / m;
       }
-      caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, tmp,
-          ones_.cpu_data(), 0, stdv);  // var = E((x - E x)^2)
       caffe_cpu_axpby(C, Dtype(1), mean, moving_average_fraction_,
           this->blobs_[4]->mutable_cpu_data() + p * C);
       const Dtype bias_correction_factor = m > 1 ? Dtype(m) / (m - 1) : 1;
@@ -313,11 +403,9 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
         act[e] = std::max(g * x_hat[e] + b, Dtype(0));
       }
     }
-    // Local convolution with patch p's own weights: one im2col, one GEMM.
-    region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
-        col_.mutable_cpu_data());
-    caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasNoTrans, C, m, ckk, 1,
-        weight + p * C * ckk, col_.cpu_data(), 0, tmp);
+    // Local convolution with patch p's own weights.
+    Dtype* tmp = patch_tmp_.mutable_cpu_data();
+    PatchConvForward(p, num, h, w, act, tmp);
     // Identity addition, written back to each image's own patch.
 #pragma omp parallel for if (C * m > kParallelMin)
     for (int c = 0; c < C; ++c) {
@@ -342,9 +430,7 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
       || this->param_propagate_down(2) || this->param_propagate_down(3);
   const int num = bottom[0]->num(), C = channels_;
   const int height = bottom[0]->height(), width = bottom[0]->width();
-  const int ckk = C * kernel_size_ * kernel_size_;
   const Dtype* top_diff = top[0]->cpu_diff();
-  const Dtype* weight = this->blobs_[0]->cpu_data();
   const Dtype* gamma = this->blobs_[2]->cpu_data();
   for (int p = 0; p < num_patches_; ++p) {
     const int y0 = row_bounds_[p / grid_w_], x0 = col_bounds_[p % grid_w_];
@@ -356,36 +442,36 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     const Dtype* act = act_.cpu_data() + patch_offset_[p];
     Dtype* dpre = act_.mutable_cpu_diff() + patch_offset_[p];
     region_gather_cpu(top_diff, num, C, height, width, y0, x0, h, w, dy);
-    // Convolution: bias and weight gradients (accumulated, as Caffe does).
+    // Convolution: bias and weight gradients (accumulated, as Caffe does),
+    // and the gradient of its input.
     if (this->param_propagate_down(1)) {
       caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dy, ones_.cpu_data(), 1,
           this->blobs_[1]->mutable_cpu_diff() + p * C);
     }
-    if (this->param_propagate_down(0)) {
-      region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
-          col_.mutable_cpu_data());
-      caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
-          col_.cpu_data(), 1,
-          this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
-    }
+    PatchConvBackward(p, num, h, w, act, dy, this->param_propagate_down(0),
+        need_pre_diff ? dpre : NULL);
     if (!need_pre_diff) {
       continue;
     }
-    // Convolution: gradient of its input, then ReLU.
-    caffe_cpu_gemm<Dtype>(CblasTrans, CblasNoTrans, ckk, m, C, 1,
-        weight + p * C * ckk, dy, 0, col_.mutable_cpu_diff());
-    region_col2im_cpu(col_.cpu_diff(), C, num, h, w, kernel_size_, pad_, dpre);
-#pragma omp parallel for if (C * m > kParallelMin)
-    for (int e = 0; e < C * m; ++e) {
-      if (act[e] <= 0) { dpre[e] = 0; }
-    }
-    // Scale: dgamma = sum(dpre * x_hat), dbeta = sum(dpre), per channel.
+    // ReLU, and for Scale dgamma = sum(dpre * x_hat) and dbeta = sum(dpre)
+    // per channel, in one pass over the channel's row.
     Dtype* sums = sums_.mutable_cpu_data();
-    caffe_mul(C * m, dpre, x_hat, patch_tmp_.mutable_cpu_data());
-    caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, patch_tmp_.cpu_data(),
-        ones_.cpu_data(), 0, sums);
-    caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dpre, ones_.cpu_data(), 0,
-        sums + C);
+#pragma omp parallel for if (C * m > kParallelMin)
+    for (int c = 0; c < C; ++c) {
+      Dtype* d = dpre + c * m;
+      const Dtype* a = act + c * m;
+      const Dtype* xh = x_hat + c * m;
+      Dtype sum_xhat = 0, sum = 0;
+#pragma omp simd reduction(+:sum_xhat, sum)
+      for (int e = 0; e < m; ++e) {
+        const Dtype v = a[e] > 0 ? d[e] : Dtype(0);
+        d[e] = v;
+        sum_xhat += v * xh[e];
+        sum += v;
+      }
+      sums[c] = sum_xhat;
+      sums[C + c] = sum;
+    }
     if (this->param_propagate_down(2)) {
       caffe_axpy(C, Dtype(1), sums,
           this->blobs_[2]->mutable_cpu_diff() + p * C);
