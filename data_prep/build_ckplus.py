@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import faces
-from data_prep.build_emotionet import parse_au_list
 from data_prep.pipeline import SPLITS, Build, Task, add_common_args, parse_split_fractions
+from dscmr.aus import parse_au_list
 from dscmr.errors import InputError, cli
 from tools.paper import CKPLUS_AUS
 

@@ -14,18 +14,12 @@ import numpy as np
 
 from data_prep import faces, tables
 from data_prep.pipeline import Build, add_common_args, parse_split_fractions, split_of
+from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
 from data_prep.tables import Row, RowError
 from tools.paper import EMOTIONET_AUS, IGNORE_LABEL
 
 MODULE = "data_prep.build_emotionet"
-
-
-def parse_au_list(text):
-    try:
-        return tuple(int(a.strip().upper().removeprefix("AU")) for a in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"want AU numbers like 1,2,4; got {text!r}")
 
 
 def parser():
@@ -76,7 +70,7 @@ def header_columns(path, delimiter, args):
     if is_header:
         cols = {}
         for i, name in enumerate(values, start=1):
-            au = tables.au_number(name)
+            au = au_number(name)
             if au is None:
                 raise InputError(path, f"header column {i + 1} {name!r} is not an AU name (like AU12)", line)
             cols[au] = i

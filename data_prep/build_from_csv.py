@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from data_prep import faces, tables
-from data_prep.build_emotionet import parse_au_list
 from data_prep.pipeline import SPLITS, Build, add_common_args, parse_split_fractions, split_of
+from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
 from data_prep.tables import Row, RowError
 from tools.paper import IGNORE_LABEL
@@ -66,8 +66,8 @@ class Header:
             m = LANDMARK.match(name.lower())
             if m:
                 (xs if m.group(1) == "x" else ys)[int(m.group(2))] = i
-            elif name.upper().startswith("AU") and tables.au_number(name) is not None:
-                au_cols[tables.au_number(name)] = i
+            elif name.upper().startswith("AU") and au_number(name) is not None:
+                au_cols[au_number(name)] = i
         if not au_cols:
             raise InputError(path, "the header has no AU columns (named like AU12)", line=1)
         self.aus = tuple(wanted_aus) if wanted_aus else tuple(au_cols)

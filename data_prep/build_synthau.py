@@ -9,6 +9,7 @@ import sys
 
 from data_prep import synthau
 from data_prep.pipeline import SPLITS, Build, Task, add_common_args
+from dscmr.aus import parse_au_list
 from dscmr.errors import cli
 from tools.paper import EMOTIONET_AUS, FIG5_TRAIN_NP, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
@@ -19,12 +20,8 @@ IDENTITY_BLOCK = 10_000_000   # identity ids of split s are SPLIT_CODE[s] * IDEN
 
 
 def parse_aus(text):
-    try:
-        aus = tuple(int(a.strip().upper().removeprefix("AU")) for a in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--aus wants AU numbers like 1,2,4; got {text!r}")
-    bad = [a for a in aus if a not in EMOTIONET_AUS]
-    if bad or len(set(aus)) != len(aus) or not aus:
+    aus = parse_au_list(text)
+    if any(a not in EMOTIONET_AUS for a in aus):
         raise argparse.ArgumentTypeError(
             f"--aus: synthau renders the 11 EmotioNet AUs {','.join(map(str, EMOTIONET_AUS))}, once each; got {text!r}")
     return tuple(a for a in EMOTIONET_AUS if a in aus)

@@ -6,7 +6,6 @@ hash per image path is kept, to find duplicates).
 """
 import csv
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -16,7 +15,6 @@ from data_prep.pipeline import Task
 from dscmr.errors import InputError
 from tools.paper import IGNORE_LABEL
 
-AU_NAME = re.compile(r"^\s*(?:AU)?\s*0*(\d+)\s*$", re.IGNORECASE)
 
 
 class RowError(Exception):
@@ -29,12 +27,6 @@ class Row:
     image: str                 # the path the worker opens
     labels: np.ndarray         # float32 0 / 1 / IGNORE_LABEL
     landmarks: object = None   # (k, 2) float array, or None to detect
-
-
-def au_number(name):
-    """The AU number of a column name like 'AU12', 'au 12' or '12', or None."""
-    m = AU_NAME.match(name)
-    return int(m.group(1)) if m else None
 
 
 def parse_label(text, column):

@@ -33,10 +33,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.dataset import read_manifest  # noqa: E402
 from dscmr.errors import InputError, cli  # noqa: E402
 from tools.caffe_files import load_net, read_net  # noqa: E402
-from tools.generate_prototxt import DEFAULT_MEAN_BGR, parse_aus  # noqa: E402
+from tools.generate_prototxt import DEFAULT_MEAN_BGR  # noqa: E402
 from tools.metrics import mean_metrics, per_au_metrics  # noqa: E402
 from tools.paper import IGNORE_LABEL  # noqa: E402
 
@@ -205,7 +206,7 @@ def main(argv=None):
     ap.add_argument("--data", help="a dataset directory written by data_prep (holds manifest.json)")
     ap.add_argument("--split", default="test", help="which split to evaluate (default: test)")
     ap.add_argument("--images", help="with a deploy --model: a list of aligned faces and their labels (see above)")
-    ap.add_argument("--aus", type=parse_aus, help="with --images: the AUs of its label columns, e.g. 1,2,4")
+    ap.add_argument("--aus", type=parse_au_list, help="with --images: the AUs of its label columns, e.g. 1,2,4")
     ap.add_argument("--mean", type=float, nargs=3, default=DEFAULT_MEAN_BGR, metavar=("B", "G", "R"),
                     help="with a deploy --model: the mean the net was trained with (default: 104 117 123)")
     ap.add_argument("--predictions", help="an .npz this tool wrote: recompute the metrics without Caffe")

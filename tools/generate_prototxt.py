@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.errors import cli  # noqa: E402
 from tools import paper  # noqa: E402
 
@@ -291,16 +292,6 @@ def generate(opts):
     return files
 
 
-def parse_aus(text):
-    try:
-        aus = tuple(int(a) for a in text.replace("AU", "").split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--aus wants comma-separated AU numbers like 1,2,4; got {text!r}")
-    if len(set(aus)) != len(aus) or not aus:
-        raise argparse.ArgumentTypeError(f"--aus must list distinct AUs; got {text!r}")
-    return aus
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "prototxt"), help="output directory (default: prototxt/)")
@@ -309,7 +300,7 @@ def parse_args(argv=None):
                          "(default: prototxt, i.e. run caffe from the repository root)")
     ap.add_argument("--data", default="data/synthau",
                     help="dataset directory with {train,val}/{images,labels} LMDBs (default: data/synthau)")
-    ap.add_argument("--aus", type=parse_aus, default=paper.EMOTIONET_AUS,
+    ap.add_argument("--aus", type=parse_au_list, default=paper.EMOTIONET_AUS,
                     help="AUs, in label-column order (default: the 11 EmotioNet AUs)")
     ap.add_argument("--batch-size", type=int, default=16, help="images per batch (default: 16)")
     ap.add_argument("--mean", type=float, nargs=3, default=DEFAULT_MEAN_BGR, metavar=("B", "G", "R"),

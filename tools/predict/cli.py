@@ -15,8 +15,8 @@ import time
 from tqdm import tqdm
 
 from data_prep.detect import MODEL_FILES, Landmarker
+from dscmr.aus import parse_au_list
 from dscmr.errors import cli
-from tools.generate_prototxt import parse_aus
 from tools.predict import sources
 from tools.predict.annotate import Annotator
 from tools.predict.batch import Batcher
@@ -58,7 +58,7 @@ def parser():
     m.add_argument("--model-card", help="its model card (default: beside the weights, "
                                         "runs/ldscmr_iter_6000.caffemodel -> runs/ldscmr.model.json)")
     m.add_argument("--deploy", help="the deploy prototxt (default: the one the model card names)")
-    m.add_argument("--aus", type=parse_aus,
+    m.add_argument("--aus", type=parse_au_list,
                    help="the AUs to report, in this order, e.g. 6,12 (default: all the model's AUs, as its card lists them)")
     m.add_argument("--threshold", type=probability, default=0.5,
                    help="probability at or above which AUxx_c is 1 (default: %(default)s)")
