@@ -91,7 +91,15 @@ def main(argv=None):
                 f"(OPENBLAS_CORETYPE={builds[0].env.get('OPENBLAS_CORETYPE')}, OpenBLAS's own choice on this CPU). "
                 if before else "")
              + "Load average (1 min) at the start and after each round: " + ", ".join(str(l[0]) for l in loads) + ".")
-    write_result(opts.json, "nets", "Networks: Caffe vs PyTorch", "\n".join([intro, "", *rows]), results)
+    speed = ["| net | images/s, engine CAFFE | images/s, DNNL | paper schedule (6000 iterations), engine CAFFE | "
+             "paper schedule, DNNL |", "|---|---:|---:|---:|---:|"]
+    for net, r in results["nets"].items():
+        speed.append(f"| {net} | {opts.batch / r['engine_caffe_ms'] * 1e3:.1f} | {opts.batch / r['caffe_ms'] * 1e3:.1f} | "
+                     f"{6000 * r['engine_caffe_ms'] / 3.6e6:.1f} h | {6000 * r['caffe_ms'] / 3.6e6:.1f} h |")
+    training = ("Training speed from the same times (batch / fwd+bwd time; the schedule's hours leave out data "
+                "loading and the test phases, a few per cent):")
+    write_result(opts.json, "nets", "Networks: Caffe vs PyTorch", "\n".join([intro, "", *rows, "", training, "", *speed]),
+                 results)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = REPO / ".venv" / "bin" / "python"
 THREADS = 2
-# Per core per cycle: 2 AVX-512 FMA units x 16 floats x 2 flops (multiply and add).
-FP32_FLOPS_PER_CYCLE = 64
+
+
+def fp32_flops_per_cycle(cpuinfo, flags):
+    """(flops per core per cycle, why): FMA units x floats per vector x 2 (multiply and add). AMD's
+    family 25 (Zen 3 and Zen 4) has two 256-bit FMA pipes and runs AVX-512 on them in two halves;
+    family 26 (Zen 5) and Intel's AVX-512 Xeons have two 512-bit FMA units."""
+    vendor = re.search(r"^vendor_id\s*:\s*(.*)$", cpuinfo, re.M).group(1)
+    family = int(re.search(r"^cpu family\s*:\s*(\d+)$", cpuinfo, re.M).group(1))
+    if vendor == "AuthenticAMD" and family < 26 or "avx512f" not in flags:
+        return 32, "2 FMA units x 8 floats x 2 (256-bit FMA pipes" + (", AVX-512 run in two halves)" if "avx512f" in flags else ")")
+    return 64, "2 FMA units x 16 floats x 2 (512-bit FMA)"
 
 
 def thread_env(threads=THREADS, build=None):
@@ -100,12 +109,12 @@ def machine():
     flags = set(re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.M).group(1).split())
     cores = os.cpu_count()
     mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))
+    per_cycle, why = fp32_flops_per_cycle(cpuinfo, flags)
     return {
         "cpu": model, "cores": cores, "mhz": mhz,
         "isa": sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
-        "peak_fp32_gflops": round(cores * mhz * 1e-3 * FP32_FLOPS_PER_CYCLE, 1),
-        "peak_note": f"{cores} cores x {mhz / 1e3:.2f} GHz x {FP32_FLOPS_PER_CYCLE} flops/cycle "
-                     "(2 AVX-512 FMA units; nominal clock)",
+        "peak_fp32_gflops": round(cores * mhz * 1e-3 * per_cycle, 1),
+        "peak_note": f"{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} flops/cycle ({why}; nominal clock)",
         "memory_gib": round(mem_kb / 2**20, 1),
         "kernel": platform.release(), "python": platform.python_version(),
         "threads": THREADS, "caffe": caffe_blas(), "blas_runtime": openblas_core(),
