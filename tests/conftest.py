@@ -1,13 +1,10 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-# Quiet glog for pycaffe; the repository root makes python_layers/ and tests/ importable.
+# Quiet glog for pycaffe. The repository root is importable through the venv's .pth
+# (setup/install_launcher.sh), tests/ through pytest's rootdir-relative imports.
 os.environ.setdefault("GLOG_minloglevel", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 @pytest.fixture(scope="session")

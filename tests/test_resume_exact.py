@@ -61,9 +61,8 @@ def test_the_same_command_and_seed_repeat_bit_for_bit(data, straight, tmp_path):
 
 
 def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
-    code = (f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
-            "from pathlib import Path\nimport test_resume_exact as t\n"
-            f"t.train(Path({str(tmp_path)!r}), Path({str(data)!r}))\n")
+    code = ("from pathlib import Path\nfrom tools import training_run as t\n"
+            f"t.run(Path({str(tmp_path)!r}), {METHOD!r}, Path({str(data)!r}), {AUS!r}, t.{SCHEDULE!r}, 8)\n")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = tmp_path / f"{METHOD}_iter_4.caffemodel"

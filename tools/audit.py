@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
 from tools import auc_bound, metrics, paper, training_run  # noqa: E402

@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.dataset import read_manifest  # noqa: E402

@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.errors import cli  # noqa: E402

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402
 

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402

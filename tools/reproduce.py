@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from data_prep import derive  # noqa: E402
 from dscmr.dataset import read_manifest  # noqa: E402
