@@ -11,9 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import (REPO, Build, bench_args, caffe_home, load_average, median,  # noqa: E402
+from bench.common import (REPO, Build, bench_args, caffe_home, load_average, median, openblas_coretype,
                           run_json, write_result)
 
 
@@ -38,10 +36,8 @@ def options(ap):
 def main(argv=None):
     opts = bench_args(__doc__, argv, options)
     rounds = 1 if opts.quick else opts.rounds
-    sys.path.insert(0, str(REPO / "setup"))
-    from openblas_coretype import detected_core, openblas_of
-    libcaffe = str(caffe_home() / "lib" / "libcaffe.so")
-    own = detected_core(openblas_of(libcaffe))
+    coretype = openblas_coretype()
+    own = coretype.detected_core(coretype.openblas_of(str(caffe_home() / "lib" / "libcaffe.so")))
     variants = {f"OpenBLAS, its own choice ({own})": ("openblas", {"OPENBLAS_CORETYPE": own}),
                 "OpenBLAS, setup/openblas_coretype.py": ("openblas", {})}
     if (Path(sys.prefix) / "lib" / "libmkl_rt.so.3").exists():

@@ -9,14 +9,10 @@ usual cache's build.
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import REPO, bench_args, load_average, write_result  # noqa: E402
+from bench.common import REPO, bench_args, load_average, write_result
 
 
 def timed_build(env):

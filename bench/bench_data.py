@@ -7,14 +7,11 @@ per second (source faces rendered, and LMDB entries written, mirrored copies inc
 import json
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import PYTHON, REPO, bench_args, load_average, thread_env, write_result  # noqa: E402
+from bench.common import PYTHON, REPO, bench_args, load_average, thread_env, write_result
 
 
 def options(ap):

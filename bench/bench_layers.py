@@ -9,12 +9,8 @@ forward + backward over the sum of all layers'.
 
   python bench/bench_layers.py --json /tmp/layers.json
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import bench_args, builds_under_test, load_average, median, run_json, write_result  # noqa: E402,E501
+from bench.common import bench_args, builds_under_test, load_average, median, run_json, write_result  # noqa: E501
 
 LOSS_NETS = {"dscmr": "AdMSRLoss", "alexnet_admsr": "AdMSRLoss", "alexnet_msr": "MSRLoss"}
 

@@ -15,9 +15,7 @@ backward pass costs two forward passes (input and weight gradients).
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import (THREADS, bench_args, builds_under_test, load_average, median,  # noqa: E402
+from bench.common import (THREADS, bench_args, builds_under_test, load_average, median,
                           run_json, write_result)
 
 NETS = ("resnet18", "dscmr", "ldscmr", "alexnet", "drml")

@@ -8,12 +8,12 @@ import os
 import tempfile
 
 os.environ.setdefault("GLOG_minloglevel", "2")
-import caffe  # noqa: E402
-from caffe import layers as L  # noqa: E402
-import numpy as np  # noqa: E402
+import caffe
+from caffe import layers as L
+import numpy as np
 
-from tools import paper  # noqa: E402
-from tools.generate_prototxt import NetBuilder, input_size  # noqa: E402
+from tools import paper
+from tools.generate_prototxt import NetBuilder, input_size
 
 N_AUS = len(paper.EMOTIONET_AUS)
 LAYER_NETS = ("region", "conv3x3")

@@ -6,7 +6,6 @@ import platform
 import re
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,14 +43,22 @@ class Build:
         self.label, self.home, self.env = label, Path(home), dict(env or {})
 
 
+def openblas_coretype():
+    """setup/openblas_coretype.py, the set-up's own detection of OpenBLAS's kernels, as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("openblas_coretype", REPO / "setup" / "openblas_coretype.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def builds_under_test(before=None):
     """The current build ("after"), and with --before PRODUCT an earlier one ("before"), run as
     it ran before setup/openblas_coretype.py: with the OpenBLAS kernels OpenBLAS picks by itself."""
     builds = [Build("after", caffe_home())]
     if before:
-        sys.path.insert(0, str(REPO / "setup"))
-        from openblas_coretype import detected_core, openblas_of
-        core = detected_core(openblas_of(str(Path(before) / "lib" / "libcaffe.so")))
+        coretype = openblas_coretype()
+        core = coretype.detected_core(coretype.openblas_of(str(Path(before) / "lib" / "libcaffe.so")))
         builds.insert(0, Build("before", before, {"OPENBLAS_CORETYPE": core}))
     return builds
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROW_MAJOR, NO_TRANS = 101, 111
 
@@ -21,10 +20,8 @@ ROW_MAJOR, NO_TRANS = 101, 111
 def load(blas):
     """(library, its own description) of 'openblas' (the one libcaffe links) or 'mkl' (the venv's)."""
     if blas == "openblas":
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "setup"))
-        from bench.common import caffe_home
-        from openblas_coretype import openblas_of
-        lib = ctypes.CDLL(openblas_of(str(caffe_home() / "lib" / "libcaffe.so")))
+        from bench.common import caffe_home, openblas_coretype
+        lib = ctypes.CDLL(openblas_coretype().openblas_of(str(caffe_home() / "lib" / "libcaffe.so")))
         lib.openblas_get_corename.restype = ctypes.c_char_p
         return lib, f"OpenBLAS, {lib.openblas_get_corename().decode()} kernels"
     lib = ctypes.CDLL(str(Path(sys.prefix) / "lib" / "libmkl_rt.so.3"))

@@ -24,10 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import PYTHON, REPO, caffe_home, check_product, load_average, machine  # noqa: E402
-from dscmr.errors import InputError, cli  # noqa: E402
+from bench.common import PYTHON, REPO, caffe_home, check_product, load_average, machine
+from dscmr.errors import InputError, cli
 
 BENCH = Path(__file__).resolve().parent
 ORDER = ("blas", "nets", "layers", "data", "predict", "build")

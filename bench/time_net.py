@@ -11,11 +11,8 @@ Thread counts come from the environment (OPENBLAS/OMP/MKL_NUM_THREADS), torch's 
 """
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def time_caffe(method, batch, iters, warmup, per_layer, conv_engine):
