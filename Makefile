@@ -7,7 +7,7 @@ SHELL := /bin/bash
 VENV := .venv
 SOLVER ?= prototxt/ldscmr_solver.prototxt
 
-.PHONY: help setup setup-gpu system-deps venv caffe test gtest pytest data train bench
+.PHONY: help setup setup-gpu system-deps venv caffe test gtest lint pytest data train bench
 
 help:
 	@echo "make train            install what is missing, build Caffe and the default dataset, train $(SOLVER)"
@@ -37,10 +37,15 @@ setup-gpu: venv
 	@CAFFE_GPU=1 bash setup/build_caffe.sh
 
 test: setup
-	@$(MAKE) --no-print-directory gtest pytest
+	@$(MAKE) --no-print-directory gtest lint pytest
 
 gtest:
 	@bash setup/run_gtests.sh
+
+# Lint: ruff, configured in pyproject.toml.
+lint:
+	@echo "[test] ruff check"
+	@$(VENV)/bin/ruff check .
 
 pytest:
 	@echo "[test] pytest"

@@ -11,8 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bench.common import (REPO, Build, bench_args, caffe_home, load_average, median, openblas_coretype,
-                          run_json, write_result)
+from bench.common import REPO, Build, bench_args, caffe_home, load_average, median, openblas_coretype, run_json, write_result
 
 
 def resnet18_gemms():
@@ -63,7 +62,7 @@ def main(argv=None):
         rows.append(f"| {v} | {names[v]} | " + " | ".join(f"{g:.0f}" for g in per_shape) + f" | {ms:.1f} |")
     md = "\n".join([f"GFLOP/s per GEMM shape (M x N x K; row-major, no transposes), median of {rounds} rounds; "
                     f"the last column adds up the forward GEMMs of one image through ResNet-18. Load average "
-                    f"(1 min): {', '.join(str(l[0]) for l in loads)}.", "", *rows])
+                    f"(1 min): {', '.join(str(load[0]) for load in loads)}.", "", *rows])
     write_result(opts.json, "blas", "BLAS: GEMM throughput", md, {"variants": results, "load_average": loads})
 
 

@@ -40,7 +40,7 @@ def main(argv=None):
     results["load_average"] = loads
     cold = f"cold {results['cold_s']:.0f} s (empty cache, source fetch included), " if "cold_s" in results else ""
     md = (f"`setup/build_caffe.sh` with {results['jobs']} jobs: {cold}cached {results['cached_s']:.1f} s. "
-          f"Load average: {', '.join(str(l[0]) for l in loads)}.")
+          f"Load average: {', '.join(str(load[0]) for load in loads)}.")
     write_result(opts.json, "build", "Caffe build times", md, results)
 
 

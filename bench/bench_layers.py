@@ -60,7 +60,7 @@ def main(argv=None):
             md.append(f"| {net} | {sh['loss_type']} | {sh['loss_ms']:.3f} | {sh['iteration_ms']:.0f} | "
                       f"{100 * sh['share']:.4f} % |")
         md.append("")
-    md.append("Load average (1 min) over the runs: " + ", ".join(str(l[0]) for l in loads) + ".")
+    md.append("Load average (1 min) over the runs: " + ", ".join(str(load[0]) for load in loads) + ".")
     results["load_average"] = loads
     write_result(opts.json, "layers", "The project's layers: Region vs conv, loss share", "\n".join(md), results)
 

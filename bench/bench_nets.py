@@ -15,8 +15,7 @@ backward pass costs two forward passes (input and weight gradients).
 import sys
 from pathlib import Path
 
-from bench.common import (THREADS, bench_args, builds_under_test, load_average, median,
-                          run_json, write_result)
+from bench.common import THREADS, bench_args, builds_under_test, load_average, median, run_json, write_result
 
 NETS = ("resnet18", "dscmr", "ldscmr", "alexnet", "drml")
 
@@ -88,7 +87,7 @@ def main(argv=None):
              + ("'Caffe before' is the earlier build given with --before, run as it ran before this work "
                 f"(OPENBLAS_CORETYPE={builds[0].env.get('OPENBLAS_CORETYPE')}, OpenBLAS's own choice on this CPU). "
                 if before else "")
-             + "Load average (1 min) at the start and after each round: " + ", ".join(str(l[0]) for l in loads) + ".")
+             + "Load average (1 min) at the start and after each round: " + ", ".join(str(load[0]) for load in loads) + ".")
     speed = ["| net | images/s, engine CAFFE | images/s, DNNL | paper schedule (6000 iterations), engine CAFFE | "
              "paper schedule, DNNL |", "|---|---:|---:|---:|---:|"]
     for net, r in results["nets"].items():

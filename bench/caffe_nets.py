@@ -9,8 +9,8 @@ import tempfile
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe
-from caffe import layers as L
 import numpy as np
+from caffe import layers as L
 
 from tools import paper
 from tools.generate_prototxt import NetBuilder, input_size

@@ -20,7 +20,8 @@ def fp32_flops_per_cycle(cpuinfo, flags):
     vendor = re.search(r"^vendor_id\s*:\s*(.*)$", cpuinfo, re.M).group(1)
     family = int(re.search(r"^cpu family\s*:\s*(\d+)$", cpuinfo, re.M).group(1))
     if vendor == "AuthenticAMD" and family < 26 or "avx512f" not in flags:
-        return 32, "2 FMA units x 8 floats x 2 (256-bit FMA pipes" + (", AVX-512 run in two halves)" if "avx512f" in flags else ")")
+        halves = ", AVX-512 run in two halves" if "avx512f" in flags else ""
+        return 32, f"2 FMA units x 8 floats x 2 (256-bit FMA pipes{halves})"
     return 64, "2 FMA units x 16 floats x 2 (512-bit FMA)"
 
 

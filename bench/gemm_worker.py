@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 ROW_MAJOR, NO_TRANS = 101, 111
 
 

@@ -150,7 +150,8 @@ def earlier_benches(path, rerun):
 @cli("bench")
 def main(argv=None):
     names = bench_names()
-    ap = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, smaller runs")
     ap.add_argument("--only", type=lambda s: s.split(","), default=names,
                     help=f"comma-separated benches (default: all: {','.join(names)})")

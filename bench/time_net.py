@@ -14,7 +14,6 @@ import json
 import time
 
 
-
 def time_caffe(method, batch, iters, warmup, per_layer, conv_engine):
     from bench.caffe_nets import LAYER_NETS, fill_inputs, layer_net_param, load_net, train_net_param
     net_param = layer_net_param(method, batch) if method in LAYER_NETS else train_net_param(method, batch)
@@ -57,6 +56,7 @@ def time_caffe_layers(net, iters):
 
 def time_torch(method, batch, iters, warmup, threads):
     import torch
+
     from bench.torch_nets import inputs, model_and_loss
     torch.set_num_threads(threads)
     model, loss_fn = model_and_loss(method)

@@ -7,8 +7,8 @@ LRN's alpha is divided by the window in both. The Region layer is written as
 docs/layers/region.md defines it: per patch BatchNorm, ReLU and 3 x 3 conv, plus the identity.
 """
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from tools import paper
 from tools.generate_prototxt import input_size

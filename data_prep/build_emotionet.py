@@ -14,9 +14,9 @@ import numpy as np
 
 from data_prep import faces, tables
 from data_prep.pipeline import Build, add_common_args, parse_split_fractions, split_of
+from data_prep.tables import Row, RowError
 from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
-from data_prep.tables import Row, RowError
 from tools.paper import EMOTIONET_AUS, IGNORE_LABEL
 
 MODULE = "data_prep.build_emotionet"

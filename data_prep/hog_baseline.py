@@ -6,7 +6,6 @@ Trains one classifier per AU (balanced class weights; ignore-labelled samples le
 train split and scores F1 on the test split. It is a floor for the nets, not the paper's method.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 

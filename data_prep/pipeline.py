@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -81,10 +80,12 @@ def add_common_args(parser, default_out, default_encoding="png"):
     g = parser.add_argument_group("output (common to all builders)")
     g.add_argument("--out", type=Path, default=Path(default_out),
                    help="dataset directory to write (default: %(default)s); it appears only when complete")
-    g.add_argument("--seed", type=int, default=1, help="seed of the split, of the shuffle and of synthau's faces (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=1,
+                   help="seed of the split, of the shuffle and of synthau's faces (default: %(default)s)")
     g.add_argument("--encode", choices=ENCODINGS, default=default_encoding,
                    help="store images raw, or as PNG (lossless) or JPEG bytes that Caffe decodes (default: %(default)s)")
-    g.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality with --encode jpg (default: %(default)s)")
+    g.add_argument("--jpeg-quality", type=int, default=95, metavar="Q",
+                   help="JPEG quality with --encode jpg (default: %(default)s)")
     g.add_argument("--mirror", action="store_true",
                    help="add a horizontally mirrored copy of every train image (Sec. 3.1: \"Each face was "
                         "horizontally mirrored for data augmentation\"); val and test are never mirrored")

@@ -344,7 +344,8 @@ def render(idt, inten, rng):
     if idt["moustache"]:
         xs = np.linspace(-f.cw[0] * 0.9, f.cw[1] * 0.9, 12)
         ml = f.mouth_line(xs) - f.ut
-        _poly(img, P(np.vstack([np.stack([xs, ml - 0.02], 1), np.stack([xs[::-1], ml[::-1] - 0.1 - 0.03 * np.cos(xs[::-1] * 3)], 1)]), 0.1), hair)
+        lower = ml[::-1] - 0.1 - 0.03 * np.cos(xs[::-1] * 3)
+        _poly(img, P(np.vstack([np.stack([xs, ml - 0.02], 1), np.stack([xs[::-1], lower], 1)]), 0.1), hair)
     if idt["beard"]:
         j = f.jaw_curve(25)[4:21]
         inner = np.stack([j[:, 0] * 0.7, np.maximum(j[:, 1] - 0.35, f.centre + f.lt + 0.08)], 1)

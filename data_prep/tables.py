@@ -16,7 +16,6 @@ from dscmr.errors import InputError
 from tools.paper import IGNORE_LABEL
 
 
-
 class RowError(Exception):
     """A bad row; the message says what is wrong (the caller adds file:line)."""
 

@@ -31,9 +31,9 @@ param_str: JSON with RegionParameter's field names, all optional:
 A filler is a FillerParameter subset: {"type": "constant", "value"}, {"type": "gaussian", "mean",
 "std"} or {"type": "uniform", "min", "max"}, missing keys taking FillerParameter's defaults.
 """
+import caffe
 import numpy as np
 
-import caffe
 from python_layers.params import parse_param_str
 
 BLOB_NAMES = ("weights", "bias", "gamma", "beta", "running_mean", "running_var", "scale_factor")

@@ -13,7 +13,8 @@ from tools import generate_prototxt as gen
 
 
 def tiny_logits(ns, data, n_aus):
-    from caffe import layers as L, params as P
+    from caffe import layers as L
+    from caffe import params as P
     ns.half = L.Pooling(data, pool=P.Pooling.AVE, kernel_size=2, stride=2)
     ns.small = L.Power(ns.half, power_param=dict(scale=0.0125))
     ns.conv1 = L.Convolution(ns.small, num_output=16, kernel_size=5, stride=2, weight_filler=dict(type="msra"))

@@ -2,8 +2,8 @@
 import json
 
 import numpy as np
-
 from caffe_helpers import net_from_text
+
 from python_layers.region import BLOB_NAMES
 
 # Blobs 0-3 learn; 4-6 are BatchNorm statistics. The C++ layer forces this itself; a Python

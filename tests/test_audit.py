@@ -3,8 +3,8 @@ value, and the committed AUDIT.md is what the audit writes from the committed re
 import json
 
 import pytest
-
 from caffe_helpers import REPO
+
 from tools import audit, paper
 
 

@@ -3,7 +3,6 @@ import re
 import subprocess
 
 import numpy as np
-
 from caffe_helpers import CAFFE_HOME, REPO, dummy_multilabel_net, net_from_text, run_caffe
 
 

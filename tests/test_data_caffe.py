@@ -2,10 +2,10 @@
 lockstep give the expected shapes, pixels and labels."""
 import numpy as np
 import pytest
-
 from caffe_helpers import net_from_text
-from data_prep import build_synthau
 from data_helpers import load
+
+from data_prep import build_synthau
 
 MEAN = (104.0, 117.0, 123.0)
 

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from caffe_helpers import REPO
 
 

@@ -2,11 +2,11 @@
 import cv2
 import numpy as np
 import pytest
+from data_helpers import face, load, report_rows
 
 from data_prep import build_from_csv
 from data_prep.align import align_face, five_from_68
 from data_prep.pipeline import split_of
-from data_helpers import face, load, report_rows
 
 
 def _xy(pts):
@@ -115,5 +115,6 @@ def test_a_failed_build_keeps_its_skip_report_beside_the_output(tmp_path, capsys
     _write(tmp_path / "l.csv", ["path", "AU1"], [["gone.png", "1"], ["lost.png", "0"]])
     assert _run(tmp_path / "l.csv", tmp_path / "ds", "--split", "1,0,0") == 2
     report = tmp_path / "ds.skipped.tsv"
-    assert capsys.readouterr().err.strip() == f"build_from_csv: ds: no usable train image; the skipped items are listed in {report}"
+    assert capsys.readouterr().err.strip() == \
+        f"build_from_csv: ds: no usable train image; the skipped items are listed in {report}"
     assert len(report.read_text().splitlines()) == 3 and not (tmp_path / "ds").exists()

@@ -5,9 +5,9 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
+from data_helpers import load, report_rows
 
 from data_prep import build_emotionet
-from data_helpers import load, report_rows
 from tools.paper import EMOTIONET_AUS
 
 HEADER = "URL," + ",".join(f"AU{a}" for a in EMOTIONET_AUS)

@@ -4,9 +4,9 @@ import re
 
 import numpy as np
 import pytest
+from data_helpers import load
 
 from data_prep import build_synthau, synthau
-from data_helpers import load
 from tools.paper import EMOTIONET_AUS, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
 SIZES = ["--train", "60", "--val", "24", "--test", "24", "--images-per-identity", "4"]

@@ -14,7 +14,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from caffe_helpers import REPO, run_caffe
 
 N, CLASSES, K, J = 4, 3, 3, 3
@@ -98,6 +97,7 @@ def dscmr_train_files(tmp_path, engine, iters, base_lr):
     random_seed, so both engines see the same images, labels and initial weights)."""
     import caffe
     from caffe import layers as L
+
     from tools import paper
     from tools.generate_prototxt import NetBuilder, input_size
     ns = caffe.NetSpec()

@@ -5,8 +5,8 @@ import json
 import caffe
 import numpy as np
 import pytest
-
 from data_helpers import write_random_lmdbs
+
 from data_prep.lmdb_io import read_split
 from dscmr.errors import InputError
 from tools import evaluate

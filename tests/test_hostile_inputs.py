@@ -8,7 +8,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from caffe_helpers import REPO, VENV
 
 PY = str(VENV / "bin" / "python")
@@ -109,7 +108,8 @@ CASES = [
      "{d}/text.txt"),
     ("au-predict-card-not-json", [AU_PREDICT, "--weights", "{d}/net.caffemodel", "--model-card", "{d}/text.txt",
                                   "{d}/binary.png", "--out", "{d}/o.csv"], "{d}/text.txt"),
-    ("build_from_csv-missing", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/gone.csv", "--out", "{d}/ds"], "{d}/gone.csv"),
+    ("build_from_csv-missing", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/gone.csv", "--out", "{d}/ds"],
+     "{d}/gone.csv"),
     ("build_from_csv-empty", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/empty", "--out", "{d}/ds"], "{d}/empty"),
     ("build_from_csv-binary", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/binary.png", "--out", "{d}/ds"],
      "{d}/binary.png"),

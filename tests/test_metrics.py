@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from tools.metrics import (bootstrap_metrics, mean_metrics, paired_difference, per_au_metrics, resample_counts,
-                           with_intervals)
+from tools.metrics import bootstrap_metrics, mean_metrics, paired_difference, per_au_metrics, resample_counts, with_intervals
 
 
 def test_hand_computed_case_with_an_ignored_label():

@@ -5,8 +5,8 @@ import json
 import caffe
 import numpy as np
 import pytest
-
 from data_helpers import face
+
 from data_prep.align import align_face
 from dscmr.errors import InputError
 from tools import generate_prototxt as gen

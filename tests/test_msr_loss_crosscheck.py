@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-
 from caffe_helpers import net_from_text
 
 IGNORE = 999

@@ -4,14 +4,14 @@ import json
 
 import numpy as np
 import pytest
-
 from caffe_helpers import net_from_text
+
 from python_layers.msr_loss import ad_msr_beta, msr_per_au
 
 IGNORE = 999
 # 8 samples x 6 AUs: AU 0 mixed with ignored samples (gamma = 2), AU 1 all positive, AU 2 all
 # negative, AU 3 fully ignored, AU 4 more positives (gamma = 0.4), AU 5 balanced (gamma = 1).
-I = IGNORE
+I = IGNORE  # noqa: E741 (short, so the label table below reads as a table)
 LABELS = np.array([[1, 1, 0, I, 1, 1], [0, 1, 0, I, 1, 0], [0, 1, 0, I, 1, 1],
                    [I, 1, 0, I, 0, 0], [0, 1, 0, I, 1, 1], [1, 1, 0, I, I, 0],
                    [0, 1, 0, I, 1, 1], [I, 1, 0, I, 0, 0]], dtype=np.float64)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from caffe_helpers import CAFFE_HOME, REPO
 
 # Every patched CPU path: im2col/col2im, BatchNorm's element-wise math, Scale, ReLU, max and

@@ -1,7 +1,7 @@
 """Log parsing on a real log from a short `caffe train` run, with Ad-MSR's per-AU tops logged."""
 import numpy as np
-
 from caffe_helpers import dummy_multilabel_net, run_caffe
+
 from tools.parse_log import main, parse_log
 
 NET = dummy_multilabel_net(

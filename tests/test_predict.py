@@ -9,13 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from caffe_helpers import VENV, run_caffe
+from predict_helpers import write_faces, write_tiny_net
 from sklearn.metrics import roc_auc_score
 
-from caffe_helpers import VENV, run_caffe
 from data_prep import build_synthau
 from data_prep.align import align_face
 from data_prep.detect import Landmarker
-from predict_helpers import write_faces, write_tiny_net
 from tools import model_card
 from tools.predict.cli import MIN_CONFIDENCE
 from tools.predict.table import CsvOut, columns

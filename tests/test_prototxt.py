@@ -5,9 +5,9 @@ import re
 import caffe
 import numpy as np
 import pytest
-
 from caffe_helpers import REPO, run_caffe
 from data_helpers import write_random_lmdbs
+
 from data_prep.lmdb_io import read_split
 from tools import generate_prototxt as gen
 from tools import paper

@@ -4,9 +4,9 @@ statistics after the forward pass. "Within 1e-5 relative" means max |C++ - Pytho
 at most 1e-5 times max |Python| of that blob."""
 import numpy as np
 import pytest
+from region_helpers import cpp_region, input_layer, net, python_region, random_blobs, set_blobs
 
 from python_layers.region import BLOB_NAMES
-from region_helpers import cpp_region, input_layer, net, python_region, random_blobs, set_blobs
 
 
 def assert_close(cpp, python, what):

@@ -3,9 +3,9 @@ central finite differences in float64, BatchNorm semantics against Caffe's Batch
 image independence, patch clipping and errors."""
 import numpy as np
 import pytest
+from region_helpers import get_blobs, input_layer, net, python_region, random_blobs, set_blobs
 
 from python_layers.region import BLOB_NAMES, grid_bounds, region_backward, region_forward
-from region_helpers import get_blobs, input_layer, net, python_region, random_blobs, set_blobs
 
 
 def region_net(shape, params, phase):

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from caffe_helpers import REPO
+
 from data_prep import derive
 from data_prep.lmdb_io import read_split
 from dscmr.dataset import read_manifest
@@ -57,7 +57,7 @@ def test_derive_copies_the_selected_images_and_au_columns(tiny, tmp_path):
 
 def test_derive_names_a_missing_au_and_a_missing_dataset(tiny, tmp_path):
     with pytest.raises(InputError, match="not AU7"):
-        derive.derive(tiny, tmp_path / "d", (1, 7), lambda s, l: [0], {})
+        derive.derive(tiny, tmp_path / "d", (1, 7), lambda split, labels: [0], {})
     with pytest.raises(InputError, match="nowhere/manifest.json: not found"):
         read_manifest(tmp_path / "nowhere")
 
@@ -161,6 +161,7 @@ def test_a_failing_caffe_names_its_log(tiny, tmp_path):
     data = tmp_path / "d"
     derive.derive(tiny, data, (1,), lambda split, labels: [0, 1], {})
     (data / "train" / "images" / "data.mdb").write_bytes(b"not an lmdb")
-    with pytest.raises(training_run.RunFailed, match=r"caffe train was killed by signal 6; the log is .*train.log; its errors:\n.*MDB_INVALID"):
+    killed = r"caffe train was killed by signal 6; the log is .*train.log; its errors:\n.*MDB_INVALID"
+    with pytest.raises(training_run.RunFailed, match=killed):
         training_run.run(tmp_path / "run", "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
     assert not (tmp_path / "run" / "done.json").exists()

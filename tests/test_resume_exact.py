@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 import pytest
-
 from caffe_helpers import REPO
+
 from tools import training_run
 
 METHOD = "alexnet_admsr"

@@ -35,8 +35,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
-from tools import auc_bound, metrics, paper, training_run  # noqa: E402
-from tools import reproduce_report  # noqa: E402
+from tools import (  # noqa: E402
+    auc_bound,
+    metrics,
+    paper,
+    reproduce_report,  # noqa: E402
+    training_run,
+)
 from tools.reproduce_report import fmt  # noqa: E402
 
 ENVIRONMENT_HEADING = "## (c) Environment"

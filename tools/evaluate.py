@@ -199,7 +199,8 @@ def write_atomically(path, text):
 
 @cli("evaluate")
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python tools/evaluate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python tools/evaluate.py", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="the method's train_val or deploy prototxt")
     ap.add_argument("--weights", help="a .caffemodel")
     ap.add_argument("--data", help="a dataset directory written by data_prep (holds manifest.json)")

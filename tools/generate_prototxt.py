@@ -34,7 +34,8 @@ from tools import paper  # noqa: E402
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402
-from caffe import layers as L, params as P  # noqa: E402
+from caffe import layers as L  # noqa: E402
+from caffe import params as P  # noqa: E402
 
 METHODS = ("alexnet", "alexnet_msr", "alexnet_admsr", "resnet18", "drml", "dscmr", "ldscmr",
            "dscmr_py", "ldscmr_py")

@@ -58,7 +58,7 @@ def main(argv=None):
     ap.add_argument("--only", type=lambda s: s.split(","), default=[m for m in METHODS if not m.endswith("_py")],
                     help="comma-separated methods (default: every method without the _py twins)")
     opts = ap.parse_args(argv)
-    print(f"| method | input | parameters | multiply-adds |\n|---|---|---:|---:|")
+    print("| method | input | parameters | multiply-adds |\n|---|---|---:|---:|")
     for method in opts.only:
         path = Path(opts.prototxt_dir) / f"{method}_deploy.prototxt"
         if not path.exists():

@@ -177,7 +177,8 @@ def parse_args(argv=None):
     ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
     ap.add_argument("--only", help="comma-separated generator methods to run (e.g. alexnet,ldscmr); the report "
                                    "covers every finished run")
-    ap.add_argument("--work", type=Path, default=REPO / "runs" / "reproduce", help="runs and derived data (default: runs/reproduce)")
+    ap.add_argument("--work", type=Path, default=REPO / "runs" / "reproduce",
+                    help="runs and derived data (default: runs/reproduce)")
     ap.add_argument("--results", type=Path, default=REPO / "results",
                     help="results root; writes <results>/<dataset>/<experiment>/ (default: results/)")
     ap.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
