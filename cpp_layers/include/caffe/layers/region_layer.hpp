@@ -46,6 +46,12 @@ namespace caffe {
 template <typename Dtype>
 class RegionLayer : public Layer<Dtype> {
  public:
+  // The layer's blobs, in the order of python_layers/region.py's BLOB_NAMES: the per-patch
+  // convolution weights (P x C x C x K x K) and biases, the BatchNorm scale (gamma) and shift
+  // (beta), learned; the running mean and variance and their scale factor, as BatchNormLayer
+  // keeps them, masked from the solver.
+  enum BlobIndex { kWeights = 0, kBias, kGamma, kBeta, kRunningMean, kRunningVar, kScaleFactor,
+                   kNumBlobs };
   explicit RegionLayer(const LayerParameter& param)
       : Layer<Dtype>(param) {}
   virtual void LayerSetUp(const vector<Blob<Dtype>*>& bottom,

@@ -128,14 +128,14 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
     LOG(INFO) << "Skipping parameter initialization";
   } else {
     const int P = num_patches_, C = channels_, K = kernel_size_;
-    this->blobs_.resize(7);
+    this->blobs_.resize(kNumBlobs);
     const int weight_dims[] = {P, C, C, K, K};
-    this->blobs_[0].reset(new Blob<Dtype>(vector<int>(weight_dims,
+    this->blobs_[kWeights].reset(new Blob<Dtype>(vector<int>(weight_dims,
         weight_dims + 5)));
-    for (int i = 1; i < 6; ++i) {
+    for (int i = kBias; i <= kRunningVar; ++i) {
       this->blobs_[i].reset(new Blob<Dtype>(vector<int>{P, C}));
     }
-    this->blobs_[6].reset(new Blob<Dtype>(vector<int>(1, 1)));
+    this->blobs_[kScaleFactor].reset(new Blob<Dtype>(vector<int>(1, 1)));
     // Each patch's kernel is filled as one C x C x K x K convolution's, so
     // fan-in based fillers (xavier, msra) see a convolution's fan-in.
     FillerParameter weight_filler;
@@ -149,7 +149,7 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
     for (int p = 0; p < P; ++p) {
       filler->Fill(&kernel);
       caffe_copy(kernel.count(), kernel.cpu_data(),
-          this->blobs_[0]->mutable_cpu_data() + p * kernel.count());
+          this->blobs_[kWeights]->mutable_cpu_data() + p * kernel.count());
     }
     FillerParameter bias_filler = param.bias_filler();  // default constant 0
     FillerParameter scale_filler;
@@ -159,22 +159,22 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
     }
     FillerParameter shift_filler = param.shift_filler();  // default constant 0
     filler.reset(GetFiller<Dtype>(bias_filler));
-    filler->Fill(this->blobs_[1].get());
+    filler->Fill(this->blobs_[kBias].get());
     filler.reset(GetFiller<Dtype>(scale_filler));
-    filler->Fill(this->blobs_[2].get());
+    filler->Fill(this->blobs_[kGamma].get());
     filler.reset(GetFiller<Dtype>(shift_filler));
-    filler->Fill(this->blobs_[3].get());
-    for (int i = 4; i < 7; ++i) {
+    filler->Fill(this->blobs_[kBeta].get());
+    for (int i = kRunningMean; i < kNumBlobs; ++i) {
       caffe_set(this->blobs_[i]->count(), Dtype(0),
           this->blobs_[i]->mutable_cpu_data());
     }
   }
-  // Blobs 0-3 are learned (default ParamSpecs). Blobs 4-6 are statistics:
+  // kWeights to kBeta are learned (default ParamSpecs); the rest are statistics:
   // mask them from the solver, as BatchNormLayer does for its blobs.
-  while (this->layer_param_.param_size() < 4) {
+  while (this->layer_param_.param_size() < kRunningMean) {
     this->layer_param_.add_param();
   }
-  for (int i = 4; i < 7; ++i) {
+  for (int i = kRunningMean; i < kNumBlobs; ++i) {
     if (this->layer_param_.param_size() == i) {
       this->layer_param_.add_param()->set_lr_mult(0.f);
     } else {
@@ -201,9 +201,9 @@ void RegionLayer<Dtype>::LayerSetUp(const vector<Blob<Dtype>*>& bottom,
         << "Region: engine DNNL needs a CPU build with USE_DNNL";
 #endif
   }
-  // Gradients for blobs 0-3 (a Net may switch them off by lr_mult 0).
-  this->param_propagate_down_.assign(7, false);
-  for (int i = 0; i < 4; ++i) {
+  // Gradients for the learned blobs (a Net may switch them off by lr_mult 0).
+  this->param_propagate_down_.assign(kNumBlobs, false);
+  for (int i = kWeights; i < kRunningMean; ++i) {
     this->param_propagate_down_[i] = true;
   }
 }
@@ -283,7 +283,7 @@ template <typename Dtype>
 void RegionLayer<Dtype>::PatchConvForward(int p, int num, int h, int w,
     const Dtype* act, Dtype* out) {
   const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
-  const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
+  const Dtype* weight = this->blobs_[kWeights]->cpu_data() + p * C * ckk;
 #ifdef USE_DNNL
   if (use_dnnl_) {
     PatchConv(num, h, w)->Forward(act, weight, NULL, out);
@@ -302,11 +302,11 @@ void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
     const Dtype* act, const Dtype* dy, bool weights_down, Dtype* dact) {
   const int C = channels_, ckk = C * kernel_size_ * kernel_size_;
   const int m = num * h * w;
-  const Dtype* weight = this->blobs_[0]->cpu_data() + p * C * ckk;
+  const Dtype* weight = this->blobs_[kWeights]->cpu_data() + p * C * ckk;
 #ifdef USE_DNNL
   if (use_dnnl_) {
     PatchConv(num, h, w)->Backward(act, dy, weight, dact, weights_down
-        ? this->blobs_[0]->mutable_cpu_diff() + p * C * ckk : NULL, NULL);
+        ? this->blobs_[kWeights]->mutable_cpu_diff() + p * C * ckk : NULL, NULL);
     return;
   }
 #endif
@@ -314,7 +314,7 @@ void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
     region_im2col_cpu(act, C, num, h, w, kernel_size_, pad_,
         col_.mutable_cpu_data());
     caffe_cpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
-        col_.cpu_data(), 1, this->blobs_[0]->mutable_cpu_diff() + p * C * ckk);
+        col_.cpu_data(), 1, this->blobs_[kWeights]->mutable_cpu_diff() + p * C * ckk);
   }
   if (dact) {
     caffe_cpu_gemm<Dtype>(CblasTrans, CblasNoTrans, ckk, m, C, 1, weight, dy,
@@ -325,7 +325,7 @@ void RegionLayer<Dtype>::PatchConvBackward(int p, int num, int h, int w,
 
 template <typename Dtype>
 Dtype RegionLayer<Dtype>::GlobalStatsScale() const {
-  const Dtype factor = this->blobs_[6]->cpu_data()[0];
+  const Dtype factor = this->blobs_[kScaleFactor]->cpu_data()[0];
   return factor == 0 ? Dtype(0) : Dtype(1) / factor;
 }
 
@@ -336,15 +336,15 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
   const int height = bottom[0]->height(), width = bottom[0]->width();
   const Dtype* bottom_data = bottom[0]->cpu_data();
   Dtype* top_data = top[0]->mutable_cpu_data();
-  const Dtype* bias = this->blobs_[1]->cpu_data();
-  const Dtype* gamma = this->blobs_[2]->cpu_data();
-  const Dtype* beta = this->blobs_[3]->cpu_data();
+  const Dtype* bias = this->blobs_[kBias]->cpu_data();
+  const Dtype* gamma = this->blobs_[kGamma]->cpu_data();
+  const Dtype* beta = this->blobs_[kBeta]->cpu_data();
   Dtype stats_scale = 0;
   if (use_global_stats_) {
     stats_scale = GlobalStatsScale();
   } else {
     // BatchNorm: one moving-average scale factor, s := maf * s + 1.
-    Dtype* factor = this->blobs_[6]->mutable_cpu_data();
+    Dtype* factor = this->blobs_[kScaleFactor]->mutable_cpu_data();
     factor[0] = factor[0] * moving_average_fraction_ + 1;
   }
   for (int p = 0; p < num_patches_; ++p) {
@@ -361,9 +361,9 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
     region_gather_cpu(bottom_data, num, C, height, width, y0, x0, h, w, x);
     // BatchNorm statistics, as BatchNormLayer::Forward_cpu.
     if (use_global_stats_) {
-      caffe_cpu_scale(C, stats_scale, this->blobs_[4]->cpu_data() + p * C,
+      caffe_cpu_scale(C, stats_scale, this->blobs_[kRunningMean]->cpu_data() + p * C,
           mean);
-      caffe_cpu_scale(C, stats_scale, this->blobs_[5]->cpu_data() + p * C,
+      caffe_cpu_scale(C, stats_scale, this->blobs_[kRunningVar]->cpu_data() + p * C,
           stdv);
     } else {
       // Per channel, two passes over its row while it is in cache:
@@ -386,11 +386,11 @@ void RegionLayer<Dtype>::Forward_cpu(const vector<Blob<Dtype>*>& bottom,
         stdv[c] = sum_sq / m;
       }
       caffe_cpu_axpby(C, Dtype(1), mean, moving_average_fraction_,
-          this->blobs_[4]->mutable_cpu_data() + p * C);
+          this->blobs_[kRunningMean]->mutable_cpu_data() + p * C);
       const Dtype bias_correction_factor = m > 1 ? Dtype(m) / (m - 1) : 1;
       caffe_cpu_axpby(C, bias_correction_factor, stdv,
           moving_average_fraction_,
-          this->blobs_[5]->mutable_cpu_data() + p * C);
+          this->blobs_[kRunningVar]->mutable_cpu_data() + p * C);
     }
     caffe_add_scalar(C, eps_, stdv);
     caffe_sqrt(C, stdv, stdv);  // std = sqrt(var + eps)
@@ -431,7 +431,7 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
   const int num = bottom[0]->num(), C = channels_;
   const int height = bottom[0]->height(), width = bottom[0]->width();
   const Dtype* top_diff = top[0]->cpu_diff();
-  const Dtype* gamma = this->blobs_[2]->cpu_data();
+  const Dtype* gamma = this->blobs_[kGamma]->cpu_data();
   for (int p = 0; p < num_patches_; ++p) {
     const int y0 = row_bounds_[p / grid_w_], x0 = col_bounds_[p % grid_w_];
     const int h = row_bounds_[p / grid_w_ + 1] - y0;
@@ -446,7 +446,7 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     // and the gradient of its input.
     if (this->param_propagate_down(1)) {
       caffe_cpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dy, ones_.cpu_data(), 1,
-          this->blobs_[1]->mutable_cpu_diff() + p * C);
+          this->blobs_[kBias]->mutable_cpu_diff() + p * C);
     }
     PatchConvBackward(p, num, h, w, act, dy, this->param_propagate_down(0),
         need_pre_diff ? dpre : NULL);
@@ -474,11 +474,11 @@ void RegionLayer<Dtype>::Backward_cpu(const vector<Blob<Dtype>*>& top,
     }
     if (this->param_propagate_down(2)) {
       caffe_axpy(C, Dtype(1), sums,
-          this->blobs_[2]->mutable_cpu_diff() + p * C);
+          this->blobs_[kGamma]->mutable_cpu_diff() + p * C);
     }
     if (this->param_propagate_down(3)) {
       caffe_axpy(C, Dtype(1), sums + C,
-          this->blobs_[3]->mutable_cpu_diff() + p * C);
+          this->blobs_[kBeta]->mutable_cpu_diff() + p * C);
     }
     if (!propagate_down[0]) {
       continue;

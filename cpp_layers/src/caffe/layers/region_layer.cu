@@ -160,16 +160,16 @@ void RegionLayer<Dtype>::Forward_gpu(const vector<Blob<Dtype>*>& bottom,
   const int ckk = C * kernel_size_ * kernel_size_;
   const Dtype* bottom_data = bottom[0]->gpu_data();
   Dtype* top_data = top[0]->mutable_gpu_data();
-  const Dtype* weight = this->blobs_[0]->gpu_data();
-  const Dtype* bias = this->blobs_[1]->gpu_data();
-  const Dtype* gamma = this->blobs_[2]->gpu_data();
-  const Dtype* beta = this->blobs_[3]->gpu_data();
+  const Dtype* weight = this->blobs_[kWeights]->gpu_data();
+  const Dtype* bias = this->blobs_[kBias]->gpu_data();
+  const Dtype* gamma = this->blobs_[kGamma]->gpu_data();
+  const Dtype* beta = this->blobs_[kBeta]->gpu_data();
   Dtype stats_scale = 0;
   if (use_global_stats_) {
     stats_scale = GlobalStatsScale();
   } else {
     // BatchNorm: one moving-average scale factor, s := maf * s + 1.
-    Dtype* factor = this->blobs_[6]->mutable_cpu_data();
+    Dtype* factor = this->blobs_[kScaleFactor]->mutable_cpu_data();
     factor[0] = factor[0] * moving_average_fraction_ + 1;
   }
   for (int p = 0; p < num_patches_; ++p) {
@@ -191,9 +191,9 @@ void RegionLayer<Dtype>::Forward_gpu(const vector<Blob<Dtype>*>& bottom,
     CUDA_POST_KERNEL_CHECK;
     // BatchNorm statistics, as BatchNormLayer::Forward_gpu.
     if (use_global_stats_) {
-      caffe_gpu_scale(C, stats_scale, this->blobs_[4]->gpu_data() + p * C,
+      caffe_gpu_scale(C, stats_scale, this->blobs_[kRunningMean]->gpu_data() + p * C,
           mean);
-      caffe_gpu_scale(C, stats_scale, this->blobs_[5]->gpu_data() + p * C,
+      caffe_gpu_scale(C, stats_scale, this->blobs_[kRunningVar]->gpu_data() + p * C,
           stdv);
     } else {
       caffe_gpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, x,
@@ -205,11 +205,11 @@ void RegionLayer<Dtype>::Forward_gpu(const vector<Blob<Dtype>*>& bottom,
       caffe_gpu_gemv<Dtype>(CblasNoTrans, C, m, Dtype(1) / m, tmp,
           ones_.gpu_data(), 0, stdv);  // var = E((x - E x)^2)
       caffe_gpu_axpby(C, Dtype(1), mean, moving_average_fraction_,
-          this->blobs_[4]->mutable_gpu_data() + p * C);
+          this->blobs_[kRunningMean]->mutable_gpu_data() + p * C);
       const Dtype bias_correction_factor = m > 1 ? Dtype(m) / (m - 1) : 1;
       caffe_gpu_axpby(C, bias_correction_factor, stdv,
           moving_average_fraction_,
-          this->blobs_[5]->mutable_gpu_data() + p * C);
+          this->blobs_[kRunningVar]->mutable_gpu_data() + p * C);
     }
     caffe_gpu_add_scalar(C, eps_, stdv);
     caffe_gpu_sqrt(C, stdv, stdv);  // std = sqrt(var + eps)
@@ -244,8 +244,8 @@ void RegionLayer<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,
   const int height = bottom[0]->height(), width = bottom[0]->width();
   const int ckk = C * kernel_size_ * kernel_size_;
   const Dtype* top_diff = top[0]->gpu_diff();
-  const Dtype* weight = this->blobs_[0]->gpu_data();
-  const Dtype* gamma = this->blobs_[2]->gpu_data();
+  const Dtype* weight = this->blobs_[kWeights]->gpu_data();
+  const Dtype* gamma = this->blobs_[kGamma]->gpu_data();
   for (int p = 0; p < num_patches_; ++p) {
     const int y0 = row_bounds_[p / grid_w_], x0 = col_bounds_[p % grid_w_];
     const int h = row_bounds_[p / grid_w_ + 1] - y0;
@@ -263,7 +263,7 @@ void RegionLayer<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,
     // Convolution: bias and weight gradients (accumulated, as Caffe does).
     if (this->param_propagate_down(1)) {
       caffe_gpu_gemv<Dtype>(CblasNoTrans, C, m, 1, dy, ones_.gpu_data(), 1,
-          this->blobs_[1]->mutable_gpu_diff() + p * C);
+          this->blobs_[kBias]->mutable_gpu_diff() + p * C);
     }
     if (this->param_propagate_down(0)) {
       // NOLINT_NEXT_LINE(whitespace/operators)
@@ -273,7 +273,7 @@ void RegionLayer<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,
       CUDA_POST_KERNEL_CHECK;
       caffe_gpu_gemm<Dtype>(CblasNoTrans, CblasTrans, C, ckk, m, 1, dy,
           col_.gpu_data(), 1,
-          this->blobs_[0]->mutable_gpu_diff() + p * C * ckk);
+          this->blobs_[kWeights]->mutable_gpu_diff() + p * C * ckk);
     }
     if (!need_pre_diff) {
       continue;
@@ -298,11 +298,11 @@ void RegionLayer<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,
         sums + C);
     if (this->param_propagate_down(2)) {
       caffe_gpu_axpy(C, Dtype(1), sums,
-          this->blobs_[2]->mutable_gpu_diff() + p * C);
+          this->blobs_[kGamma]->mutable_gpu_diff() + p * C);
     }
     if (this->param_propagate_down(3)) {
       caffe_gpu_axpy(C, Dtype(1), sums + C,
-          this->blobs_[3]->mutable_gpu_diff() + p * C);
+          this->blobs_[kBeta]->mutable_gpu_diff() + p * C);
     }
     if (!propagate_down[0]) {
       continue;
