@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench.common import PYTHON, REPO, caffe_home, check_product, load_average, machine
 from dscmr.errors import InputError, cli
+from dscmr.files import write_atomically
 
 BENCH = Path(__file__).resolve().parent
 ORDER = ("blas", "nets", "layers", "data", "predict", "build")
@@ -124,12 +125,6 @@ def targets(report):
         rows.append(("synthau LMDB build, 2 cores", ">= 200 images/s", f"{data['lmdb_images_per_s']:.0f} images/s",
                      data["lmdb_images_per_s"] >= 200))
     return rows
-
-
-def write_atomically(path, text):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def earlier_benches(path, rerun):

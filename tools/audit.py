@@ -35,6 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
+from dscmr.files import write_atomically  # noqa: E402
 from tools import (  # noqa: E402
     auc_bound,
     metrics,
@@ -536,9 +537,7 @@ def main(argv=None):
         print(f"{opts.out}: parts (a) and (b) are up to date")
         print(quotes, file=sys.stderr)
         return 0
-    tmp = opts.out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(opts.out)
+    write_atomically(opts.out, text)
     print(f"wrote {opts.out}")
     print(quotes, file=sys.stderr)
     return 0

@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.dataset import read_manifest  # noqa: E402
 from dscmr.errors import InputError, cli  # noqa: E402
+from dscmr.files import write_atomically  # noqa: E402
 from tools.caffe_files import load_net, read_net  # noqa: E402
 from tools.generate_prototxt import DEFAULT_MEAN_BGR  # noqa: E402
 from tools.metrics import mean_metrics, per_au_metrics  # noqa: E402
@@ -189,12 +190,6 @@ def markdown(rows, means, title):
         lines.append(f"| {r['au']} | {r['f1']:.2f} | {r['auc']:.2f} | {r['accuracy']:.2f} | {r['np_ratio']:.2f} |")
     lines.append(f"| mean | {means['f1']:.2f} | {means['auc']:.2f} | {means['accuracy']:.2f} | |")
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path, text):
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 @cli("evaluate")

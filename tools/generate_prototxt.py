@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.errors import cli  # noqa: E402
+from dscmr.files import write_atomically  # noqa: E402
 from tools import paper  # noqa: E402
 
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -332,9 +333,7 @@ def main(argv=None):
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in generate(opts).items():
-        tmp = out / (name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(out / name)
+        write_atomically(out / name, text)
     print(f"wrote {len(opts.only) * 3} files for {len(opts.only)} methods into {out}")
     return 0
 

@@ -23,6 +23,7 @@ from data_prep.align import template
 from data_prep.pipeline import dump_json
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, cli
+from dscmr.files import write_atomically
 from tools.caffe_files import read_net, read_solver
 
 FORMAT = 1
@@ -158,9 +159,7 @@ def write(solver_path, deploy_path=None, root=None):
     card = build(solver_path, deploy_path, root)
     out = path_for_prefix(card["root"], card["snapshot_prefix"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(dump_json(card))
-    tmp.replace(out)
+    write_atomically(out, dump_json(card))
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dscmr.files import write_atomically
 from tools import paper
 from tools.metrics import with_intervals
 from tools.parse_log import parse_log, plot_curves
@@ -43,9 +44,7 @@ def save_run(folder, name, result):
     if Path(result.get("test_probs", "")).is_file():
         shutil.copyfile(result["test_probs"], folder / f"{name}.test.npz")
     record = {k: v for k, v in result.items() if k not in ("log", "weights", "test_probs", "data")}
-    tmp = folder / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(record, indent=1, default=float) + "\n")
-    tmp.replace(folder / f"{name}.json")
+    write_atomically(folder / f"{name}.json", json.dumps(record, indent=1, default=float) + "\n")
 
 
 def load_run(folder, name, config):

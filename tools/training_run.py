@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dscmr.errors import RunError
+from dscmr.files import write_atomically
 from tools import evaluate, model_card
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
@@ -138,9 +139,7 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size
     val, _, _ = evaluate_split(train_val, weights, data_dir, "val", aus, batch_size)
     result = dict(iteration=it, **test, val=val)
     np.savez(cache.with_suffix(".test.npz"), probs=probs, labels=labels, aus=np.array(aus))
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, default=float) + "\n")
-    tmp.replace(cache)
+    write_atomically(cache, json.dumps(result, default=float) + "\n")
     return result
 
 
@@ -213,7 +212,5 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
                   caffe=caffe_build(), log=str(log_path),
                   test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
                   weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
-    tmp = done.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    tmp.replace(done)
+    write_atomically(done, json.dumps(result, indent=1, default=float) + "\n")
     return result
