@@ -27,9 +27,9 @@ import numpy as np  # noqa: E402
 from bench.common import bench_args, load_average, write_result  # noqa: E402
 from data_prep.align import align_face  # noqa: E402
 from data_prep.detect import Landmarker  # noqa: E402
+from dscmr.paper import EMOTIONET_AUS  # noqa: E402
 from tools import generate_prototxt as gen  # noqa: E402
 from tools import model_card  # noqa: E402
-from tools.paper import EMOTIONET_AUS  # noqa: E402
 from tools.predict import cli  # noqa: E402
 from tools.predict.model import AUModel  # noqa: E402
 

@@ -12,7 +12,7 @@ import caffe
 import numpy as np
 from caffe import layers as L
 
-from tools import paper
+from dscmr import paper
 from tools.generate_prototxt import NetBuilder, input_size
 
 N_AUS = len(paper.EMOTIONET_AUS)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tools import paper
+from dscmr import paper
 from tools.generate_prototxt import input_size
 
 N_AUS = len(paper.EMOTIONET_AUS)

@@ -7,7 +7,7 @@ alignment points to the template's.
 import cv2
 import numpy as np
 
-from tools.paper import INPUT_SIZE
+from dscmr.paper import INPUT_SIZE
 
 # Template points in output pixels (x, y), image-left first: the face's own right eye is on the
 # image's left. Interocular distance 64 px; eyes at 41% of the height, so that the 90 px above them

@@ -18,7 +18,7 @@ from data_prep import faces
 from data_prep.pipeline import SPLITS, Build, Task, add_common_args, parse_split_fractions
 from dscmr.aus import parse_au_list
 from dscmr.errors import InputError, cli
-from tools.paper import CKPLUS_AUS
+from dscmr.paper import CKPLUS_AUS
 
 MODULE = "data_prep.build_ckplus"
 

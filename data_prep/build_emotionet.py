@@ -17,7 +17,7 @@ from data_prep.pipeline import Build, add_common_args, parse_split_fractions, sp
 from data_prep.tables import Row, RowError
 from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
-from tools.paper import EMOTIONET_AUS, IGNORE_LABEL
+from dscmr.paper import EMOTIONET_AUS, IGNORE_LABEL
 
 MODULE = "data_prep.build_emotionet"
 

@@ -14,7 +14,7 @@ from data_prep.pipeline import SPLITS, Build, add_common_args, parse_split_fract
 from data_prep.tables import Row, RowError
 from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
-from tools.paper import IGNORE_LABEL
+from dscmr.paper import IGNORE_LABEL
 
 MODULE = "data_prep.build_from_csv"
 LANDMARK = re.compile(r"^([xy])(\d+)$")

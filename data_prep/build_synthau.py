@@ -11,7 +11,7 @@ from data_prep import synthau
 from data_prep.pipeline import SPLITS, Build, Task, add_common_args
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
-from tools.paper import EMOTIONET_AUS, FIG5_TRAIN_NP, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
+from dscmr.paper import EMOTIONET_AUS, FIG5_TRAIN_NP, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
 MODULE = "data_prep.build_synthau"
 GENERATOR_VERSION = 1

@@ -20,7 +20,7 @@ from data_prep.lmdb_io import PairWriter, decode_labels
 from data_prep.pipeline import SPLITS
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
-from tools.paper import IGNORE_LABEL
+from dscmr.paper import IGNORE_LABEL
 
 
 def read_labels(split_dir):

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from data_prep.align import align_face
-from data_prep.pipeline import SkipItem
+from dscmr.errors import SkipItem
 
 _STATE = {}
 

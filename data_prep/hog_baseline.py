@@ -15,7 +15,7 @@ import numpy as np
 from data_prep.lmdb_io import read_split
 from dscmr.dataset import read_manifest
 from dscmr.errors import cli
-from tools.paper import IGNORE_LABEL
+from dscmr.paper import IGNORE_LABEL
 
 MODULE = "data_prep.hog_baseline"
 

@@ -11,7 +11,6 @@ import fcntl
 import json
 import multiprocessing
 import os
-import re
 import shlex
 import shutil
 import time
@@ -24,8 +23,9 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.lmdb_io import ENCODINGS, PairWriter, image_datum, key
-from dscmr.errors import InputError, RunError
-from tools.paper import IGNORE_LABEL
+from dscmr.errors import InputError, RunError, SkipItem
+from dscmr.files import dump_json
+from dscmr.paper import IGNORE_LABEL
 
 tqdm.monitor_interval = 0  # no monitor thread: the worker pool forks
 
@@ -33,10 +33,6 @@ SPLITS = ("train", "val", "test")
 FORMAT_VERSION = 1
 CHUNK = 16          # tasks sent to a worker at once
 WINDOW_PER_JOB = 3  # chunks in flight per worker: bounds the images held in memory
-
-
-class SkipItem(Exception):
-    """One item cannot be used; it is listed in the skip report (a failure under --strict)."""
 
 
 @dataclass
@@ -115,13 +111,6 @@ def split_of(seed, group, fractions):
     u = int.from_bytes(h, "little") / 2.0 ** 64
     edges = np.cumsum(fractions)
     return SPLITS[min(int(np.searchsorted(edges, u, side="right")), 2)]
-
-
-def dump_json(obj):
-    """JSON, indented, with lists of numbers or strings kept on one line."""
-    text = json.dumps(obj, indent=1)
-    # A JSON string holds no raw newline, so ",\n  " is always layout.
-    return re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]", lambda m: "[" + re.sub(r",\n\s*", ", ", m.group(1)) + "]", text) + "\n"
 
 
 def _np_ratio(neg, pos):

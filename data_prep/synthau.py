@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from data_prep.align import align_face
-from tools.paper import EMOTIONET_AUS
+from dscmr.paper import EMOTIONET_AUS
 
 CANVAS = 320
 # Prototypical expressions (core AUs within the 11), after the EmotioNet prototypes of the basic

@@ -13,7 +13,7 @@ import numpy as np
 
 from data_prep.pipeline import Task
 from dscmr.errors import InputError
-from tools.paper import IGNORE_LABEL
+from dscmr.paper import IGNORE_LABEL
 
 
 class RowError(Exception):

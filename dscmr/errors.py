@@ -16,6 +16,11 @@ class InputError(Exception):
         super().__init__(f"{self.where}: {message}")
 
 
+class SkipItem(Exception):
+    """One item of many (an image, a CSV row) cannot be used; builders list it in their skip report
+    (a failure under --strict), au-predict reports it and goes on."""
+
+
 class RunError(Exception):
     """A run that failed although its input was accepted (a crashed training, a failed build)."""
 

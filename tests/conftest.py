@@ -10,7 +10,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 @pytest.fixture(scope="session")
 def paper_text():
     """The paper's text; the test is skipped, with the setting named, where the user has not put it."""
-    from tools import paper
+    from dscmr import paper
     reason = paper.text_missing_reason()
     if reason:
         pytest.skip(reason)

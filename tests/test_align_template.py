@@ -7,7 +7,7 @@ import skimage.data
 from data_prep import faces
 from data_prep.align import TEMPLATE_5, align_face, apply_transform, five_from_68, similarity_transform, three_from_dlib5
 from data_prep.detect import Landmarker, NoFaceError
-from data_prep.pipeline import SkipItem
+from dscmr.errors import SkipItem
 
 
 def _similarity(scale, angle, tx, ty):

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from tools import auc_bound, paper
+from dscmr import paper
+from tools import auc_bound
 
 
 def staircase(tp, fn, fp, tn):

@@ -5,7 +5,8 @@ import json
 import pytest
 from caffe_helpers import REPO
 
-from tools import audit, paper
+from dscmr import paper
+from tools import audit
 
 
 def test_every_quote_is_in_the_paper(paper_text):
@@ -38,8 +39,8 @@ def test_every_row_points_at_a_line_holding_its_anchor():
 
 
 def test_a_vanished_anchor_stops_the_audit_with_its_name():
-    with pytest.raises(KeyError, match="tools/paper.py no longer holds 'NO SUCH LINE'"):
-        audit.locate("tools/paper.py", "NO SUCH LINE")
+    with pytest.raises(KeyError, match="dscmr/paper.py no longer holds 'NO SUCH LINE'"):
+        audit.locate("dscmr/paper.py", "NO SUCH LINE")
 
 
 def test_the_paper_values_the_audit_names_are_tools_papers():

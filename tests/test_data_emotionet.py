@@ -8,7 +8,7 @@ import skimage.data
 from data_helpers import load, report_rows
 
 from data_prep import build_emotionet
-from tools.paper import EMOTIONET_AUS
+from dscmr.paper import EMOTIONET_AUS
 
 HEADER = "URL," + ",".join(f"AU{a}" for a in EMOTIONET_AUS)
 

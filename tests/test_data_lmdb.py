@@ -62,7 +62,7 @@ def test_keys_sort_numerically():
 def test_manifest_json_keeps_flat_lists_on_one_line_and_round_trips():
     import json
 
-    from data_prep.pipeline import dump_json
+    from dscmr.files import dump_json
     obj = {"aus": [1, 2, 4], "mean_bgr": [101.5, 113.25, 131.0], "subjects": {"train": ["S005", "a,\n  b"]},
            "nested": [[1, 2]], "empty": []}
     text = dump_json(obj)

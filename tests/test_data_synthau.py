@@ -7,7 +7,7 @@ import pytest
 from data_helpers import load
 
 from data_prep import build_synthau, synthau
-from tools.paper import EMOTIONET_AUS, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
+from dscmr.paper import EMOTIONET_AUS, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
 SIZES = ["--train", "60", "--val", "24", "--test", "24", "--images-per-identity", "4"]
 

@@ -98,7 +98,7 @@ def dscmr_train_files(tmp_path, engine, iters, base_lr):
     import caffe
     from caffe import layers as L
 
-    from tools import paper
+    from dscmr import paper
     from tools.generate_prototxt import NetBuilder, input_size
     ns = caffe.NetSpec()
     size, n_aus = input_size("dscmr"), len(paper.EMOTIONET_AUS)

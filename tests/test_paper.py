@@ -1,8 +1,8 @@
-"""tools/paper.py against the paper's own text: every transcribed table row, parsed from the text.
-Skipped where the text is not there (DSCMR_PAPER, tools/paper.py)."""
+"""dscmr/paper.py against the paper's own text: every transcribed table row, parsed from the text.
+Skipped where the text is not there (DSCMR_PAPER, dscmr/paper.py)."""
 import pytest
 
-from tools import paper
+from dscmr import paper
 
 
 @pytest.fixture(scope="module")

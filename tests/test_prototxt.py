@@ -9,8 +9,8 @@ from caffe_helpers import REPO, run_caffe
 from data_helpers import write_random_lmdbs
 
 from data_prep.lmdb_io import read_split
+from dscmr import paper
 from tools import generate_prototxt as gen
-from tools import paper
 from tools.net_size import net_size
 
 N_AUS = len(paper.EMOTIONET_AUS)

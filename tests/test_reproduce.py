@@ -11,9 +11,10 @@ from caffe_helpers import REPO
 
 from data_prep import derive
 from data_prep.lmdb_io import read_split
+from dscmr import paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
-from tools import paper, reproduce, training_run
+from tools import reproduce, training_run
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +156,23 @@ def test_an_unfinished_run_with_another_configuration_starts_again(tiny, tmp_pat
     again = training_run.run(run_dir, "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
     assert again["data_manifest"] != result["data_manifest"]
     assert again["data_manifest"] == training_run.data_fingerprint(data)
+
+
+def test_the_same_data_derived_in_another_clone_has_the_same_fingerprint(tiny, tmp_path):
+    """A committed run is reused on another machine: its data's fingerprint ignores where the data
+    was built and how the command was spelled, but not what the data is."""
+    elsewhere = tmp_path / "clone" / "data" / "synthau"
+    shutil.copytree(tiny, elsewhere)
+    manifest = json.loads((elsewhere / "manifest.json").read_text())
+    manifest["command"] = "au-build-synthau --mirror"
+    (elsewhere / "manifest.json").write_text(json.dumps(manifest))
+    here, there, other = tmp_path / "here", tmp_path / "there", tmp_path / "other"
+    derive.derive(tiny, here, (1,), lambda split, labels: [0, 1], {})
+    derive.derive(elsewhere, there, (1,), lambda split, labels: [0, 1], {})
+    derive.derive(tiny, other, (1,), lambda split, labels: [1, 0], {"order": "reversed"})
+    assert read_manifest(here)["derivation"]["source"] != read_manifest(there)["derivation"]["source"]
+    assert training_run.data_fingerprint(here) == training_run.data_fingerprint(there)
+    assert training_run.data_fingerprint(here) != training_run.data_fingerprint(other)
 
 
 def test_a_failing_caffe_names_its_log(tiny, tmp_path):

@@ -34,15 +34,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 
+from dscmr import paper  # noqa: E402
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
 from dscmr.files import write_atomically  # noqa: E402
-from tools import (  # noqa: E402
-    auc_bound,
-    metrics,
-    paper,
-    reproduce_report,  # noqa: E402
-    training_run,
-)
+from tools import auc_bound, metrics, reproduce_report, training_run  # noqa: E402
 from tools.reproduce_report import fmt  # noqa: E402
 
 ENVIRONMENT_HEADING = "## (c) Environment"
@@ -67,14 +62,14 @@ REPRO_DOC = "docs/reproduce.md#interpretations"
 GEN = "tools/generate_prototxt.py"
 
 FACTS = (
-    Fact("Sec. 2.1", "The input is 224 × 224 color face images.", "224 × 224 × 3 (BGR)", "tools/paper.py",
+    Fact("Sec. 2.1", "The input is 224 × 224 color face images.", "224 × 224 × 3 (BGR)", "dscmr/paper.py",
          "INPUT_SIZE = 224", "same"),
     Fact("Sec. 2.1", "the first convolutional layer includes 64 filters of size 7 × 7 and is followed by a "
          "max-pooling layer", "conv1 7×7, 64, stride 2, pad 3; max-pool 3×3 stride 2", GEN,
          'x = self.conv_bn(bottom, "conv1", 64, 7, stride=2, pad=3)', "interpreted",
          f"stride, pad and pool size are ResNet's [32], not stated ({NETWORKS}, 4)"),
     Fact("Sec. 2.1", "The numbers of filters in convolutional layers of each residual group are 64, 128, 256, and 512.",
-         "64, 128, 256, 512", "tools/paper.py", "RESNET18_GROUP_WIDTHS = (64, 128, 256, 512)", "same"),
+         "64, 128, 256, 512", "dscmr/paper.py", "RESNET18_GROUP_WIDTHS = (64, 128, 256, 512)", "same"),
     Fact("Sec. 2.1", "Each residual group includes two residual blocks with two 3 × 3 convolutional layers.",
          "blocks a and b, each two 3×3 conv", GEN, 'for b in ("a", "b"):', "same"),
     Fact("Sec. 2.1", "In the first block, a convolutional layer including the same number of filters of size 1 × 1 "
@@ -85,12 +80,12 @@ FACTS = (
          "Convolution (no bias) + BatchNorm + Scale (bias)", GEN, "bias_term=False,", "interpreted",
          f"no convolution bias, as in He et al.'s Caffe ResNets ({NETWORKS}, 3)"),
     Fact("Sec. 2.1", "The first convolutional layer is a fully connected layer with 2046 neural units.",
-         "fc 2046 + ReLU after global average pooling", "tools/paper.py", "FC_WIDTH = 2046", "interpreted",
+         "fc 2046 + ReLU after global average pooling", "dscmr/paper.py", "FC_WIDTH = 2046", "interpreted",
          f"a convolution cannot be fully connected: read as the fc after the residual groups ({NETWORKS}, 1)"),
     Fact("Sec. 2.1", "the last layer is a fully connected layer with n neural units", "fc_au with n outputs", GEN,
          'return self.dscmr_head(self.resnet18_body(data))', "same"),
     Fact("Sec. 2.1", "The patch clipping part divides a 214 × 214 feature map into 8 × 8 blocks.",
-         "Region layer, 8 × 8 grid of 26-27 px patches", "tools/paper.py", "REGION_GRID = (8, 8)", "interpreted",
+         "Region layer, 8 × 8 grid of 26-27 px patches", "dscmr/paper.py", "REGION_GRID = (8, 8)", "interpreted",
          f"8 × 8 is the grid, not the patch size ({REGION_DOC})"),
     Fact("Sec. 2.1", "The patch clipping part divides a 214 × 214 feature map into 8 × 8 blocks.",
          "the 214 map: conv0 11×11, 32 filters, on the 224 face", GEN, 'x = self.conv_bn(data, "conv0", 32, 11)',
@@ -113,7 +108,7 @@ FACTS = (
     Fact("Eq. 8", "Here, we use the arithmetic mean of the all label loss values as the final loss value for this "
          "iteration.", "L_S = mean_i(α L_cur + (1 − α) L_pre)", "python_layers/msr_loss.py",
          "l_s = np.mean(alpha * l_cur + (1 - alpha) * l_pre)", "same"),
-    Fact("Sec. 3.1", "For Eq. (8), α = 0.5.", "alpha 0.5", "tools/paper.py", "ALPHA = 0.5", "same"),
+    Fact("Sec. 3.1", "For Eq. (8), α = 0.5.", "alpha 0.5", "dscmr/paper.py", "ALPHA = 0.5", "same"),
     Fact("Eq. 9", "The historical cost value L pre(i) is updated by Eq. (9) before proceeding to the next iteration",
          "L_pre ← α L_cur + (1 − α) L_pre, TRAIN phase only; L_pre := L_cur on the first batch",
          "python_layers/msr_loss.py", "l_pre = l_cur if updates == 0", "interpreted", f"{MSR_DOC}, 5-6"),
@@ -125,7 +120,7 @@ FACTS = (
          "L = Σ β_i L_cur^(i), β constant in the backward pass", "python_layers/msr_loss.py", "eq. 11",
          "interpreted", f"no gradient through β and L_S ({MSR_DOC}, 7)"),
     Fact("Sec. 3.1", "AUs included in the database are AU1, AU2, AU4, AU5, AU6, AU9, AU12, AU17, AU20, AU25, and AU26.",
-         "11 AUs", "tools/paper.py", "EMOTIONET_AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)", "same"),
+         "11 AUs", "dscmr/paper.py", "EMOTIONET_AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)", "same"),
     Fact("Sec. 3.1", "We registered face images to 224 × 224 using similarity transform",
          "least-squares similarity from 5 landmarks to a fixed template", "data_prep/align.py",
          "def similarity_transform(src, dst):", "interpreted", f"points and template are this project's ({DATA_DOC})"),
@@ -133,11 +128,11 @@ FACTS = (
          "mirror: true in TRAIN; --mirror stores mirrored train copies", GEN,
          "transform = dict(mirror=phase == caffe.TRAIN", "interpreted", f"{NETWORKS}, 7; {DATA_DOC}"),
     Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005",
-         "base_lr 0.0005", "tools/paper.py", "BASE_LR = 0.0005", "same"),
+         "base_lr 0.0005", "dscmr/paper.py", "BASE_LR = 0.0005", "same"),
     Fact("Sec. 3.1", "which was further reduced after 2000 iterations.", "lr_policy step, stepsize 2000, gamma 0.1",
          GEN, '"gamma: 0.1",', "interpreted", f"the factor is not stated; Caffe's customary 0.1 ({NETWORKS}, 6)"),
     Fact("Sec. 3.1", "A momentum of 0.9 and weight decay of 0.0005 was used.", "momentum 0.9, weight_decay 0.0005",
-         "tools/paper.py", "WEIGHT_DECAY = 0.0005", "same"),
+         "dscmr/paper.py", "WEIGHT_DECAY = 0.0005", "same"),
     Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005, which was further reduced after "
          "2000 iterations.", "max_iter 6000, batch 16, mean (104, 117, 123)", GEN, '"--max-iter", type=int, default=6000',
          "interpreted", f"the paper gives no iteration count, batch size or mean ({NETWORKS}, 6 and 8)"),
@@ -153,7 +148,7 @@ FACTS = (
     Fact("Sec. 3.1", "The last frame of each image sequence is labeled with AU.", "the frame each FACS file names",
          "data_prep/build_ckplus.py", "The last frame of each image sequence is labeled with AU", "same"),
     Fact("Sec. 3.2", "proportions of negative and positive samples are 5, 10, 20, and 30 times.", "N:P 5, 10, 20, 30",
-         "tools/paper.py", "FIG5_TRAIN_NP = (5, 10, 20, 30)", "interpreted",
+         "dscmr/paper.py", "FIG5_TRAIN_NP = (5, 10, 20, 30)", "interpreted",
          f"the same positives at every ratio, negatives = ratio × positives ({REPRO_DOC})"),
     Fact("Sec. 3.2", "the number of positive samples is the same as the number of negative samples in testing sets.",
          "balanced val and test splits", "data_prep/derive.py", "def balanced(column, cap):", "same"),
@@ -507,7 +502,7 @@ def render(results):
     return "\n".join(["# Reproducibility audit", "",
                       "Written by `python tools/audit.py`; do not edit by hand. The paper: Wang et al., \"Action "
                       "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
-                      "Neurocomputing 2019. Its numbers come from `tools/paper.py`.", ""]
+                      "Neurocomputing 2019. Its numbers come from `dscmr/paper.py`.", ""]
                      + configuration() + results_section(results) + auc_consistency() + repeatability()
                      + environment())
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+from dscmr import paper  # noqa: E402
 from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.errors import cli  # noqa: E402
 from dscmr.files import write_atomically  # noqa: E402
-from tools import paper  # noqa: E402
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402

@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402
 
+from dscmr import paper  # noqa: E402
 from dscmr.errors import cli  # noqa: E402
-from tools import paper  # noqa: E402
 
 CPP_VS_PY_TOL = 1e-5
 FD_STEP = 1e-2

@@ -7,7 +7,7 @@ with no labelled positive has neither F1 nor AUC (NaN), and is left out of the m
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from tools import paper
+from dscmr import paper
 
 
 def per_au_metrics(probs, labels, aus, threshold=0.5, ignore_label=paper.IGNORE_LABEL):

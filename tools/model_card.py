@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 from data_prep.align import template
-from data_prep.pipeline import dump_json
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, cli
-from dscmr.files import write_atomically
+from dscmr.files import dump_json, write_atomically
 from tools.caffe_files import read_net, read_solver
 
 FORMAT = 1

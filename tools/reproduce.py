@@ -37,9 +37,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 from data_prep import derive  # noqa: E402
+from dscmr import paper  # noqa: E402
 from dscmr.dataset import read_manifest  # noqa: E402
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
-from tools import paper, reproduce_report, training_run  # noqa: E402
+from tools import reproduce_report, training_run  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 paper's), <experiment>.json (every number), PNG plots, and each run's caffe log and curves.
 
 The folder is assembled in a temporary directory and swapped into place, so it always holds one
-whole report. The paper's numbers come from tools/paper.py and are labelled with their database;
+whole report. The paper's numbers come from dscmr/paper.py and are labelled with their database;
 ours are labelled with the dataset they were measured on.
 """
 import json
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dscmr import paper
 from dscmr.files import write_atomically
-from tools import paper
 from tools.metrics import with_intervals
 from tools.parse_log import parse_log, plot_curves
 

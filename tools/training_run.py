@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from dscmr import dataset
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
 from tools import evaluate, model_card
@@ -145,7 +146,7 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size
 
 # What a run's numbers depend on besides its configuration: the layers, the Caffe patches, the
 # generator and the paper's settings. The audit flags a committed run whose code has changed since.
-CODE = ("cpp_layers", "setup/patches", "tools/generate_prototxt.py", "tools/paper.py")
+CODE = ("cpp_layers", "setup/patches", "tools/generate_prototxt.py", "dscmr/paper.py")
 
 
 def code_fingerprint():
@@ -165,9 +166,9 @@ def caffe_build():
 
 
 def data_fingerprint(data_dir):
-    """A short hash of the dataset's manifest: a run trained on other data is not reused."""
-    manifest = (Path(data_dir) / "manifest.json").read_bytes()
-    return hashlib.sha256(manifest).hexdigest()[:16]
+    """What the run was trained and tested on (dscmr.dataset.fingerprint): a run trained on other
+    data is not reused, one on the same data built in another clone is."""
+    return dataset.fingerprint(dataset.read_manifest(data_dir))
 
 
 def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False):

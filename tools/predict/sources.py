@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 
 from data_prep.faces import read_image
-from data_prep.pipeline import SkipItem
+from dscmr.errors import SkipItem
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
