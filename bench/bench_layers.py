@@ -11,8 +11,10 @@ forward + backward over the sum of all layers'.
 """
 
 from bench.common import bench_args, builds_under_test, load_average, median, run_json, write_result  # noqa: E501
+from dscmr import methods
 
-LOSS_NETS = {"dscmr": "AdMSRLoss", "alexnet_admsr": "AdMSRLoss", "alexnet_msr": "MSRLoss"}
+# Nets whose loss layer is one of ours (MSRLoss, AdMSRLoss): its share of the iteration.
+LOSS_NETS = ("dscmr", "alexnet_admsr", "alexnet_msr")
 
 
 def options(ap):
@@ -32,7 +34,8 @@ def region_vs_conv(rounds, iters, build):
 
 def loss_shares(iters, build):
     shares = {}
-    for net, loss_type in LOSS_NETS.items():
+    for net in LOSS_NETS:
+        loss_type = methods.get(net).loss
         layers = run_json(["bench/time_net.py", "caffe", net, "--iters", iters, "--layers"], build=build)["layers"]
         total = sum(f + b for _, f, b in layers.values())
         loss = sum(f + b for t, f, b in layers.values() if t == loss_type)

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from bench.common import bench_args, load_average, write_result  # noqa: E402
 from data_prep.align import align_face  # noqa: E402
 from data_prep.detect import Landmarker  # noqa: E402
+from dscmr import methods  # noqa: E402
 from dscmr.paper import EMOTIONET_AUS  # noqa: E402
 from tools import generate_prototxt as gen  # noqa: E402
 from tools import model_card  # noqa: E402
@@ -67,7 +68,7 @@ def untrained_model(root, method):
 
 
 def options(ap):
-    ap.add_argument("--method", default="ldscmr", choices=gen.METHODS, help="the paper net (default: ldscmr)")
+    ap.add_argument("--method", default="ldscmr", choices=methods.PAPER_KEYS, help="the paper net (default: ldscmr)")
     ap.add_argument("--frames", type=int, default=24, help="frames in the video (default: %(default)s)")
     ap.add_argument("--batch-size", type=int, default=16, help="au-predict's --batch-size (default: %(default)s)")
     ap.add_argument("--upsample", type=int, default=1, help="au-predict's --upsample (default: %(default)s)")

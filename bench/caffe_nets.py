@@ -12,8 +12,8 @@ import caffe
 import numpy as np
 from caffe import layers as L
 
-from dscmr import paper
-from tools.generate_prototxt import NetBuilder, input_size
+from dscmr import methods, paper
+from tools.generate_prototxt import NetBuilder
 
 N_AUS = len(paper.EMOTIONET_AUS)
 LAYER_NETS = ("region", "conv3x3")
@@ -22,10 +22,10 @@ LAYER_NETS = ("region", "conv3x3")
 def train_net_param(method, batch, n_aus=N_AUS):
     """NetParameter of `method` in its TRAIN form, fed by Input blobs `data` and `label`."""
     ns = caffe.NetSpec()
-    size = input_size(method)
+    size = methods.get(method).input_size
     ns.data = L.Input(shape=dict(dim=[batch, 3, size, size]))
     ns.label = L.Input(shape=dict(dim=[batch, n_aus]))
-    builder = NetBuilder(ns, n_aus, method.endswith("_py"))
+    builder = NetBuilder(ns, n_aus, methods.get(method).python_layers)
     builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
     net.name = f"{method}_bench"

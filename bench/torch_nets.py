@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dscmr import paper
-from tools.generate_prototxt import input_size
+from dscmr import methods, paper
 
 N_AUS = len(paper.EMOTIONET_AUS)
 
@@ -111,23 +110,27 @@ def sigmoid_ce(x, y):
     return F.binary_cross_entropy_with_logits(x, y)
 
 
+# The PyTorch twins of the generator's bodies and loss layers (dscmr.methods).
+BODIES = {
+    "resnet18": lambda n_aus: nn.Sequential(resnet18_body(3), nn.Linear(512, n_aus)),
+    "dscmr": lambda n_aus: nn.Sequential(resnet18_body(3), *dscmr_head(n_aus)),
+    "ldscmr": lambda n_aus: nn.Sequential(conv_bn(3, 32, 11), Region(32), nn.ReLU(inplace=True),
+                                          resnet18_body(32), *dscmr_head(n_aus)),
+    "alexnet": alexnet,
+    "drml": drml,
+}
+LOSSES = {"SigmoidCrossEntropyLoss": sigmoid_ce, "AdMSRLoss": ad_msr_loss}
+
+
 def model_and_loss(method, n_aus=N_AUS):
     """(nn.Module, loss function) of `method`."""
-    if method == "resnet18":
-        return nn.Sequential(resnet18_body(3), nn.Linear(512, n_aus)), sigmoid_ce
-    if method == "dscmr":
-        return nn.Sequential(resnet18_body(3), *dscmr_head(n_aus)), ad_msr_loss
-    if method == "ldscmr":
-        return nn.Sequential(conv_bn(3, 32, 11), Region(32), nn.ReLU(inplace=True),
-                             resnet18_body(32), *dscmr_head(n_aus)), ad_msr_loss
-    if method == "alexnet":
-        return alexnet(n_aus), sigmoid_ce
-    if method == "drml":
-        return drml(n_aus), sigmoid_ce
-    raise ValueError(f"no PyTorch twin of {method!r}")
+    m = methods.get(method)
+    if m.body not in BODIES or m.loss not in LOSSES:
+        raise ValueError(f"no PyTorch twin of {method!r}")
+    return BODIES[m.body](n_aus), LOSSES[m.loss]
 
 
 def inputs(method, batch, n_aus=N_AUS, seed=0):
     g = torch.Generator().manual_seed(seed)
-    size = input_size(method)
+    size = methods.get(method).input_size
     return torch.randn(batch, 3, size, size, generator=g) * 50, (torch.rand(batch, n_aus, generator=g) < 0.3).float()

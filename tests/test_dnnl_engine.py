@@ -98,10 +98,10 @@ def dscmr_train_files(tmp_path, engine, iters, base_lr):
     import caffe
     from caffe import layers as L
 
-    from dscmr import paper
-    from tools.generate_prototxt import NetBuilder, input_size
+    from dscmr import methods, paper
+    from tools.generate_prototxt import NetBuilder
     ns = caffe.NetSpec()
-    size, n_aus = input_size("dscmr"), len(paper.EMOTIONET_AUS)
+    size, n_aus = methods.get("dscmr").input_size, len(paper.EMOTIONET_AUS)
     ns.data = L.DummyData(shape=dict(dim=[2, 3, size, size]), data_filler=dict(type="gaussian", std=50))
     ns.u = L.DummyData(shape=dict(dim=[2, n_aus]), data_filler=dict(type="uniform", min=0, max=1))
     ns.label = L.Threshold(ns.u, threshold=0.7)

@@ -9,7 +9,7 @@ from caffe_helpers import REPO, run_caffe
 from data_helpers import write_random_lmdbs
 
 from data_prep.lmdb_io import read_split
-from dscmr import paper
+from dscmr import methods, paper
 from tools import generate_prototxt as gen
 from tools.net_size import net_size
 
@@ -34,13 +34,13 @@ def small_nets(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("method", gen.METHODS)
+@pytest.mark.parametrize("method", methods.KEYS)
 def test_every_train_val_runs_in_caffe_time(small_nets, method):
     log = run_caffe("time", "-model", small_nets / f"{method}_train_val.prototxt", "-iterations", "2").stderr
     assert "Average Forward-Backward" in log, log[-2000:]
 
 
-@pytest.mark.parametrize("method", gen.METHODS)
+@pytest.mark.parametrize("method", methods.KEYS)
 def test_every_train_val_reads_labels_in_lock_step(small_nets, method):
     # TRAIN phase: an untrained net's BatchNorm has no global statistics for TEST to use yet.
     net = caffe.Net(str(small_nets / f"{method}_train_val.prototxt"), caffe.TRAIN)
@@ -217,3 +217,11 @@ def test_docs_sizes_table_matches_net_size():
         row = re.search(rf"\| {method} \| \d+x\d+ \| ([\d,]+) \| ([\d.]+) G \|", text)
         assert row, f"docs/networks.md has no size row for {method}"
         assert row.group(1) == f"{params:,}" and row.group(2) == f"{macs / 1e9:.3f}"
+
+
+def test_the_methods_table_names_every_column_of_tables_4_5_and_rejects_an_unknown_method():
+    assert [methods.by_paper_name(name).key for name in paper.METHODS] == [
+        "drml", "resnet18", "alexnet", "dscmr", "alexnet_admsr", "ldscmr"]
+    assert [m.twin for m in methods.METHODS if m.python_layers] == ["dscmr", "ldscmr"]
+    with pytest.raises(methods.UnknownMethod, match="unknown method 'vgg'; known: alexnet, alexnet_msr"):
+        methods.get("vgg")

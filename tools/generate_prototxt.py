@@ -5,16 +5,7 @@ from what this writes. For each method M it writes M_train_val.prototxt (two LMD
 lock-step: uint8 images and float labels), M_deploy.prototxt (an Input blob, sigmoid
 probabilities out) and M_solver.prototxt (Sec. 3.1's SGD settings).
 
-  method         paper                                   loss
-  alexnet        AlexNet (Tables 4-5, Fig. 5 "without")  SigmoidCrossEntropyLoss
-  alexnet_msr    AlexNet + MSR (Tables 2-3, Fig. 5)      MSRLoss (eqs. 1-7)
-  alexnet_admsr  AlexNet + Ad-MSR (Tables 2-5)           AdMSRLoss (eqs. 8-11)
-  resnet18       ResNet18 (Tables 4-5)                   SigmoidCrossEntropyLoss
-  drml           DRML [23] (Tables 4-5)                  SigmoidCrossEntropyLoss
-  dscmr          DSCMR (Sec. 2.1, Tables 4-5)            AdMSRLoss
-  ldscmr         L-DSCMR (Sec. 2.1, Fig. 2, Tables 4-5)  AdMSRLoss, Region layer
-  dscmr_py, ldscmr_py: DSCMR and L-DSCMR with the Python reference layers in place of the C++ ones.
-
+{methods}
 Examples:
   python tools/generate_prototxt.py                      # rewrite prototxt/ (the defaults)
   python tools/generate_prototxt.py --out /tmp/ck --data data/ckplus --aus 1,2,4,5,6,7,9,12,15,17,20,23,24,25
@@ -28,7 +19,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-from dscmr import paper  # noqa: E402
+from dscmr import methods, paper  # noqa: E402
 from dscmr.aus import parse_au_list  # noqa: E402
 from dscmr.errors import cli  # noqa: E402
 from dscmr.files import write_atomically  # noqa: E402
@@ -38,13 +29,9 @@ import caffe  # noqa: E402
 from caffe import layers as L  # noqa: E402
 from caffe import params as P  # noqa: E402
 
-METHODS = ("alexnet", "alexnet_msr", "alexnet_admsr", "resnet18", "drml", "dscmr", "ldscmr",
-           "dscmr_py", "ldscmr_py")
-
 # The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
 # use (docs/networks.md). --mean sets others.
 DEFAULT_MEAN_BGR = (104, 117, 123)
-DRML_CROP = 170  # DRML's input crop
 
 
 class NetBuilder:
@@ -120,22 +107,20 @@ class NetBuilder:
         return self.fc(x, "fc_au", self.n_aus)
 
     def logits(self, method, data):
-        """The method's network from its input blob to n logits."""
-        base = method.removesuffix("_py")
-        if base.startswith("alexnet"):
-            return self.alexnet(data)
-        if base == "resnet18":
-            return self.fc(self.resnet18_body(data), "fc_au", self.n_aus)
-        if base == "dscmr":
-            return self.dscmr_head(self.resnet18_body(data))
-        if base == "ldscmr":
-            x = self.conv_bn(data, "conv0", 32, 11)          # 224 -> 214 (Sec. 2.1)
-            x = self.region(x, "region0")
-            x = self.add("relu_region0", L.ReLU(x, in_place=True))
-            return self.dscmr_head(self.resnet18_body(x))
-        if base == "drml":
-            return self.drml(data)
-        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+        """The method's network (its `body`, dscmr.methods) from its input blob to n logits."""
+        return getattr(self, methods.get(method).body)(data)
+
+    def resnet18(self, data):
+        return self.fc(self.resnet18_body(data), "fc_au", self.n_aus)
+
+    def dscmr(self, data):
+        return self.dscmr_head(self.resnet18_body(data))
+
+    def ldscmr(self, data):
+        x = self.conv_bn(data, "conv0", 32, 11)          # 224 -> 214 (Sec. 2.1)
+        x = self.region(x, "region0")
+        x = self.add("relu_region0", L.ReLU(x, in_place=True))
+        return self.dscmr_head(self.resnet18_body(x))
 
     def alexnet(self, data):
         """BVLC reference AlexNet (bvlc_alexnet) with fc8 = n."""
@@ -189,11 +174,11 @@ class NetBuilder:
     def loss(self, method, logits, label):
         """{top name: top} of the method's loss layer, named "loss". MSR also gives each AU's L_cur,
         Ad-MSR each AU's beta and L_cur, with loss weight 0: Caffe logs them (tools/parse_log.py)."""
-        base = method.removesuffix("_py")
+        loss = methods.get(method).loss
         loss_param = dict(ignore_label=paper.IGNORE_LABEL)
-        if base in ("alexnet", "resnet18", "drml"):
+        if loss == "SigmoidCrossEntropyLoss":
             return {"loss": L.SigmoidCrossEntropyLoss(logits, label, loss_param=loss_param)}
-        if base == "alexnet_msr":
+        if loss == "MSRLoss":
             return dict(zip(("loss", "l_cur"), L.MSRLoss(logits, label, loss_param=loss_param, ntop=2,
                                                         loss_weight=[1, 0])))
         names = ("loss", "beta", "l_cur")
@@ -207,17 +192,13 @@ class NetBuilder:
                                            msr_loss_param=dict(alpha=paper.ALPHA))))
 
 
-def input_size(method):
-    return DRML_CROP if method == "drml" else paper.INPUT_SIZE
-
-
 def add_data_layers(ns, method, opts, phase):
     """Image and label Data layers of one phase, read in lock-step (same batch size, same key
     order); the label Datums (n x 1 x 1) are reshaped to N x n."""
     split = "train" if phase == caffe.TRAIN else "val"
     transform = dict(mirror=phase == caffe.TRAIN, mean_value=list(opts.mean))
-    if method == "drml":
-        transform["crop_size"] = DRML_CROP
+    if methods.get(method).input_size != paper.INPUT_SIZE:
+        transform["crop_size"] = methods.get(method).input_size
     include = dict(phase=phase)
     ns.data = L.Data(source=f"{opts.data}/{split}/images", backend=P.Data.LMDB, batch_size=opts.batch_size,
                      transform_param=transform, include=include)
@@ -229,7 +210,7 @@ def add_data_layers(ns, method, opts, phase):
 def train_val(method, opts):
     ns = caffe.NetSpec()
     add_data_layers(ns, method, opts, caffe.TRAIN)
-    builder = NetBuilder(ns, len(opts.aus), method.endswith("_py"))
+    builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers)
     builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
     net.name = method
@@ -245,9 +226,9 @@ def train_val(method, opts):
 
 def deploy(method, opts):
     ns = caffe.NetSpec()
-    size = input_size(method)
+    size = methods.get(method).input_size
     ns.data = L.Input(shape=dict(dim=[1, 3, size, size]))
-    builder = NetBuilder(ns, len(opts.aus), method.endswith("_py"))
+    builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers)
     logits = builder.logits(method, ns.data)
     ns.prob = L.Sigmoid(logits)
     net = ns.to_proto()
@@ -293,8 +274,16 @@ def generate(opts):
     return files
 
 
+def methods_table():
+    rows = [("method", "paper", "loss")] + [
+        (m.key, f"{m.paper_name} ({m.where})", m.loss + (", Python layers" if m.python_layers else ""))
+        for m in methods.METHODS]
+    return "\n".join(f"  {key:<15}{name:<40}{loss}" for key, name, loss in rows)
+
+
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.format(methods=methods_table()),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "prototxt"), help="output directory (default: prototxt/)")
     ap.add_argument("--out-prefix", default="prototxt",
                     help="how solvers name the directory of their nets, relative to where caffe runs "
@@ -318,12 +307,12 @@ def parse_args(argv=None):
                     help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: CPU)")
     ap.add_argument("--seed", type=int, default=1,
                     help="the solver's random_seed: weight initialisation and random mirroring (default: 1)")
-    ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=METHODS,
-                    help=f"comma-separated methods (default: all: {','.join(METHODS)})")
+    ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=methods.KEYS,
+                    help=f"comma-separated methods (default: all: {','.join(methods.KEYS)})")
     opts = ap.parse_args(argv)
-    unknown = set(opts.only) - set(METHODS)
+    unknown = set(opts.only) - set(methods.KEYS)
     if unknown:
-        ap.error(f"unknown method(s) {sorted(unknown)}; known: {', '.join(METHODS)}")
+        ap.error(f"unknown method(s) {sorted(unknown)}; known: {', '.join(methods.KEYS)}")
     return opts
 
 

@@ -20,9 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe  # noqa: E402
 
+from dscmr import methods  # noqa: E402
 from dscmr.errors import InputError, cli  # noqa: E402
 from tools.caffe_files import check_loads  # noqa: E402
-from tools.generate_prototxt import METHODS  # noqa: E402
 
 LEARNED_BLOBS = {"Convolution": None, "InnerProduct": None, "Scale": None, "Region": 4}
 
@@ -55,7 +55,7 @@ def net_size(deploy_prototxt):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prototxt-dir", default=str(REPO / "prototxt"), help="where the deploy prototxts are")
-    ap.add_argument("--only", type=lambda s: s.split(","), default=[m for m in METHODS if not m.endswith("_py")],
+    ap.add_argument("--only", type=lambda s: s.split(","), default=list(methods.PAPER_KEYS),
                     help="comma-separated methods (default: every method without the _py twins)")
     opts = ap.parse_args(argv)
     print("| method | input | parameters | multiply-adds |\n|---|---|---:|---:|")

@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 from data_prep import derive  # noqa: E402
-from dscmr import paper  # noqa: E402
+from dscmr import methods, paper  # noqa: E402
 from dscmr.dataset import read_manifest  # noqa: E402
 from dscmr.errors import InputError, RunError, cli  # noqa: E402
 from tools import reproduce_report, training_run  # noqa: E402
@@ -70,7 +70,7 @@ BUDGETS = {
 }
 
 # Tables 4-5's columns (paper.METHODS) as generator methods.
-TABLE45_METHODS = dict(zip(paper.METHODS, ("drml", "resnet18", "alexnet", "dscmr", "alexnet_admsr", "ldscmr")))
+TABLE45_METHODS = {name: methods.by_paper_name(name).key for name in paper.METHODS}
 FIG5_METHODS = {"AlexNet": "alexnet", "AlexNet + MSR": "alexnet_msr"}
 TABLE23_METHODS = {"MSR": "alexnet_msr", "Ad-MSR": "alexnet_admsr"}
 
