@@ -316,6 +316,17 @@ def parse_args(argv=None):
     return opts
 
 
+def options(**settings):
+    """The generator's options for a caller that is not a command line: the defaults of --help with
+    settings (the options' names, e.g. batch_size=8) in their place."""
+    opts = parse_args([])
+    for name, value in settings.items():
+        if not hasattr(opts, name):
+            raise TypeError(f"the generator has no option {name!r}")
+        setattr(opts, name, value)
+    return opts
+
+
 @cli("generate_prototxt")
 def main(argv=None):
     opts = parse_args(argv)

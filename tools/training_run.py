@@ -61,14 +61,11 @@ def snapshot_iterations(schedule):
 
 
 def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
-    opts = gen.parse_args([
-        "--out", str(run_dir), "--out-prefix", str(run_dir), "--data", str(data_dir),
-        "--aus", ",".join(map(str, aus)), "--batch-size", str(schedule.batch_size),
-        "--test-iter", str(math.ceil(val_count / schedule.batch_size)),
-        "--test-interval", str(schedule.interval), "--snapshot", str(schedule.interval),
-        "--max-iter", str(schedule.iters), "--display", str(max(1, min(20, schedule.interval // 4))),
-        "--snapshot-prefix", str(run_dir), "--solver-mode", schedule.solver_mode, "--seed", str(schedule.seed),
-        "--only", method])
+    opts = gen.options(
+        out=str(run_dir), out_prefix=str(run_dir), data=str(data_dir), aus=tuple(aus), batch_size=schedule.batch_size,
+        test_iter=math.ceil(val_count / schedule.batch_size), test_interval=schedule.interval,
+        snapshot=schedule.interval, max_iter=schedule.iters, display=max(1, min(20, schedule.interval // 4)),
+        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, only=(method,))
     for name, text in gen.generate(opts).items():
         (run_dir / name).write_text(text)
     solver = run_dir / f"{method}_solver.prototxt"
