@@ -18,21 +18,20 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GLOG_minloglevel", "2")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from bench.common import bench_args, load_average, write_result  # noqa: E402
-from data_prep.align import align_face  # noqa: E402
-from data_prep.detect import Landmarker  # noqa: E402
-from dscmr import methods  # noqa: E402
-from dscmr.paper import EMOTIONET_AUS  # noqa: E402
-from tools import generate_prototxt as gen  # noqa: E402
-from tools import model_card  # noqa: E402
-from tools.predict import cli  # noqa: E402
-from tools.predict.model import AUModel  # noqa: E402
+from bench.common import bench_args, load_average, write_result
+from data_prep.align import align_face
+from data_prep.detect import Landmarker
+from dscmr import methods
+from dscmr.paper import EMOTIONET_AUS
+from tools import generate_prototxt as gen
+from tools import model_card
+from tools.predict import cli
+from tools.predict.model import AUModel
 
 FPS = 25.0
 

@@ -8,7 +8,8 @@ import statistics
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from dscmr import REPO
+
 PYTHON = REPO / ".venv" / "bin" / "python"
 THREADS = 2
 

@@ -4,7 +4,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from dscmr import REPO
+
 VENV = REPO / ".venv"
 CAFFE = VENV / "bin" / "caffe"
 CAFFE_HOME = Path((VENV / "caffe-home").read_text().strip())

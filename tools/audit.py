@@ -32,13 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-
-from dscmr import paper  # noqa: E402
-from dscmr.errors import InputError, RunError, cli  # noqa: E402
-from dscmr.files import write_atomically  # noqa: E402
-from tools import auc_bound, metrics, reproduce_report, training_run  # noqa: E402
-from tools.reproduce_report import fmt  # noqa: E402
+from dscmr import REPO, paper
+from dscmr.errors import InputError, RunError, cli
+from dscmr.files import write_atomically
+from tools import auc_bound, metrics, reproduce_report, training_run
+from tools.reproduce_report import fmt
 
 ENVIRONMENT_HEADING = "## (c) Environment"
 

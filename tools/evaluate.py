@@ -30,16 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-
-from dscmr.aus import parse_au_list  # noqa: E402
-from dscmr.dataset import read_manifest  # noqa: E402
-from dscmr.errors import InputError, cli  # noqa: E402
-from dscmr.files import write_atomically  # noqa: E402
-from dscmr.paper import IGNORE_LABEL  # noqa: E402
-from tools.caffe_files import load_net, read_net  # noqa: E402
-from tools.generate_prototxt import DEFAULT_MEAN_BGR  # noqa: E402
-from tools.metrics import mean_metrics, per_au_metrics  # noqa: E402
+from dscmr.aus import parse_au_list
+from dscmr.dataset import read_manifest
+from dscmr.errors import InputError, cli
+from dscmr.files import write_atomically
+from dscmr.paper import IGNORE_LABEL
+from tools.caffe_files import load_net, read_net
+from tools.generate_prototxt import DEFAULT_MEAN_BGR
+from tools.metrics import mean_metrics, per_au_metrics
 
 
 def split_size(split_dir):

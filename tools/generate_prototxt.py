@@ -17,17 +17,15 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-from dscmr import methods, paper  # noqa: E402
-from dscmr.aus import parse_au_list  # noqa: E402
-from dscmr.errors import cli  # noqa: E402
-from dscmr.files import write_atomically  # noqa: E402
+from dscmr import REPO, methods, paper
+from dscmr.aus import parse_au_list
+from dscmr.errors import cli
+from dscmr.files import write_atomically
 
 os.environ.setdefault("GLOG_minloglevel", "2")
-import caffe  # noqa: E402
-from caffe import layers as L  # noqa: E402
-from caffe import params as P  # noqa: E402
+import caffe
+from caffe import layers as L
+from caffe import params as P
 
 # The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
 # use (docs/networks.md). --mean sets others.

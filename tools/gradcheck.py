@@ -25,16 +25,14 @@ import argparse
 import os
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("GLOG_minloglevel", "2")
-import caffe  # noqa: E402
+import caffe
 
-from dscmr import paper  # noqa: E402
-from dscmr.errors import cli  # noqa: E402
+from dscmr import paper
+from dscmr.errors import cli
 
 CPP_VS_PY_TOL = 1e-5
 FD_STEP = 1e-2

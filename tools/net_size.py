@@ -15,14 +15,12 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
 os.environ.setdefault("GLOG_minloglevel", "2")
-import caffe  # noqa: E402
+import caffe
 
-from dscmr import methods  # noqa: E402
-from dscmr.errors import InputError, cli  # noqa: E402
-from tools.caffe_files import check_loads  # noqa: E402
+from dscmr import REPO, methods
+from dscmr.errors import InputError, cli
+from tools.caffe_files import check_loads
 
 LEARNED_BLOBS = {"Convolution": None, "InnerProduct": None, "Scale": None, "Region": 4}
 

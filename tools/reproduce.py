@@ -34,13 +34,11 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-
-from data_prep import derive  # noqa: E402
-from dscmr import methods, paper  # noqa: E402
-from dscmr.dataset import read_manifest  # noqa: E402
-from dscmr.errors import InputError, RunError, cli  # noqa: E402
-from tools import reproduce_report, training_run  # noqa: E402
+from data_prep import derive
+from dscmr import REPO, methods, paper
+from dscmr.dataset import read_manifest
+from dscmr.errors import InputError, RunError, cli
+from tools import reproduce_report, training_run
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dscmr import dataset
+from dscmr import REPO, dataset
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
 from tools import evaluate, model_card
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
 
-REPO = Path(__file__).resolve().parent.parent
 CAFFE = REPO / ".venv" / "bin" / "caffe"
 ITERATION = re.compile(r"Iteration (\d+)")
 GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
