@@ -7,7 +7,7 @@ import argparse
 import math
 import sys
 
-from data_prep import synthau
+from data_prep import synthau, synthau_labels
 from data_prep.pipeline import SPLITS, Build, Task, add_common_args
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
@@ -112,8 +112,8 @@ def main(argv=None):
             return 0
         import numpy as np
         ratios = split_ratios(args.imbalance, args.aus)
-        labels = {s: synthau.sample_labels(sizes[s], args.aus, ratios[s],
-                                           np.random.default_rng([args.seed, SPLIT_CODE[s], 0x1AB]))
+        labels = {s: synthau_labels.sample_labels(sizes[s], args.aus, ratios[s],
+                                                  np.random.default_rng([args.seed, SPLIT_CODE[s], 0x1AB]))
                   for s in SPLITS}
         requested = {s: {f"AU{a}": r for a, r in ratios[s].items()} for s in SPLITS}
         build.write(args.aus, sizes, tasks(args, labels, ratios), synthau.render_sample,

@@ -5,8 +5,11 @@ x to the image's right, y down, unit = the interocular distance (IOD). An identi
 (jaw, brows, eyes, nose, lips, hairline), colours and accessories; the AUs deform the curves (and
 add wrinkles) with FACS-inspired changes; a pose, lighting, blur, noise and background are drawn per
 image. The 68 iBUG landmarks are samples of the same curves; the image goes through the same
-alignment as real data (five_from_68, then the similarity warp to the template).
+alignment as real data (five_from_68, then the similarity warp to the template). Which AUs a face
+shows comes from data_prep/synthau_labels.py.
 """
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -14,14 +17,6 @@ from data_prep.align import align_face
 from dscmr.paper import EMOTIONET_AUS
 
 CANVAS = 320
-# Prototypical expressions (core AUs within the 11), after the EmotioNet prototypes of the basic
-# emotions (AU6+12 for a smile, AU1+2+5+26 for surprise, ...) plus speech-like lip parting.
-PROTOTYPES = (
-    ("smile", (6, 12)), ("open smile", (6, 12, 25)), ("surprise", (1, 2, 5, 25, 26)),
-    ("fear", (1, 2, 4, 5, 20, 25)), ("sadness", (1, 4, 17)), ("anger", (4, 17)),
-    ("disgust", (4, 9, 17)), ("speech", (25, 26)),
-)
-PROTOTYPE_SHARE = 0.6   # at most this share of an AU's positives comes from prototypes
 TRACE_PROB = 0.25       # an inactive AU shows a trace (intensity < 0.15, below FACS's A level)
 
 SKIN = np.array([(205, 218, 245), (172, 196, 232), (135, 168, 212), (112, 150, 186),
@@ -36,8 +31,55 @@ def _u(rng, lo, hi):
     return float(rng.uniform(lo, hi))
 
 
+# eq=False: the colours are arrays, which a field-by-field == cannot compare.
+@dataclass(frozen=True, eq=False)
+class Identity:
+    """An identity's shape, colours and accessories. Colours are BGR (0-255); lengths and positions are
+    in face coordinates (IOD, y down from the eye line). Fields are in the order identity() draws them."""
+    skin_colour: np.ndarray
+    hair_colour: np.ndarray
+    lip_colour: np.ndarray
+    brow_colour: np.ndarray
+    iris_colour: np.ndarray
+    face_half_width: float      # x of the jaw's ends; the ears sit just outside
+    jaw_top_y: float            # y where the jaw line starts at the sides of the face
+    chin_y: float               # y of the chin's lowest point, at rest
+    jaw_roundness: float        # exponent of the jaw curve: 1 is elliptic, lower is squarer
+    head_top_y: float
+    eye_half_width: float       # corner to centre of one eye
+    upper_lid_height: float     # upper lid's rise above the line between the corners, at rest
+    lower_lid_height: float     # lower lid's drop below that line, at rest
+    eye_tilt: float             # y of the outer corners relative to the inner ones (negative: higher)
+    iris_radius: float
+    gaze_offset: np.ndarray     # (x, y) of the irises from the eye centres
+    brow_y: float               # y of the brows' base line, before the arch
+    brow_arch: float            # how far the arch rises above that line
+    brow_thickness: float
+    brow_outer_extent: float    # x of a brow's outer end beyond its eye's centre
+    brow_inner_extent: float    # x of a brow's inner end inside its eye's centre
+    nose_tip_y: float           # the eyes are at y = 0, so this is also the nose's length
+    nose_half_width: float      # x of the nostril wings
+    mouth_y: float              # y of the mouth line's centre, at rest
+    mouth_half_width: float     # x of the lip corners, at rest
+    upper_lip_thickness: float
+    lower_lip_thickness: float
+    lip_corner_drop: float      # y of the lip corners below the mouth's centre, at rest (negative: above)
+    cupids_bow_depth: float     # the upper lip's dip at the middle
+    age: float                  # 0 (young) to 1: faint forehead lines, deeper folds, whatever the AUs
+    hairline_y: float           # y of the hairline at the middle of the forehead
+    hair_style: str             # bald, short, long or fringe
+    hair_volume: float          # how far the hair stands above the top of the head
+    glasses: bool
+    glasses_colour: np.ndarray
+    beard: bool
+    moustache: bool
+    earrings: bool
+    clothes_colour: np.ndarray
+
+
 def identity(rng):
-    """An identity's shape, colours and accessories (a dict of plain numbers)."""
+    """An Identity drawn from rng. The keyword arguments are evaluated in order, so their order is the draw
+    order: changing it changes every face of every dataset."""
     t = _u(rng, 0, len(SKIN) - 1)
     i = int(t)
     skin = SKIN[i] + (SKIN[min(i + 1, len(SKIN) - 1)] - SKIN[i]) * (t - i) + rng.normal(0, 6, 3)
@@ -45,25 +87,26 @@ def identity(rng):
     lips = skin * np.array([0.78, 0.7, 0.98]) + rng.normal(0, 5, 3)
     if rng.random() < 0.15:
         lips = np.array([(60, 40, 190), (150, 110, 215), (90, 70, 150)][rng.integers(3)], np.float64)
-    return {
-        "skin": skin, "hair": hair, "lips": lips, "brow_col": hair * 0.7 + skin * 0.12,
-        "iris": IRIS[rng.integers(len(IRIS))] + rng.normal(0, 6, 3),
-        "fw": _u(rng, 0.95, 1.15), "jy0": _u(rng, 0.0, 0.15), "chin": _u(rng, 1.62, 1.92),
-        "jaw_p": _u(rng, 0.55, 1.0), "head_top": _u(rng, -1.85, -1.6),
-        "ew": _u(rng, 0.2, 0.24), "uh": _u(rng, 0.07, 0.1), "lh": _u(rng, 0.045, 0.065),
-        "tilt": _u(rng, -0.035, 0.02), "ir": _u(rng, 0.085, 0.1), "gaze": rng.normal(0, 0.02, 2),
-        "by": _u(rng, -0.36, -0.26), "arch": _u(rng, 0.03, 0.09), "bth": _u(rng, 0.035, 0.075),
-        "bo": _u(rng, 0.3, 0.38), "bi": _u(rng, 0.22, 0.3),
-        "nt": _u(rng, 0.5, 0.62), "nw": _u(rng, 0.16, 0.23),
-        "my": _u(rng, 0.98, 1.12), "mw": _u(rng, 0.36, 0.46), "ut": _u(rng, 0.045, 0.085),
-        "lt": _u(rng, 0.065, 0.115), "c0": _u(rng, -0.025, 0.02), "bow": _u(rng, 0.0, 0.025),
-        "age": _u(rng, 0, 1) ** 2, "hairline": _u(rng, -1.3, -0.95),
-        "hair_style": rng.choice(["bald", "short", "long", "fringe"], p=[0.1, 0.4, 0.35, 0.15]),
-        "hair_vol": _u(rng, 0.04, 0.25), "glasses": rng.random() < 0.2,
-        "glasses_col": rng.uniform(10, 120, 3), "beard": rng.random() < 0.1,
-        "moustache": rng.random() < 0.1 and hair.mean() < 140, "earrings": rng.random() < 0.15,
-        "cloth": rng.uniform(20, 230, 3),
-    }
+    return Identity(
+        skin_colour=skin, hair_colour=hair, lip_colour=lips, brow_colour=hair * 0.7 + skin * 0.12,
+        iris_colour=IRIS[rng.integers(len(IRIS))] + rng.normal(0, 6, 3),
+        face_half_width=_u(rng, 0.95, 1.15), jaw_top_y=_u(rng, 0.0, 0.15), chin_y=_u(rng, 1.62, 1.92),
+        jaw_roundness=_u(rng, 0.55, 1.0), head_top_y=_u(rng, -1.85, -1.6),
+        eye_half_width=_u(rng, 0.2, 0.24), upper_lid_height=_u(rng, 0.07, 0.1), lower_lid_height=_u(rng, 0.045, 0.065),
+        eye_tilt=_u(rng, -0.035, 0.02), iris_radius=_u(rng, 0.085, 0.1), gaze_offset=rng.normal(0, 0.02, 2),
+        brow_y=_u(rng, -0.36, -0.26), brow_arch=_u(rng, 0.03, 0.09), brow_thickness=_u(rng, 0.035, 0.075),
+        brow_outer_extent=_u(rng, 0.3, 0.38), brow_inner_extent=_u(rng, 0.22, 0.3),
+        nose_tip_y=_u(rng, 0.5, 0.62), nose_half_width=_u(rng, 0.16, 0.23),
+        mouth_y=_u(rng, 0.98, 1.12), mouth_half_width=_u(rng, 0.36, 0.46), upper_lip_thickness=_u(rng, 0.045, 0.085),
+        lower_lip_thickness=_u(rng, 0.065, 0.115), lip_corner_drop=_u(rng, -0.025, 0.02),
+        cupids_bow_depth=_u(rng, 0.0, 0.025),
+        age=_u(rng, 0, 1) ** 2, hairline_y=_u(rng, -1.3, -0.95),
+        hair_style=rng.choice(["bald", "short", "long", "fringe"], p=[0.1, 0.4, 0.35, 0.15]),
+        hair_volume=_u(rng, 0.04, 0.25), glasses=rng.random() < 0.2,
+        glasses_colour=rng.uniform(10, 120, 3), beard=rng.random() < 0.1,
+        moustache=rng.random() < 0.1 and hair.mean() < 140, earrings=rng.random() < 0.15,
+        clothes_colour=rng.uniform(20, 230, 3),
+    )
 
 
 def intensities(active, rng):
@@ -103,8 +146,8 @@ class Face:
         g = self.idt
         phi = np.linspace(np.pi, 0, n)
         s = np.sin(phi)
-        x = g["fw"] * np.cos(phi) * (1 - 0.05 * s)
-        y = g["jy0"] + (g["chin"] - g["jy0"]) * s ** g["jaw_p"] + self.jaw_drop * s ** 2 \
+        x = g.face_half_width * np.cos(phi) * (1 - 0.05 * s)
+        y = g.jaw_top_y + (g.chin_y - g.jaw_top_y) * s ** g.jaw_roundness + self.jaw_drop * s ** 2 \
             - self.chin_up * s ** 8
         return np.stack([x, y], 1)
 
@@ -115,15 +158,15 @@ class Face:
     def _mouth(self):
         g, a = self.idt, self.a
         a12, a20, a17 = a[12], a[20], a[17]
-        self.cw = tuple(g["mw"] + 0.07 * a12[s] + 0.1 * a20[s] for s in (0, 1))
+        self.cw = tuple(g.mouth_half_width + 0.07 * a12[s] + 0.1 * a20[s] for s in (0, 1))
         parted = self.mean(25) > 0.15
         self.gap = (0.03 + 0.07 * self.mean(25) + 0.75 * self.jaw_drop) if parted else 0.0
-        self.centre = g["my"] - 0.035 * self.mean(17) - 0.025 * self.mean(9) \
+        self.centre = g.mouth_y - 0.035 * self.mean(17) - 0.025 * self.mean(9) \
             + (0.0 if parted else 0.3 * self.jaw_drop)
-        self.corner_y = tuple(self.centre + g["c0"] - 0.09 * a12[s] + 0.025 * a20[s] + 0.025 * a17[s]
+        self.corner_y = tuple(self.centre + g.lip_corner_drop - 0.09 * a12[s] + 0.025 * a20[s] + 0.025 * a17[s]
                               for s in (0, 1))
-        self.ut = g["ut"] * (1 - 0.3 * self.mean(20) - 0.15 * self.mean(12))
-        self.lt = g["lt"] * (1 - 0.3 * self.mean(20) + (0.0 if parted else 0.8 * self.jaw_drop))
+        self.ut = g.upper_lip_thickness * (1 - 0.3 * self.mean(20) - 0.15 * self.mean(12))
+        self.lt = g.lower_lip_thickness * (1 - 0.3 * self.mean(20) + (0.0 if parted else 0.8 * self.jaw_drop))
 
     def mouth_line(self, x):
         x = np.asarray(x, np.float64)
@@ -138,7 +181,7 @@ class Face:
         x = np.concatenate([np.linspace(-cwl, 0, n // 2, endpoint=False), np.linspace(0, cwr, n - n // 2)])
         r = np.clip(np.abs(x) / _side(x, self.cw), 0, 1)
         base = self.mouth_line(x)
-        bow = self.idt["bow"] * np.exp(-(x / 0.06) ** 2)
+        bow = self.idt.cupids_bow_depth * np.exp(-(x / 0.06) ** 2)
         upper = base - self.ut * (1 - r ** 2) ** 0.45 + bow
         inner_r = np.clip(r / 0.88, 0, 1)
         gu = 0.25 * self.gap * (1 - inner_r ** 2) ** 0.7
@@ -156,10 +199,10 @@ class Face:
         s = 0 if side < 0 else 1
         ex = 0.5 * side
         t = np.linspace(0, 1, n)
-        x = ex + side * g["ew"] * (1 - 2 * t)
-        ybase = g["tilt"] * (1 - t)
-        uh = g["uh"] * (1 + 0.6 * self.a[5][s] - 0.15 * self.a[4][s] - 0.1 * self.a[6][s])
-        lh = g["lh"] * (1 - 0.55 * self.a[6][s])
+        x = ex + side * g.eye_half_width * (1 - 2 * t)
+        ybase = g.eye_tilt * (1 - t)
+        uh = g.upper_lid_height * (1 + 0.6 * self.a[5][s] - 0.15 * self.a[4][s] - 0.1 * self.a[6][s])
+        lh = g.lower_lid_height * (1 - 0.55 * self.a[6][s])
         shape = np.sin(np.pi * t ** 0.9)
         up = ybase - uh * shape ** 0.8
         lo = ybase + lh * shape - 0.02 * self.a[6][s] * shape
@@ -171,9 +214,9 @@ class Face:
         g = self.idt
         s = 0 if side < 0 else 1
         u = np.linspace(0, 1, n)
-        x_out, x_in = 0.5 + g["bo"], 0.5 - g["bi"]
+        x_out, x_in = 0.5 + g.brow_outer_extent, 0.5 - g.brow_inner_extent
         x = x_out + (x_in - x_out) * u
-        y = g["by"] - g["arch"] * (1 - (u - 0.4) ** 2 / 0.36)
+        y = g.brow_y - g.brow_arch * (1 - (u - 0.4) ** 2 / 0.36)
         a1, a2, a4 = self.a[1][s], self.a[2][s], self.a[4][s]
         y = y - 0.1 * a1 * u ** 1.5 - 0.1 * a2 * (1 - u) ** 1.2 + 0.05 * a4 + 0.035 * a4 * u
         x = x - 0.06 * a4 * u ** 2
@@ -184,12 +227,12 @@ class Face:
         """(bridge 4 points top to tip, nostril base 5 points left to right)."""
         g = self.idt
         a9 = self.mean(9)
-        bridge = np.array([[0, -0.05], [0, 0.12], [0, 0.3], [0, g["nt"]]])
-        nw = g["nw"] + 0.03 * a9
+        bridge = np.array([[0, -0.05], [0, 0.12], [0, 0.3], [0, g.nose_tip_y]])
+        nw = g.nose_half_width + 0.03 * a9
         lift = 0.04 * a9
-        base = np.array([[-nw, g["nt"] + 0.06 - lift], [-nw * 0.5, g["nt"] + 0.1 - lift * 0.7],
-                         [0, g["nt"] + 0.13 - lift * 0.4], [nw * 0.5, g["nt"] + 0.1 - lift * 0.7],
-                         [nw, g["nt"] + 0.06 - lift]])
+        base = np.array([[-nw, g.nose_tip_y + 0.06 - lift], [-nw * 0.5, g.nose_tip_y + 0.1 - lift * 0.7],
+                         [0, g.nose_tip_y + 0.13 - lift * 0.4], [nw * 0.5, g.nose_tip_y + 0.1 - lift * 0.7],
+                         [nw, g.nose_tip_y + 0.06 - lift]])
         return bridge, base
 
     def landmarks68(self):
@@ -301,27 +344,27 @@ def render(idt, inten, rng):
     f = Face(idt, inten)
     pose = Pose(rng)
     P = lambda pts, z=0.0: pose(pts, z)
-    PD = lambda pts: pose(pts, _depth(np.asarray(pts), idt["fw"]))
+    PD = lambda pts: pose(pts, _depth(np.asarray(pts), idt.face_half_width))
     sc = pose.scale
     th1 = max(1, round(sc / 45))
     img = _background(rng)
-    skin, hair = idt["skin"], idt["hair"]
-    fw, top = idt["fw"], idt["head_top"]
+    skin, hair = idt.skin_colour, idt.hair_colour
+    fw, top = idt.face_half_width, idt.head_top_y
     # Body, neck, hair behind the head, ears.
-    _poly(img, P(_ellipse_pts(0, 3.0, 2.0, 1.0)), idt["cloth"])
+    _poly(img, P(_ellipse_pts(0, 3.0, 2.0, 1.0)), idt.clothes_colour)
     _poly(img, P([[-0.42, 0.9], [0.42, 0.9], [0.5, 2.3], [-0.5, 2.3]], -0.5), skin * 0.8)
-    if idt["hair_style"] == "long":
+    if idt.hair_style == "long":
         t = np.linspace(0, np.pi, 20)
-        arc = np.stack([(fw * 1.22) * np.cos(t), 0.2 + (top - idt["hair_vol"] - 0.2) * np.sin(t)], 1)
+        arc = np.stack([(fw * 1.22) * np.cos(t), 0.2 + (top - idt.hair_volume - 0.2) * np.sin(t)], 1)
         _poly(img, P(np.vstack([[[fw * 1.25, 2.0]], arc, [[-fw * 1.25, 2.0]]]), -0.6), hair * 0.85)
     for side in (-1, 1):
         _poly(img, P(_ellipse_pts(side * (fw + 0.02), 0.25, 0.11, 0.24, 16), -0.7), skin * 0.9)
-        if idt["earrings"]:
+        if idt.earrings:
             _poly(img, P(_ellipse_pts(side * (fw + 0.03), 0.55, 0.03, 0.03, 10), -0.7), (40, 190, 220))
     # Head: the jaw, then the skull arc back over the top.
     jaw = f.jaw_curve(33)
     t = np.linspace(0, np.pi, 24)
-    skull = np.stack([fw * 1.02 * np.cos(t), idt["jy0"] + (top - idt["jy0"]) * np.sin(t)], 1)
+    skull = np.stack([fw * 1.02 * np.cos(t), idt.jaw_top_y + (top - idt.jaw_top_y) * np.sin(t)], 1)
     head = np.vstack([jaw, skull[1:-1]])
     _poly(img, PD(head), skin)
     # Cheeks: AU6 raises and brightens them, with a furrow under the lower lid.
@@ -330,31 +373,31 @@ def render(idt, inten, rng):
         _poly(img, PD(_ellipse_pts(side * 0.55, 0.55 - 0.12 * a6, 0.22, 0.15 + 0.03 * a6, 16)),
               _mix(skin, skin * np.array([0.92, 0.95, 1.08]) + 8 * a6, 0.5 + 0.5 * a6))
         fur = np.stack([side * np.linspace(0.3, 0.72, 8), 0.2 - 0.05 * a6 + 0.03 * np.sin(np.linspace(0, np.pi, 8))], 1)
-        _line(img, PD(fur), _mix(skin, skin * 0.55, 0.08 + 0.35 * a6 + 0.1 * idt["age"]), th1)
+        _line(img, PD(fur), _mix(skin, skin * 0.55, 0.08 + 0.35 * a6 + 0.1 * idt.age), th1)
     _hair_front(img, idt, PD)
     _wrinkles(img, f, idt, PD, th1)
     for side in (-1, 1):
         _eye(img, f, idt, side, PD, th1)
         b = f.brow(side, 12)
         u = np.linspace(0, 1, 12)[:, None]
-        half = idt["bth"] * (0.55 + 0.45 * u) / 2
-        _poly(img, PD(np.vstack([b - [0, 1] * half, (b + [0, 1] * half)[::-1]])), idt["brow_col"])
+        half = idt.brow_thickness * (0.55 + 0.45 * u) / 2
+        _poly(img, PD(np.vstack([b - [0, 1] * half, (b + [0, 1] * half)[::-1]])), idt.brow_colour)
     _nose(img, f, idt, P, th1)
     _mouth(img, f, idt, P, th1)
-    if idt["moustache"]:
+    if idt.moustache:
         xs = np.linspace(-f.cw[0] * 0.9, f.cw[1] * 0.9, 12)
         ml = f.mouth_line(xs) - f.ut
         lower = ml[::-1] - 0.1 - 0.03 * np.cos(xs[::-1] * 3)
         _poly(img, P(np.vstack([np.stack([xs, ml - 0.02], 1), np.stack([xs[::-1], lower], 1)]), 0.1), hair)
-    if idt["beard"]:
+    if idt.beard:
         j = f.jaw_curve(25)[4:21]
         inner = np.stack([j[:, 0] * 0.7, np.maximum(j[:, 1] - 0.35, f.centre + f.lt + 0.08)], 1)
         _poly(img, PD(np.vstack([j, inner[::-1]])), _mix(skin, hair, 0.8))
-    if idt["glasses"]:
+    if idt.glasses:
         for side in (-1, 1):
             c = _ellipse_pts(side * 0.5, 0.02, 0.3, 0.19, 20)
-            _line(img, P(c, 0.25), idt["glasses_col"], th1 + 1, closed=True)
-        _line(img, P([[-0.2, -0.02], [0.2, -0.02]], 0.25), idt["glasses_col"], th1 + 1)
+            _line(img, P(c, 0.25), idt.glasses_colour, th1 + 1, closed=True)
+        _line(img, P([[-0.2, -0.02], [0.2, -0.02]], 0.25), idt.glasses_colour, th1 + 1)
     img = _lighting(img, rng)
     pts = f.landmarks68()
     lm = pose(pts, landmark_depths(pts, fw)) + rng.normal(0, 0.012 * sc, (68, 2))
@@ -362,27 +405,27 @@ def render(idt, inten, rng):
 
 
 def _hair_front(img, idt, PD):
-    style = idt["hair_style"]
-    fw, top = idt["fw"], idt["head_top"]
+    style = idt.hair_style
+    fw, top = idt.face_half_width, idt.head_top_y
     # A fringe comes down towards the brows, but stops short of where AU1 and AU2 raise them.
-    hl = idt["hairline"] if style != "fringe" else max(idt["hairline"] + 0.35, -0.78)
+    hl = idt.hairline_y if style != "fringe" else max(idt.hairline_y + 0.35, -0.78)
     x = np.linspace(-fw * 1.0, fw * 1.0, 25)
     line = hl + (-0.3 - hl) * (np.abs(x) / fw) ** 2.5
     if style == "fringe":
         line = line + 0.04 * np.sin(x * 23)
     t = np.linspace(0, np.pi, 24)
-    arc = np.stack([fw * 1.06 * np.cos(t), -0.3 + (top - idt["hair_vol"] + 0.3) * np.sin(t)], 1)
+    arc = np.stack([fw * 1.06 * np.cos(t), -0.3 + (top - idt.hair_volume + 0.3) * np.sin(t)], 1)
     shape = np.vstack([arc, np.stack([x, line], 1)])
-    col = idt["hair"] if style != "bald" else _mix(idt["skin"], idt["hair"], 0.12)
+    col = idt.hair_colour if style != "bald" else _mix(idt.skin_colour, idt.hair_colour, 0.12)
     if style == "bald":
         shape = np.vstack([arc, np.stack([x, line - 0.25], 1)])
     _poly(img, PD(shape), col)
 
 
 def _wrinkles(img, f, idt, PD, th):
-    skin, age = idt["skin"], idt["age"]
+    skin, age = idt.skin_colour, idt.age
     dark = skin * 0.5
-    by = idt["by"]
+    by = idt.brow_y
     # Forehead: AU1 in the middle, AU2 at the sides; age adds faint lines everywhere.
     for k in range(3):
         y = by - 0.2 - 0.11 * k
@@ -404,7 +447,7 @@ def _wrinkles(img, f, idt, PD, th):
     for side, s in ((-1, 0), (1, 1)):
         a6 = f.a[6][s]
         if a6 > 0.02:
-            ox = side * (0.5 + idt["ew"] + 0.04)
+            ox = side * (0.5 + idt.eye_half_width + 0.04)
             for dy in (-0.06, 0.0, 0.06):
                 _line(img, PD([[ox, dy * 0.5], [ox + side * 0.12, dy * 1.6]]), _mix(skin, dark, 0.6 * a6), th)
     # Nose wrinkles: AU9.
@@ -419,11 +462,11 @@ def _wrinkles(img, f, idt, PD, th):
     for side, s in ((-1, 0), (1, 1)):
         a12, a6 = f.a[12][s], f.a[6][s]
         w = 0.1 + 0.2 * age + 0.5 * a12 + 0.15 * a6
-        nose_x = idt["nw"] + 0.05
+        nose_x = idt.nose_half_width + 0.05
         cx = f.cw[s] + 0.06 + 0.04 * a12
         cy = f.corner_y[s] + 0.12 - 0.05 * a12
         t = np.linspace(0, 1, 8)
-        pts = np.stack([side * (nose_x + (cx - nose_x) * t ** 0.7), idt["nt"] + 0.02 + (cy - idt["nt"] - 0.02) * t], 1)
+        pts = np.stack([side * (nose_x + (cx - nose_x) * t ** 0.7), idt.nose_tip_y + 0.02 + (cy - idt.nose_tip_y - 0.02) * t], 1)
         _line(img, PD(pts), _mix(skin, dark, w), th)
     # Chin: AU17 wrinkles the chin boss and deepens the crease under the lower lip.
     a17 = f.mean(17)
@@ -447,13 +490,13 @@ def _wrinkles(img, f, idt, PD, th):
 def _eye(img, f, idt, side, PD, th):
     up, lo = f.eye(side, 16)
     _poly(img, PD(np.vstack([up, lo[::-1][1:-1]])), (228, 232, 238))
-    centre = np.array([0.5 * side, idt["tilt"] * 0.5]) + idt["gaze"]
-    iris = _ellipse_pts(centre[0], centre[1], idt["ir"], idt["ir"], 20)
-    _poly(img, PD(iris), idt["iris"])
-    _poly(img, PD(_ellipse_pts(centre[0], centre[1], idt["ir"] * 0.45, idt["ir"] * 0.45, 12)), (15, 15, 18))
+    centre = np.array([0.5 * side, idt.eye_tilt * 0.5]) + idt.gaze_offset
+    iris = _ellipse_pts(centre[0], centre[1], idt.iris_radius, idt.iris_radius, 20)
+    _poly(img, PD(iris), idt.iris_colour)
+    _poly(img, PD(_ellipse_pts(centre[0], centre[1], idt.iris_radius * 0.45, idt.iris_radius * 0.45, 12)), (15, 15, 18))
     _poly(img, PD(_ellipse_pts(centre[0] + 0.025, centre[1] - 0.03, 0.018, 0.018, 8)), (245, 245, 250))
     # Lids: skin above the upper lid and below the lower lid clips the iris.
-    skin = idt["skin"]
+    skin = idt.skin_colour
     _poly(img, PD(np.vstack([up, (up - [0, 0.16])[::-1]])), skin)
     _poly(img, PD(np.vstack([lo, (lo + [0, 0.1])[::-1]])), skin)
     crease = up - [0, 0.05 + 0.02 * f.a[5][0 if side < 0 else 1]]
@@ -463,17 +506,17 @@ def _eye(img, f, idt, side, PD, th):
 
 
 def _nose(img, f, idt, P, th):
-    skin = idt["skin"]
+    skin = idt.skin_colour
     _, base = f.nose()
     for side in (-1, 1):
-        _line(img, P([[side * 0.09, 0.05], [side * 0.1, 0.3], [side * 0.13, idt["nt"] - 0.02]], BRIDGE_Z[1]),
+        _line(img, P([[side * 0.09, 0.05], [side * 0.1, 0.3], [side * 0.13, idt.nose_tip_y - 0.02]], BRIDGE_Z[1]),
               _mix(skin, skin * 0.6, 0.35), th)
         wing = base[0 if side < 0 else 4]
         _poly(img, P(_ellipse_pts(wing[0] - side * 0.02, wing[1] - 0.03, 0.06, 0.055, 12), NOSTRIL_Z[0]), skin * 0.93)
-        _poly(img, P(_ellipse_pts(side * idt["nw"] * 0.45, idt["nt"] + 0.07 - 0.03 * f.mean(9), 0.05, 0.025, 10),
+        _poly(img, P(_ellipse_pts(side * idt.nose_half_width * 0.45, idt.nose_tip_y + 0.07 - 0.03 * f.mean(9), 0.05, 0.025, 10),
                      NOSTRIL_Z[1]), _mix(skin, (20, 20, 30), 0.75))
     _line(img, P(base, np.array(NOSTRIL_Z)), _mix(skin, skin * 0.5, 0.5), th)
-    _poly(img, P(_ellipse_pts(0, idt["nt"] - 0.02, 0.06, 0.05, 10), BRIDGE_Z[3]), _mix(skin, (250, 250, 250), 0.15))
+    _poly(img, P(_ellipse_pts(0, idt.nose_tip_y - 0.02, 0.06, 0.05, 10), BRIDGE_Z[3]), _mix(skin, (250, 250, 250), 0.15))
 
 
 def _mouth(img, f, idt, P, th):
@@ -486,9 +529,9 @@ def _mouth(img, f, idt, P, th):
         keep = np.abs(xs) < 0.8 * np.maximum(f.cw[0], f.cw[1])
         tu = ui[keep]
         _poly(img, P(np.vstack([tu, (tu + [0, teeth_h])[::-1]]), z), (222, 228, 232))
-    _poly(img, P(np.vstack([uo, ui[::-1]]), z), idt["lips"])
-    _poly(img, P(np.vstack([li, lo[::-1]]), z), idt["lips"] * 1.05)
-    _line(img, P(ui if f.gap > 0.005 else (ui + li) / 2, z), _mix(idt["lips"], (20, 20, 30), 0.6), th)
+    _poly(img, P(np.vstack([uo, ui[::-1]]), z), idt.lip_colour)
+    _poly(img, P(np.vstack([li, lo[::-1]]), z), idt.lip_colour * 1.05)
+    _line(img, P(ui if f.gap > 0.005 else (ui + li) / 2, z), _mix(idt.lip_colour, (20, 20, 30), 0.6), th)
 
 
 _NOISE = {}
@@ -534,48 +577,3 @@ def render_sample(payload):
     img, lm = render(idt, intensities(set(active), rng), rng)
     out, _ = align_face(img, lm)
     return out
-
-
-def prototype_weights(aus, p):
-    """Expression probabilities w_e: each AU k gets at most PROTOTYPE_SHARE of its prevalence p_k
-    through prototypes, shared among the prototypes that contain it."""
-    protos = [(name, tuple(k for k in core if k in aus)) for name, core in PROTOTYPES]
-    protos = [(n, c) for n, c in protos if len(c) >= 2]
-    n_k = {k: sum(k in c for _, c in protos) for k in aus}
-    w = np.array([PROTOTYPE_SHARE * min(p[k] / n_k[k] for k in c) for _, c in protos])
-    if w.sum() > 0.95:
-        w *= 0.95 / w.sum()
-    return protos, w
-
-
-def sample_labels(n, aus, ratios, rng):
-    """n x len(aus) 0/1 labels with exactly round(n / (1 + N:P)) positives per AU (at least 1) and
-    prototype co-occurrence. An expression e is drawn with probability w_e and switches its core
-    AUs on; every AU is also on independently with the background rate b_k that makes its
-    prevalence p_k = W_k + (1 - W_k) b_k, W_k = sum of w_e over the prototypes holding k. The
-    counts are then made exact by switching off (or on) random background activations."""
-    aus = tuple(aus)
-    p = {k: 1.0 / (1.0 + ratios[k]) for k in aus}
-    protos, w = prototype_weights(aus, p)
-    col = {k: i for i, k in enumerate(aus)}
-    W = {k: sum(wi for wi, (_, c) in zip(w, protos) if k in c) for k in aus}
-    b = np.array([(p[k] - W[k]) / (1 - W[k]) for k in aus])
-    choice = rng.choice(len(protos) + 1, size=n, p=np.append(w, 1 - w.sum()))
-    core = np.zeros((n, len(aus)), bool)
-    for e, (_, c) in enumerate(protos):
-        rows = choice == e
-        for k in c:
-            core[rows, col[k]] = True
-    y = core | (rng.random((n, len(aus))) < b)
-    for j in rng.permutation(len(aus)):
-        k = aus[j]
-        target = max(1, int(round(n * p[k])))
-        have = int(y[:, j].sum())
-        if have > target:
-            on = np.flatnonzero(y[:, j])
-            order = np.concatenate([rng.permutation(on[~core[on, j]]), rng.permutation(on[core[on, j]])])
-            y[order[:have - target], j] = False
-        elif have < target:
-            off = np.flatnonzero(~y[:, j])
-            y[rng.choice(off, target - have, replace=False), j] = True
-    return y.astype(np.float32)

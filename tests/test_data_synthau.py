@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from data_helpers import load
 
-from data_prep import build_synthau, synthau
+from data_prep import build_synthau, synthau, synthau_labels
 from dscmr.paper import EMOTIONET_AUS, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
 SIZES = ["--train", "60", "--val", "24", "--test", "24", "--images-per-identity", "4"]
@@ -47,7 +47,7 @@ def test_positive_counts_are_exact_at_the_paper_ratios(built):
 def test_large_label_sets_meet_the_ratios_and_co_occur_like_expressions():
     rng = np.random.default_rng(0)
     n = 20000
-    y = synthau.sample_labels(n, EMOTIONET_AUS, TABLE2_TRAIN_NP, rng)
+    y = synthau_labels.sample_labels(n, EMOTIONET_AUS, TABLE2_TRAIN_NP, rng)
     col = {a: i for i, a in enumerate(EMOTIONET_AUS)}
     for a, r in TABLE2_TRAIN_NP.items():
         p = y[:, col[a]].sum()
