@@ -54,21 +54,21 @@ pytest:
 # The built-in default dataset (docs/data.md); SYNTHAU_ARGS passes options to the builder,
 # e.g. SYNTHAU_ARGS="--train 40000 --val 2000 --test 4000 --encode jpg". Up to date: 0.4 s.
 data: caffe
-	@$(VENV)/bin/python -m data_prep.build_synthau --mirror $(SYNTHAU_ARGS)
+	@$(VENV)/bin/au-build-synthau --mirror $(SYNTHAU_ARGS)
 
 # ITERS=N trains for N iterations instead of the solver's max_iter (a short demonstration run).
 # The model card (runs/<snapshot prefix>.model.json, tools/model_card.py) is written first, for au-predict.
 train: setup data
-	@[ -f "$(SOLVER)" ] || { echo "[train] $(SOLVER) does not exist; python tools/generate_prototxt.py --help"; exit 1; }
+	@[ -f "$(SOLVER)" ] || { echo "[train] $(SOLVER) does not exist; au-prototxt --help"; exit 1; }
 	@solver=$(SOLVER); \
 	 if [ -n "$(ITERS)" ]; then solver=runs/$(basename $(notdir $(SOLVER)))_$(ITERS)iters.prototxt; \
 	   sed 's/^max_iter: .*/max_iter: $(ITERS)/' $(SOLVER) > $$solver; fi; \
 	 log=runs/$$(basename $$solver .prototxt).log; \
-	 $(VENV)/bin/python -m tools.model_card $$solver || exit 1; \
-	 echo "[train] caffe train -solver $$solver (log: $$log; curves: python tools/parse_log.py $$log --plot ...)"; \
+	 $(VENV)/bin/au-model-card $$solver || exit 1; \
+	 echo "[train] caffe train -solver $$solver (log: $$log; curves: au-parse-log $$log --plot ...)"; \
 	 set -o pipefail; . $(VENV)/bin/activate && caffe train -solver $$solver 2>&1 | tee $$log
 
-# Benchmarks (bench/run.py --help): not part of make test. PyTorch is a bench-only dependency.
+# Benchmarks (au-bench --help): not part of make test. PyTorch is a bench-only dependency.
 bench: setup
 	@$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements-bench.txt
-	@$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
+	@$(VENV)/bin/au-bench $(BENCH_ARGS)

@@ -36,7 +36,7 @@ def build_synthau(train, jobs):
     written = sources + train
     reported = re.search(r"in ([\d.]+) s", proc.stdout + proc.stderr)
     shown = ["<tmp>" if a == out else str(a) for a in args[2:]]
-    return {"command": "python -m data_prep.build_synthau " + " ".join(shown),
+    return {"command": "au-build-synthau " + " ".join(shown),
             "source_images": sources, "lmdb_images": written, "wall_s": seconds,
             "builder_reported_s": float(reported.group(1)) if reported else None,
             "source_images_per_s": sources / seconds, "lmdb_images_per_s": written / seconds,

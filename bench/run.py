@@ -9,11 +9,11 @@ too, interleaved with the current build. Both outputs are written to temporary f
 A run of some benches (--only) keeps the other benches' sections of the results it replaces, each
 marked with the run it came from, so a partial run never leaves less than there was.
 
-  python bench/run.py                   # everything but a cold build (about 15-20 min on 2 cores)
-  python bench/run.py --cold-build      # and a cold Caffe build into an empty cache
-  python bench/run.py --quick           # one round each (a few minutes)
-  python bench/run.py --only nets,layers
-  python bench/run.py --before ~/.cache/dscmr/caffe-<old build>    # before/after in one run
+  au-bench                   # everything but a cold build (about 15-20 min on 2 cores)
+  au-bench --cold-build      # and a cold Caffe build into an empty cache
+  au-bench --quick           # one round each (a few minutes)
+  au-bench --only nets,layers
+  au-bench --before ~/.cache/dscmr/caffe-<old build>    # before/after in one run
 """
 import argparse
 import datetime
@@ -27,6 +27,8 @@ from pathlib import Path
 from bench.common import PYTHON, REPO, caffe_home, check_product, load_average, machine
 from dscmr.errors import InputError, cli
 from dscmr.files import write_atomically
+
+PROG = "au-bench"
 
 BENCH = Path(__file__).resolve().parent
 ORDER = ("blas", "nets", "layers", "data", "predict", "build")
@@ -142,10 +144,10 @@ def earlier_benches(path, rerun):
     return kept
 
 
-@cli("bench")
+@cli(PROG)
 def main(argv=None):
     names = bench_names()
-    ap = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__,
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="each bench's --quick: one round, smaller runs")
     ap.add_argument("--only", type=lambda s: s.split(","), default=names,

@@ -1,6 +1,6 @@
 """Builds a CK+ dataset: the labelled peak frame of each sequence, aligned from CK+'s own landmarks.
 
-  python -m data_prep.build_ckplus --root /path/to/CK+
+  au-build-ckplus --root /path/to/CK+
 
 CK+ cannot ship (its licence); bring your copy in the official layout under --root:
   cohn-kanade-images/S005/001/S005_001_00000011.png
@@ -20,12 +20,12 @@ from dscmr.aus import parse_au_list
 from dscmr.errors import InputError, cli
 from dscmr.paper import CKPLUS_AUS
 
-MODULE = "data_prep.build_ckplus"
+PROG = "au-build-ckplus"
 
 
 def parser():
     p = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__ + """
 Sec. 3.1: "The last frame of each image sequence is labeled with AU": each FACS file names that
 frame; an AU listed in it is 1 (whatever its intensity; CK+ writes 0 for an unknown intensity),
@@ -155,7 +155,7 @@ def plan(args, report):
     return items
 
 
-@cli("build_ckplus")
+@cli(PROG)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
@@ -164,7 +164,7 @@ def main(argv=None):
               "seed": args.seed, "detect": args.detect, "landmarker": args.landmarker,
               "upsample": args.upsample, "encode": args.encode, "jpeg_quality": args.jpeg_quality,
               "mirror": args.mirror}
-    with Build(args, "ckplus", config, MODULE, argv) as build:
+    with Build(args, "ckplus", config, PROG, argv) as build:
         if build.up_to_date:
             print(f"ckplus: {args.out} is up to date (same configuration; --force rebuilds)")
             return 0

@@ -1,6 +1,6 @@
 """Builds an EmotioNet dataset: detect, align and store the faces of a label file's images.
 
-  python -m data_prep.build_emotionet --labels emotionet_labels.csv --images emotionet_images/
+  au-build-emotionet --labels emotionet_labels.csv --images emotionet_images/
 
 EmotioNet cannot ship (its licence); bring your copy: a label file and a directory of the images.
 """
@@ -19,12 +19,12 @@ from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
 from dscmr.paper import EMOTIONET_AUS, IGNORE_LABEL
 
-MODULE = "data_prep.build_emotionet"
+PROG = "au-build-emotionet"
 
 
 def parser():
     p = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__ + f"""
 The label file (comma- or tab-separated): one row per image, the image's name or URL first, then
 AU columns holding 0 (absent), 1 (present) or {IGNORE_LABEL} (not annotated: the nets ignore it).
@@ -106,7 +106,7 @@ def make_parser(args, cols, n_fields):
     return parse
 
 
-@cli("build_emotionet")
+@cli(PROG)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
@@ -122,7 +122,7 @@ def main(argv=None):
               "aus": args.aus, "columns": args.columns, "split": args.split, "seed": args.seed,
               "landmarker": args.landmarker, "upsample": args.upsample, "encode": args.encode,
               "jpeg_quality": args.jpeg_quality, "mirror": args.mirror}
-    with Build(args, "emotionet", config, MODULE, argv) as build:
+    with Build(args, "emotionet", config, PROG, argv) as build:
         if build.up_to_date:
             print(f"emotionet: {args.out} is up to date (same configuration; --force rebuilds)")
             return 0

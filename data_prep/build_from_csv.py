@@ -1,6 +1,6 @@
 """Builds a dataset from any labelled image list: a CSV of paths, AU labels and optional landmarks.
 
-  python -m data_prep.build_from_csv --csv my_faces.csv --out data/my_faces
+  au-build-csv --csv my_faces.csv --out data/my_faces
 """
 import argparse
 import re
@@ -16,13 +16,13 @@ from dscmr.aus import au_number, parse_au_list
 from dscmr.errors import InputError, cli
 from dscmr.paper import IGNORE_LABEL
 
-MODULE = "data_prep.build_from_csv"
+PROG = "au-build-csv"
 LANDMARK = re.compile(r"^([xy])(\d+)$")
 
 
 def parser():
     p = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__ + f"""
 The CSV has a header row. Columns (any order):
   path              the image file, absolute or relative to --root (default: the CSV's directory)
@@ -120,7 +120,7 @@ def make_parser(args, h, root):
     return parse
 
 
-@cli("build_from_csv")
+@cli(PROG)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
@@ -138,7 +138,7 @@ def main(argv=None):
     config = {"builder": "csv", "csv": str(args.csv.resolve()), "root": str(root.resolve()), "aus": h.aus,
               "split": args.split, "seed": args.seed, "landmarker": args.landmarker, "upsample": args.upsample,
               "encode": args.encode, "jpeg_quality": args.jpeg_quality, "mirror": args.mirror, "name": name}
-    with Build(args, name, config, MODULE, argv) as build:
+    with Build(args, name, config, PROG, argv) as build:
         if build.up_to_date:
             print(f"{name}: {args.out} is up to date (same configuration; --force rebuilds)")
             return 0

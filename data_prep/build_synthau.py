@@ -1,7 +1,7 @@
 """Builds synthau, the built-in dataset: procedural faces with known AU labels at the paper's imbalance.
 
-  python -m data_prep.build_synthau                      # the default: data/synthau
-  python -m data_prep.build_synthau --aus 1 --imbalance 10 --out data/synthau_au1_np10   # Fig. 5
+  au-build-synthau                      # the default: data/synthau
+  au-build-synthau --aus 1 --imbalance 10 --out data/synthau_au1_np10   # Fig. 5
 """
 import argparse
 import math
@@ -13,7 +13,7 @@ from dscmr.aus import parse_au_list
 from dscmr.errors import cli
 from dscmr.paper import EMOTIONET_AUS, FIG5_TRAIN_NP, TABLE2_TRAIN_NP, TABLE4_TEST_NP, TABLE4_VAL_NP
 
-MODULE = "data_prep.build_synthau"
+PROG = "au-build-synthau"
 GENERATOR_VERSION = 1
 SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
 IDENTITY_BLOCK = 10_000_000   # identity ids of split s are SPLIT_CODE[s] * IDENTITY_BLOCK + j
@@ -51,7 +51,7 @@ def split_ratios(imbalance, aus):
 
 def parser():
     p = argparse.ArgumentParser(
-        prog=f"python -m {MODULE}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description=__doc__ + """
 Each image is a procedurally drawn face whose geometry follows its labels (AU1 raises the inner
 brows, AU12 pulls the lip corners up and out, ...; docs/data.md lists all 11). Identities (face
@@ -93,7 +93,7 @@ def tasks(args, labels, ratios):
                        f"synthau:{s}:{i}:identity{ident}")
 
 
-@cli("build_synthau")
+@cli(PROG)
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
@@ -106,7 +106,7 @@ def main(argv=None):
     config = {"builder": "synthau", "generator": GENERATOR_VERSION, "aus": args.aus,
               "imbalance": args.imbalance, "sizes": sizes, "images_per_identity": args.images_per_identity,
               "seed": args.seed, "encode": args.encode, "jpeg_quality": args.jpeg_quality, "mirror": args.mirror}
-    with Build(args, "synthau", config, MODULE, argv) as build:
+    with Build(args, "synthau", config, PROG, argv) as build:
         if build.up_to_date:
             print(f"synthau: {args.out} is up to date (same configuration; --force rebuilds)")
             return 0

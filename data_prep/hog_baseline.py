@@ -1,6 +1,6 @@
 """How hard is a dataset? A linear baseline: per-AU F1 of logistic regression on HOG features.
 
-  python -m data_prep.hog_baseline data/synthau
+  au-hog-baseline data/synthau
 
 Trains one classifier per AU (balanced class weights; ignore-labelled samples left out) on the
 train split and scores F1 on the test split. It is a floor for the nets, not the paper's method.
@@ -17,7 +17,7 @@ from dscmr.dataset import read_manifest
 from dscmr.errors import cli
 from dscmr.paper import IGNORE_LABEL
 
-MODULE = "data_prep.hog_baseline"
+PROG = "au-hog-baseline"
 
 
 def features(image_bgr):
@@ -48,9 +48,9 @@ def f1_per_au(train, test, c=0.05):
     return out
 
 
-@cli("hog_baseline")
+@cli(PROG)
 def main(argv=None):
-    p = argparse.ArgumentParser(prog=f"python -m {MODULE}", description=__doc__,
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", type=Path, help="a dataset directory (with manifest.json)")
     args = p.parse_args(sys.argv[1:] if argv is None else argv)

@@ -220,18 +220,18 @@ def _ordered_pool_results(ctx, jobs, initargs, tasks, work):
 
 
 class Build:
-    """One dataset build: `with Build(args, name, config, module, argv) as b:` then b.write(...).
+    """One dataset build: `with Build(args, name, config, prog, argv) as b:` then b.write(...).
 
     Holds a lock beside the output, says "up to date" when the output's manifest has the same
     config (unless --force), writes into a temporary directory, renames it into place on success
     and removes it on failure.
     """
 
-    def __init__(self, args, name, config, module, argv):
+    def __init__(self, args, name, config, prog, argv):
         self.args, self.name = args, name
         self.out = Path(args.out)
         self.config = json.loads(json.dumps(config))
-        self.command = "python -m " + " ".join(shlex.quote(str(a)) for a in [module, *argv])
+        self.command = " ".join(shlex.quote(str(a)) for a in [prog, *argv])
         self.up_to_date = False
 
     def __enter__(self):

@@ -14,7 +14,7 @@ def read_manifest(dataset):
     path = Path(dataset) / MANIFEST
     if not path.is_file():
         raise InputError(path, f"not found: {dataset} is not a data_prep dataset (build one with `make data` "
-                               "or python -m data_prep.build_synthau)")
+                               "or au-build-synthau)")
     try:
         manifest = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -34,8 +34,8 @@ def write_tiny_net(folder, data, n_aus, iterations, batch_size=32):
     from caffe import layers as L
     opts = types.SimpleNamespace(data=data, batch_size=batch_size, mean=gen.DEFAULT_MEAN_BGR)
     train, test = caffe.NetSpec(), caffe.NetSpec()
-    gen.add_data_layers(train, "tiny", opts, caffe.TRAIN)
-    gen.add_data_layers(test, "tiny", opts, caffe.TEST)
+    gen.add_data_layers(train, opts, caffe.TRAIN)
+    gen.add_data_layers(test, opts, caffe.TEST)
     train.loss = L.SigmoidCrossEntropyLoss(tiny_logits(train, train.data, n_aus), train.label)
     net = train.to_proto()
     layers = list(net.layer)

@@ -56,7 +56,7 @@ def test_committed_audit_is_up_to_date(capsys):
 def test_results_are_named_by_dataset_and_claims_follow_the_numbers(tmp_path):
     def run(key, method, f1, auc):
         return {"key": key, "method": method, "aus": [1, 2], "evaluations": [{"mean": {"f1": f1, "auc": auc}}]}
-    report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "python tools/reproduce.py",
+    report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "au-reproduce",
               "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 256},
               "runs": [run("L-DSCMR", "ldscmr", 30.0, 70.0), run("DSCMR", "dscmr", 20.0, 65.0),
                        run("ResNet18", "resnet18", 25.0, 60.0)]}

@@ -128,7 +128,7 @@ def test_empty_directories_are_named(tree, tmp_path, capsys):
     shutil.rmtree(images)
     images.mkdir()
     assert _build(tree, tmp_path / "out2") == 2
-    assert capsys.readouterr().err.strip() == f"build_ckplus: {images}: the directory is empty"
+    assert capsys.readouterr().err.strip() == f"au-build-ckplus: {images}: the directory is empty"
     assert not (tmp_path / "out2").exists()
 
 

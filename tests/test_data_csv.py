@@ -98,7 +98,7 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path, pics):
 def test_bad_headers_stop_the_build_naming_line_1(tmp_path, capsys, header, message):
     _write(tmp_path / "l.csv", header, [["a.png"] + ["0"] * (len(header) - 1)])
     assert _run(tmp_path / "l.csv", tmp_path / "ds") == 2
-    assert capsys.readouterr().err.strip() == f"build_from_csv: {tmp_path / 'l.csv'}:1: {message}"
+    assert capsys.readouterr().err.strip() == f"au-build-csv: {tmp_path / 'l.csv'}:1: {message}"
     assert not (tmp_path / "ds").exists()
 
 
@@ -116,5 +116,5 @@ def test_a_failed_build_keeps_its_skip_report_beside_the_output(tmp_path, capsys
     assert _run(tmp_path / "l.csv", tmp_path / "ds", "--split", "1,0,0") == 2
     report = tmp_path / "ds.skipped.tsv"
     assert capsys.readouterr().err.strip() == \
-        f"build_from_csv: ds: no usable train image; the skipped items are listed in {report}"
+        f"au-build-csv: ds: no usable train image; the skipped items are listed in {report}"
     assert len(report.read_text().splitlines()) == 3 and not (tmp_path / "ds").exists()

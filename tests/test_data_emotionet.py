@@ -97,4 +97,4 @@ def test_an_empty_image_directory_is_named(tmp_path, capsys):
     rc = build_emotionet.main(["--labels", str(tmp_path / "l.csv"), "--images", str(tmp_path / "imgs"),
                                "--out", str(tmp_path / "out"), "--no-progress"])
     assert rc == 2
-    assert capsys.readouterr().err.strip() == f"build_emotionet: {tmp_path / 'imgs'}: the image directory is empty"
+    assert capsys.readouterr().err.strip() == f"au-build-emotionet: {tmp_path / 'imgs'}: the image directory is empty"

@@ -90,7 +90,7 @@ def test_manifest_holds_mean_command_seed_and_layout(built):
     images = np.array([r[1] for r in splits["train"]], np.float64)
     np.testing.assert_allclose(manifest["mean_bgr"], images.reshape(-1, 3).mean(0), atol=1e-3)
     assert manifest["aus"] == list(EMOTIONET_AUS) and manifest["ignore_label"] == 999
-    assert manifest["seed"] == 1 and manifest["command"].startswith("python -m data_prep.build_synthau --out ")
+    assert manifest["seed"] == 1 and manifest["command"].startswith("au-build-synthau --out ")
     assert manifest["image"] == {"channels": 3, "height": 224, "width": 224, "order": "BGR", "encoding": "png"}
     assert manifest["layout"]["val"] == {"images": "val/images", "labels": "val/labels"}
     assert manifest["requested_np_ratio"]["train"]["AU20"] == TABLE2_TRAIN_NP[20]
@@ -200,5 +200,5 @@ def test_a_second_build_of_the_same_output_is_refused_while_one_runs(tmp_path, c
     with open(tmp_path / ".busy.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert build_synthau.main(["--out", str(tmp_path / "busy"), "--no-progress"]) == 1
-    assert capsys.readouterr().err.strip() == (f"build_synthau: another build of {tmp_path / 'busy'} is running "
+    assert capsys.readouterr().err.strip() == (f"au-build-synthau: another build of {tmp_path / 'busy'} is running "
                                                f"(lock: {tmp_path / '.busy.lock'})")

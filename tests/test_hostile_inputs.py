@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 from caffe_helpers import REPO, VENV
 
-PY = str(VENV / "bin" / "python")
-AU_PREDICT = str(VENV / "bin" / "au-predict")
+
+def script(command):
+    """A console script of the venv (pyproject.toml's [project.scripts])."""
+    return str(VENV / "bin" / command)
+
+
+AU_PREDICT = script("au-predict")
 
 TINY = """name: "tiny"
 layer {{ name: "data" type: "Input" top: "data" input_param {{ shape {{ dim: 1 dim: 3 dim: 8 dim: 8 }} }} }}
@@ -51,55 +56,55 @@ def run(argv, cwd):
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
 
 
-T, E, P = "tools/", "evaluate.py", "--predictions"
+E, P = script("au-evaluate"), "--predictions"
 CASES = [
     # (id, argv with {d} for the fixture folder, what the message must name)
-    ("evaluate-predictions-missing", [PY, T + E, P, "{d}/missing.npz", "--out", "{d}/o"], "{d}/missing.npz"),
-    ("evaluate-predictions-empty", [PY, T + E, P, "{d}/empty", "--out", "{d}/o"], "{d}/empty"),
-    ("evaluate-predictions-passwd", [PY, T + E, P, "/etc/passwd", "--out", "{d}/o"], "/etc/passwd"),
-    ("evaluate-predictions-text", [PY, T + E, P, "{d}/text.txt", "--out", "{d}/o"], "{d}/text.txt"),
-    ("evaluate-predictions-label-2", [PY, T + E, P, "{d}/label2.npz", "--out", "{d}/o"], "label 2 at (sample 2, AU1)"),
-    ("evaluate-predictions-no-labels", [PY, T + E, P, "{d}/nolabels.npz", "--out", "{d}/o"], "lacks the array(s) labels"),
-    ("evaluate-weights-not-caffemodel", [PY, T + E, "--model", "{d}/net.prototxt", "--weights", "{d}/text.txt",
+    ("evaluate-predictions-missing", [E, P, "{d}/missing.npz", "--out", "{d}/o"], "{d}/missing.npz"),
+    ("evaluate-predictions-empty", [E, P, "{d}/empty", "--out", "{d}/o"], "{d}/empty"),
+    ("evaluate-predictions-passwd", [E, P, "/etc/passwd", "--out", "{d}/o"], "/etc/passwd"),
+    ("evaluate-predictions-text", [E, P, "{d}/text.txt", "--out", "{d}/o"], "{d}/text.txt"),
+    ("evaluate-predictions-label-2", [E, P, "{d}/label2.npz", "--out", "{d}/o"], "label 2 at (sample 2, AU1)"),
+    ("evaluate-predictions-no-labels", [E, P, "{d}/nolabels.npz", "--out", "{d}/o"], "lacks the array(s) labels"),
+    ("evaluate-weights-not-caffemodel", [E, "--model", "{d}/net.prototxt", "--weights", "{d}/text.txt",
                                          "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/text.txt"),
-    ("evaluate-weights-empty", [PY, T + E, "--model", "{d}/net.prototxt", "--weights", "{d}/empty",
+    ("evaluate-weights-empty", [E, "--model", "{d}/net.prototxt", "--weights", "{d}/empty",
                                 "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/empty"),
-    ("evaluate-weights-missing", [PY, T + E, "--model", "{d}/net.prototxt", "--weights", "{d}/gone.caffemodel",
+    ("evaluate-weights-missing", [E, "--model", "{d}/net.prototxt", "--weights", "{d}/gone.caffemodel",
                                   "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/gone.caffemodel"),
-    ("evaluate-weights-shape-mismatch", [PY, T + E, "--model", "{d}/other.prototxt", "--weights", "{d}/net.caffemodel",
+    ("evaluate-weights-shape-mismatch", [E, "--model", "{d}/other.prototxt", "--weights", "{d}/net.caffemodel",
                                          "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"],
      "{d}/net.caffemodel: does not fit {d}/other.prototxt"),
-    ("evaluate-model-missing", [PY, T + E, "--model", "{d}/gone.prototxt", "--weights", "{d}/net.caffemodel",
+    ("evaluate-model-missing", [E, "--model", "{d}/gone.prototxt", "--weights", "{d}/net.caffemodel",
                                 "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/gone.prototxt"),
-    ("evaluate-model-empty", [PY, T + E, "--model", "{d}/empty", "--weights", "{d}/net.caffemodel",
+    ("evaluate-model-empty", [E, "--model", "{d}/empty", "--weights", "{d}/net.caffemodel",
                               "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/empty"),
-    ("evaluate-model-binary", [PY, T + E, "--model", "{d}/binary.png", "--weights", "{d}/net.caffemodel",
+    ("evaluate-model-binary", [E, "--model", "{d}/binary.png", "--weights", "{d}/net.caffemodel",
                                "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/binary.png"),
-    ("evaluate-model-syntax", [PY, T + E, "--model", "{d}/broken.prototxt", "--weights", "{d}/net.caffemodel",
+    ("evaluate-model-syntax", [E, "--model", "{d}/broken.prototxt", "--weights", "{d}/net.caffemodel",
                                "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"], "{d}/broken.prototxt:3"),
-    ("evaluate-model-unknown-layer", [PY, T + E, "--model", "{d}/unknown_layer.prototxt", "--weights",
+    ("evaluate-model-unknown-layer", [E, "--model", "{d}/unknown_layer.prototxt", "--weights",
                                       "{d}/net.caffemodel", "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"],
      "NoSuchLayer"),
-    ("evaluate-data-missing", [PY, T + E, "--model", "prototxt/alexnet_train_val.prototxt", "--weights",
+    ("evaluate-data-missing", [E, "--model", "prototxt/alexnet_train_val.prototxt", "--weights",
                                "{d}/net.caffemodel", "--data", "{d}/nowhere", "--out", "{d}/o"], "{d}/nowhere/manifest.json"),
-    ("audit-results-missing", [PY, "tools/audit.py", "--results", "/nonexistent", "--out", "{d}/AUDIT.md"], "/nonexistent"),
-    ("audit-paper-missing", [PY, "tools/audit.py", "--paper", "{d}/gone.txt", "--out", "{d}/AUDIT.md"], "{d}/gone.txt"),
-    ("parse_log-missing", [PY, "tools/parse_log.py", "{d}/gone.log"], "{d}/gone.log"),
-    ("parse_log-empty", [PY, "tools/parse_log.py", "{d}/empty"], "{d}/empty"),
-    ("parse_log-binary", [PY, "tools/parse_log.py", "{d}/binary.png"], "{d}/binary.png"),
-    ("model_card-missing", [PY, "-m", "tools.model_card", "{d}/gone_solver.prototxt"], "{d}/gone_solver.prototxt"),
-    ("model_card-empty", [PY, "-m", "tools.model_card", "{d}/empty"], "{d}/empty"),
-    ("model_card-binary", [PY, "-m", "tools.model_card", "{d}/binary.png"], "{d}/binary.png"),
-    ("model_card-no-net", [PY, "-m", "tools.model_card", "{d}/nonet_solver.prototxt"], "{d}/nonet_solver.prototxt"),
-    ("net_size-missing", [PY, "tools/net_size.py", "--prototxt-dir", "{d}/nowhere", "--only", "alexnet"],
+    ("audit-results-missing", [script("au-audit"), "--results", "/nonexistent", "--out", "{d}/AUDIT.md"], "/nonexistent"),
+    ("audit-paper-missing", [script("au-audit"), "--paper", "{d}/gone.txt", "--out", "{d}/AUDIT.md"], "{d}/gone.txt"),
+    ("parse_log-missing", [script("au-parse-log"), "{d}/gone.log"], "{d}/gone.log"),
+    ("parse_log-empty", [script("au-parse-log"), "{d}/empty"], "{d}/empty"),
+    ("parse_log-binary", [script("au-parse-log"), "{d}/binary.png"], "{d}/binary.png"),
+    ("model_card-missing", [script("au-model-card"), "{d}/gone_solver.prototxt"], "{d}/gone_solver.prototxt"),
+    ("model_card-empty", [script("au-model-card"), "{d}/empty"], "{d}/empty"),
+    ("model_card-binary", [script("au-model-card"), "{d}/binary.png"], "{d}/binary.png"),
+    ("model_card-no-net", [script("au-model-card"), "{d}/nonet_solver.prototxt"], "{d}/nonet_solver.prototxt"),
+    ("net_size-missing", [script("au-net-size"), "--prototxt-dir", "{d}/nowhere", "--only", "alexnet"],
      "{d}/nowhere/alexnet_deploy.prototxt"),
-    ("generate_prototxt-bad-aus", [PY, "tools/generate_prototxt.py", "--aus", "1,2,x", "--out", "{d}/p"], "'1,2,x'"),
-    ("gradcheck-bad-shape", [PY, "tools/gradcheck.py", "--shape", "8,x"], "'8,x'"),
-    ("reproduce-data-missing", [PY, "tools/reproduce.py", "table4-5", "--data", "{d}/nowhere", "--plan"],
+    ("generate_prototxt-bad-aus", [script("au-prototxt"), "--aus", "1,2,x", "--out", "{d}/p"], "'1,2,x'"),
+    ("gradcheck-bad-shape", [script("au-gradcheck"), "--shape", "8,x"], "'8,x'"),
+    ("reproduce-data-missing", [script("au-reproduce"), "table4-5", "--data", "{d}/nowhere", "--plan"],
      "{d}/nowhere/manifest.json"),
-    ("reproduce-data-empty", [PY, "tools/reproduce.py", "table4-5", "--data", "{d}/ds_empty", "--plan"],
+    ("reproduce-data-empty", [script("au-reproduce"), "table4-5", "--data", "{d}/ds_empty", "--plan"],
      "{d}/ds_empty/manifest.json"),
-    ("reproduce-manifest-not-json", [PY, "tools/reproduce.py", "table4-5", "--data", "{d}/ds_bad_manifest", "--plan"],
+    ("reproduce-manifest-not-json", [script("au-reproduce"), "table4-5", "--data", "{d}/ds_bad_manifest", "--plan"],
      "{d}/ds_bad_manifest/manifest.json"),
     ("au-predict-weights-missing", [AU_PREDICT, "--weights", "{d}/gone.caffemodel", "{d}/binary.png", "--out", "{d}/o.csv"],
      "{d}/gone.caffemodel"),
@@ -108,24 +113,24 @@ CASES = [
      "{d}/text.txt"),
     ("au-predict-card-not-json", [AU_PREDICT, "--weights", "{d}/net.caffemodel", "--model-card", "{d}/text.txt",
                                   "{d}/binary.png", "--out", "{d}/o.csv"], "{d}/text.txt"),
-    ("build_from_csv-missing", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/gone.csv", "--out", "{d}/ds"],
+    ("build_from_csv-missing", [script("au-build-csv"), "--csv", "{d}/gone.csv", "--out", "{d}/ds"],
      "{d}/gone.csv"),
-    ("build_from_csv-empty", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/empty", "--out", "{d}/ds"], "{d}/empty"),
-    ("build_from_csv-binary", [PY, "-m", "data_prep.build_from_csv", "--csv", "{d}/binary.png", "--out", "{d}/ds"],
+    ("build_from_csv-empty", [script("au-build-csv"), "--csv", "{d}/empty", "--out", "{d}/ds"], "{d}/empty"),
+    ("build_from_csv-binary", [script("au-build-csv"), "--csv", "{d}/binary.png", "--out", "{d}/ds"],
      "{d}/binary.png"),
-    ("build_emotionet-missing", [PY, "-m", "data_prep.build_emotionet", "--labels", "{d}/gone.csv", "--images", "{d}",
+    ("build_emotionet-missing", [script("au-build-emotionet"), "--labels", "{d}/gone.csv", "--images", "{d}",
                                  "--out", "{d}/ds"], "{d}/gone.csv"),
-    ("build_emotionet-empty", [PY, "-m", "data_prep.build_emotionet", "--labels", "{d}/empty", "--images", "{d}",
+    ("build_emotionet-empty", [script("au-build-emotionet"), "--labels", "{d}/empty", "--images", "{d}",
                                "--out", "{d}/ds"], "{d}/empty"),
-    ("build_ckplus-missing", [PY, "-m", "data_prep.build_ckplus", "--root", "{d}/nowhere", "--out", "{d}/ds"],
+    ("build_ckplus-missing", [script("au-build-ckplus"), "--root", "{d}/nowhere", "--out", "{d}/ds"],
      "{d}/nowhere"),
-    ("build_synthau-bad-size", [PY, "-m", "data_prep.build_synthau", "--train", "0", "--out", "{d}/ds"], "--train"),
-    ("hog_baseline-missing", [PY, "-m", "data_prep.hog_baseline", "{d}/nowhere"], "{d}/nowhere/manifest.json"),
-    ("hog_baseline-not-json", [PY, "-m", "data_prep.hog_baseline", "{d}/ds_bad_manifest"],
+    ("build_synthau-bad-size", [script("au-build-synthau"), "--train", "0", "--out", "{d}/ds"], "--train"),
+    ("hog_baseline-missing", [script("au-hog-baseline"), "{d}/nowhere"], "{d}/nowhere/manifest.json"),
+    ("hog_baseline-not-json", [script("au-hog-baseline"), "{d}/ds_bad_manifest"],
      "{d}/ds_bad_manifest/manifest.json"),
-    ("bench-before-missing", [PY, "bench/run.py", "--only", "build", "--before", "{d}/nowhere", "--out", "{d}/b"],
+    ("bench-before-missing", [script("au-bench"), "--only", "build", "--before", "{d}/nowhere", "--out", "{d}/b"],
      "{d}/nowhere"),
-    ("bench-results-not-json", [PY, "bench/run.py", "--only", "build", "--out", "{d}"], "{d}/results.json"),
+    ("bench-results-not-json", [script("au-bench"), "--only", "build", "--out", "{d}"], "{d}/results.json"),
 ]
 
 
@@ -148,9 +153,9 @@ def test_one_clear_line_and_status_2(files, argv, names):
 def test_audit_with_missing_results_leaves_audit_md_as_it_was(files):
     out = files / "AUDIT.copy.md"
     shutil.copy(REPO / "AUDIT.md", out)
-    proc = run([PY, "tools/audit.py", "--results", "/nonexistent", "--out", str(out)], cwd=REPO)
+    proc = run([script("au-audit"), "--results", "/nonexistent", "--out", str(out)], cwd=REPO)
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "audit: /nonexistent: not found (expected the results root written by tools/reproduce.py, "
+        "au-audit: /nonexistent: not found (expected the results root written by au-reproduce, "
         "holding <dataset>/<experiment>/)")
     assert out.read_text() == (REPO / "AUDIT.md").read_text()
 

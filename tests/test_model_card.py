@@ -22,7 +22,7 @@ def generated(tmp_path):
     (tmp_path / "data" / "ck").mkdir(parents=True)
     (tmp_path / "data" / "ck" / "manifest.json").write_text(json.dumps(
         {"dataset": "ckplus", "aus": list(AUS), "image": {"height": 224}, "mean_bgr": [90, 100, 110],
-         "config": {"landmarker": "dlib5"}, "command": "python -m data_prep.build_ckplus"}))
+         "config": {"landmarker": "dlib5"}, "command": "au-build-ckplus"}))
     gen.main(["--out", str(tmp_path / "prototxt"), "--data", "data/ck", "--aus", "1,2,4", "--only", "ldscmr,drml",
               "--mean", "90", "100", "110"])
     return tmp_path

@@ -192,7 +192,7 @@ def test_no_card_beside_the_weights_says_how_to_write_one(trained, tmp_path):
     lone = tmp_path / "lone_iter_5.caffemodel"
     lone.symlink_to(weights(trained))
     proc = au_predict("--weights", lone, ASTRONAUT, "--out", "x.csv", cwd=tmp_path)
-    assert proc.returncode == 2 and "lone.model.json" in proc.stderr and "python -m tools.model_card" in proc.stderr
+    assert proc.returncode == 2 and "lone.model.json" in proc.stderr and "au-model-card" in proc.stderr
 
 
 def test_nothing_readable_exits_1_without_a_csv(trained, tmp_path):

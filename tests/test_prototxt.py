@@ -22,7 +22,7 @@ def test_committed_prototxt_equal_generator_output():
     assert committed == set(files), "prototxt/ and the generator list different files"
     for name, text in files.items():
         assert (REPO / "prototxt" / name).read_text() == text, \
-            f"prototxt/{name} differs from the generator's output; run python tools/generate_prototxt.py"
+            f"prototxt/{name} differs from the generator's output; run au-prototxt"
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,10 @@ AU columns, and every experiment runs end to end through `caffe train` at the sm
 import json
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
-from caffe_helpers import REPO
+from caffe_helpers import REPO, VENV
 
 from data_prep import derive
 from data_prep.lmdb_io import read_split
@@ -21,7 +20,7 @@ from tools import reproduce, training_run
 def tiny(tmp_path_factory):
     """A small synthau build: 128 mirrored train faces (AU1 at Table 2's N:P 30), 16 val, 24 test."""
     out = tmp_path_factory.mktemp("data") / "tiny"
-    subprocess.run([sys.executable, "-m", "data_prep.build_synthau", "--train", "64", "--val", "16", "--test", "24",
+    subprocess.run([str(VENV / "bin" / "au-build-synthau"), "--train", "64", "--val", "16", "--test", "24",
                     "--mirror", "--out", str(out), "--no-progress"], cwd=REPO, check=True, capture_output=True)
     return out
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from caffe_helpers import REPO
+from caffe_helpers import REPO, VENV
 
 from tools import training_run
 
@@ -25,7 +25,7 @@ AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "tiny"
-    subprocess.run([sys.executable, "-m", "data_prep.build_synthau", "--train", "40", "--val", "8", "--test", "8",
+    subprocess.run([str(VENV / "bin" / "au-build-synthau"), "--train", "40", "--val", "8", "--test", "8",
                     "--mirror", "--out", str(out), "--no-progress"], cwd=REPO, check=True, capture_output=True)
     return out
 

@@ -17,9 +17,9 @@ publisher's and is not shipped). Without it the audit writes everything else and
 one check was not made.
 
 Examples:
-  python tools/audit.py                 # writes AUDIT.md
-  python tools/audit.py --check         # exit 1 if AUDIT.md's parts (a) and (b) are out of date
-  python tools/audit.py --paper ~/papers/wang2019-dscmr-neurocomputing.txt
+  au-audit                 # writes AUDIT.md
+  au-audit --check         # exit 1 if AUDIT.md's parts (a) and (b) are out of date
+  au-audit --paper ~/papers/wang2019-dscmr-neurocomputing.txt
 """
 import argparse
 import json
@@ -37,6 +37,8 @@ from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
 from tools import auc_bound, metrics, reproduce_report, training_run
 from tools.reproduce_report import fmt
+
+PROG = "au-audit"
 
 ENVIRONMENT_HEADING = "## (c) Environment"
 
@@ -181,12 +183,12 @@ def check_quotes(paper_text):
     """One line on what the quote check found; RunError when a quote is not the paper's."""
     reason = paper.text_missing_reason(paper_text)
     if reason:
-        return f"audit: quotes not checked: {reason}"
+        return f"{PROG}: quotes not checked: {reason}"
     missing = unquoted(Path(paper_text).read_text(errors="replace"))
     if missing:
         raise RunError(f"{len(missing)} quote(s) of tools/audit.py are not in {paper_text}: "
                        + "; ".join(repr(f.quote[:60]) for f in missing))
-    return f"audit: all {len(FACTS)} quotes found in {paper_text}"
+    return f"{PROG}: all {len(FACTS)} quotes found in {paper_text}"
 
 
 def locate(path, anchor):
@@ -378,7 +380,7 @@ def results_section(results):
              "an EmotioNet one, and short budgets stop long before the paper's schedule.", ""]
     claims = []
     if not Path(results).is_dir():
-        raise InputError(results, "not found (expected the results root written by tools/reproduce.py, "
+        raise InputError(results, "not found (expected the results root written by au-reproduce, "
                                   "holding <dataset>/<experiment>/)")
     datasets = sorted(p.name for p in results.iterdir() if p.is_dir())
     for dataset in datasets:
@@ -420,9 +422,9 @@ def results_section(results):
                 claims += code_changed(report, dataset, experiment)
         missing = [e for e in ("fig5", "table2-3", "table4-5") if not load_result(results, dataset, e)]
         if missing:
-            claims.append(f"- Not run on {dataset}: {', '.join(missing)} (`python tools/reproduce.py <experiment>`).")
+            claims.append(f"- Not run on {dataset}: {', '.join(missing)} (`au-reproduce <experiment>`).")
     if not datasets:
-        lines += ["No experiment has been run yet: `python tools/reproduce.py --help`.", ""]
+        lines += ["No experiment has been run yet: `au-reproduce --help`.", ""]
     return lines + ["### What the numbers show about the paper's claims", ""] + (claims or ["- No claim can be "
                                                                                            "checked yet."]) + [""]
 
@@ -498,16 +500,16 @@ def repeatability():
 
 def render(results):
     return "\n".join(["# Reproducibility audit", "",
-                      "Written by `python tools/audit.py`; do not edit by hand. The paper: Wang et al., \"Action "
+                      "Written by `au-audit`; do not edit by hand. The paper: Wang et al., \"Action "
                       "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
                       "Neurocomputing 2019. Its numbers come from `dscmr/paper.py`.", ""]
                      + configuration() + results_section(results) + auc_consistency() + repeatability()
                      + environment())
 
 
-@cli("audit")
+@cli(PROG)
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python tools/audit.py", description=__doc__,
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", type=Path, default=REPO / "results", help="results root (default: results/)")
     ap.add_argument("--out", type=Path, default=REPO / "AUDIT.md", help="where to write (default: AUDIT.md)")
@@ -526,7 +528,7 @@ def main(argv=None):
     if opts.check:
         committed = opts.out.read_text() if opts.out.is_file() else ""
         if committed.split(ENVIRONMENT_HEADING)[0] != text.split(ENVIRONMENT_HEADING)[0]:
-            raise RunError(f"{opts.out} is out of date; run python tools/audit.py")
+            raise RunError(f"{opts.out} is out of date; run au-audit")
         print(f"{opts.out}: parts (a) and (b) are up to date")
         print(quotes, file=sys.stderr)
         return 0

@@ -14,11 +14,11 @@ Writes <out>.md (a table in the paper's layout), <out>.csv, <out>.json and <out>
 (probabilities and labels, which --predictions reads back without Caffe).
 
 Examples:
-  python tools/evaluate.py --model prototxt/ldscmr_train_val.prototxt \\
+  au-evaluate --model prototxt/ldscmr_train_val.prototxt \\
       --weights runs/ldscmr_iter_6000.caffemodel --data data/synthau --split test --out runs/ldscmr_test
-  python tools/evaluate.py --model prototxt/ldscmr_deploy.prototxt \\
+  au-evaluate --model prototxt/ldscmr_deploy.prototxt \\
       --weights runs/ldscmr_iter_6000.caffemodel --images faces.txt --aus 1,2,4 --out runs/ldscmr_faces
-  python tools/evaluate.py --predictions runs/ldscmr_test.npz --threshold 0.4 --out runs/ldscmr_t04
+  au-evaluate --predictions runs/ldscmr_test.npz --threshold 0.4 --out runs/ldscmr_t04
 """
 import argparse
 import csv
@@ -38,6 +38,8 @@ from dscmr.paper import IGNORE_LABEL
 from tools.caffe_files import load_net, read_net
 from tools.generate_prototxt import DEFAULT_MEAN_BGR
 from tools.metrics import mean_metrics, per_au_metrics
+
+PROG = "au-evaluate"
 
 
 def split_size(split_dir):
@@ -165,15 +167,15 @@ def load_predictions(path):
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "not found (expected an .npz written by tools/evaluate.py)")
+        raise InputError(path, "not found (expected an .npz written by au-evaluate)")
     try:
         with np.load(path, allow_pickle=False) as saved:
             arrays = {k: saved[k] for k in ("probs", "labels", "aus") if k in saved.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile):
-        raise InputError(path, "is not an .npz written by tools/evaluate.py") from None
+        raise InputError(path, "is not an .npz written by au-evaluate") from None
     missing = [k for k in ("probs", "labels", "aus") if k not in arrays]
     if missing:
-        raise InputError(path, f"lacks the array(s) {', '.join(missing)}: not an .npz written by tools/evaluate.py")
+        raise InputError(path, f"lacks the array(s) {', '.join(missing)}: not an .npz written by au-evaluate")
     aus = tuple(int(a) for a in arrays["aus"].ravel())
     try:
         per_au_metrics(arrays["probs"], arrays["labels"], aus)
@@ -190,9 +192,9 @@ def markdown(rows, means, title):
     return "\n".join(lines) + "\n"
 
 
-@cli("evaluate")
+@cli(PROG)
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python tools/evaluate.py", description=__doc__,
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="the method's train_val or deploy prototxt")
     ap.add_argument("--weights", help="a .caffemodel")

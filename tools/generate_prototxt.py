@@ -7,9 +7,9 @@ probabilities out) and M_solver.prototxt (Sec. 3.1's SGD settings).
 
 {methods}
 Examples:
-  python tools/generate_prototxt.py                      # rewrite prototxt/ (the defaults)
-  python tools/generate_prototxt.py --out /tmp/ck --data data/ckplus --aus 1,2,4,5,6,7,9,12,15,17,20,23,24,25
-  python tools/generate_prototxt.py --only ldscmr --batch-size 8 --out /tmp/small
+  au-prototxt                      # rewrite prototxt/ (the defaults)
+  au-prototxt --out /tmp/ck --data data/ckplus --aus 1,2,4,5,6,7,9,12,15,17,20,23,24,25
+  au-prototxt --only ldscmr --batch-size 8 --out /tmp/small
 """
 import argparse
 import json
@@ -26,6 +26,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe
 from caffe import layers as L
 from caffe import params as P
+
+PROG = "au-prototxt"
 
 # The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
 # use (docs/networks.md). --mean sets others.
@@ -190,13 +192,13 @@ class NetBuilder:
                                            msr_loss_param=dict(alpha=paper.ALPHA))))
 
 
-def add_data_layers(ns, method, opts, phase):
+def add_data_layers(ns, opts, phase, input_size=paper.INPUT_SIZE):
     """Image and label Data layers of one phase, read in lock-step (same batch size, same key
     order); the label Datums (n x 1 x 1) are reshaped to N x n."""
     split = "train" if phase == caffe.TRAIN else "val"
     transform = dict(mirror=phase == caffe.TRAIN, mean_value=list(opts.mean))
-    if methods.get(method).input_size != paper.INPUT_SIZE:
-        transform["crop_size"] = methods.get(method).input_size
+    if input_size != paper.INPUT_SIZE:      # DRML's crop of the aligned face
+        transform["crop_size"] = input_size
     include = dict(phase=phase)
     ns.data = L.Data(source=f"{opts.data}/{split}/images", backend=P.Data.LMDB, batch_size=opts.batch_size,
                      transform_param=transform, include=include)
@@ -207,13 +209,13 @@ def add_data_layers(ns, method, opts, phase):
 
 def train_val(method, opts):
     ns = caffe.NetSpec()
-    add_data_layers(ns, method, opts, caffe.TRAIN)
+    add_data_layers(ns, opts, caffe.TRAIN, methods.get(method).input_size)
     builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers)
     builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
     net.name = method
     test = caffe.NetSpec()
-    add_data_layers(test, method, opts, caffe.TEST)
+    add_data_layers(test, opts, caffe.TEST, methods.get(method).input_size)
     layers = list(net.layer)
     del net.layer[:]
     net.layer.extend(layers[:3])          # TRAIN data, label_datum, label
@@ -280,7 +282,7 @@ def methods_table():
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.format(methods=methods_table()),
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.format(methods=methods_table()),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "prototxt"), help="output directory (default: prototxt/)")
     ap.add_argument("--out-prefix", default="prototxt",
@@ -325,7 +327,7 @@ def options(**settings):
     return opts
 
 
-@cli("generate_prototxt")
+@cli(PROG)
 def main(argv=None):
     opts = parse_args(argv)
     out = Path(opts.out)

@@ -17,9 +17,9 @@ set to 6 so that no ReLU input sits within a step of the ReLU's kink. The C++ vs
 runs at the unmoved state, with beta and the ReLU masks varying.
 
 Examples:
-  python tools/gradcheck.py                         # every layer
-  python tools/gradcheck.py --layer region --shape 2,4,10,10 --seed 3
-  python tools/gradcheck.py --layer admsr --shape 16,11
+  au-gradcheck                         # every layer
+  au-gradcheck --layer region --shape 2,4,10,10 --seed 3
+  au-gradcheck --layer admsr --shape 16,11
 """
 import argparse
 import os
@@ -33,6 +33,8 @@ import caffe
 
 from dscmr import paper
 from dscmr.errors import cli
+
+PROG = "au-gradcheck"
 
 CPP_VS_PY_TOL = 1e-5
 FD_STEP = 1e-2
@@ -188,9 +190,9 @@ def parse_shape(text):
         raise argparse.ArgumentTypeError(f"--shape wants comma-separated integers like 8,5; got {text!r}")
 
 
-@cli("gradcheck")
+@cli(PROG)
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layer", choices=[*LAYERS, "all"], default="all")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--shape", type=parse_shape,

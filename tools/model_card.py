@@ -8,8 +8,8 @@ manifest.json), the alignment template (data_prep/align.py), the preprocessing o
 training data (docs/predict.md, "The model card").
 
 For a net trained by hand (`caffe train -solver S`), write its card the same way:
-  python -m tools.model_card prototxt/dscmr_solver.prototxt
-  python -m tools.model_card my_solver.prototxt --deploy my_deploy.prototxt
+  au-model-card prototxt/dscmr_solver.prototxt
+  au-model-card my_solver.prototxt --deploy my_deploy.prototxt
 """
 import argparse
 import json
@@ -24,6 +24,8 @@ from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, cli
 from dscmr.files import dump_json, write_atomically
 from tools.caffe_files import read_net, read_solver
+
+PROG = "au-model-card"
 
 FORMAT = 1
 SUFFIX = ".model.json"
@@ -166,7 +168,7 @@ def load(path):
     path = Path(path)
     if not path.is_file():
         raise CardError(f"no model card {path}: `make train` writes one beside the snapshots; for a net "
-                        "trained by hand, run `python -m tools.model_card SOLVER`, or give --model-card")
+                        "trained by hand, run `au-model-card SOLVER`, or give --model-card")
     try:
         card = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -186,9 +188,9 @@ def resolve(card, path):
     return recorded if recorded.exists() else p
 
 
-@cli("model_card")
+@cli(PROG)
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.model_card", description=__doc__,
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("solver", help="the solver prototxt training uses (paths in it relative to where caffe runs)")
     ap.add_argument("--deploy", help="the deploy prototxt (default: the solver's net with _train_val -> _deploy)")

@@ -7,8 +7,8 @@ Counts come from the deploy prototxts, instantiated in pycaffe:
                 convention torchvision's numbers use (1.814 G for ResNet-18 at 224 x 224).
 
 Examples:
-  python tools/net_size.py                     # every method in prototxt/
-  python tools/net_size.py --only ldscmr,dscmr
+  au-net-size                     # every method in prototxt/
+  au-net-size --only ldscmr,dscmr
 """
 import argparse
 import os
@@ -21,6 +21,8 @@ import caffe
 from dscmr import REPO, methods
 from dscmr.errors import InputError, cli
 from tools.caffe_files import check_loads
+
+PROG = "au-net-size"
 
 LEARNED_BLOBS = {"Convolution": None, "InnerProduct": None, "Scale": None, "Region": 4}
 
@@ -49,9 +51,9 @@ def net_size(deploy_prototxt):
     return params, macs, net.blobs["data"].data.shape[-1]
 
 
-@cli("net_size")
+@cli(PROG)
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--prototxt-dir", default=str(REPO / "prototxt"), help="where the deploy prototxts are")
     ap.add_argument("--only", type=lambda s: s.split(","), default=list(methods.PAPER_KEYS),
                     help="comma-separated methods (default: every method without the _py twins)")
@@ -60,7 +62,7 @@ def main(argv=None):
     for method in opts.only:
         path = Path(opts.prototxt_dir) / f"{method}_deploy.prototxt"
         if not path.exists():
-            raise InputError(path, "not found; run tools/generate_prototxt.py first")
+            raise InputError(path, "not found; run au-prototxt first")
         check_loads(path)
         params, macs, size = net_size(path)
         print(f"| {method} | {size}x{size} | {params:,} | {macs / 1e9:.3f} G |")

@@ -4,8 +4,8 @@ Every net output Caffe logs is kept: the loss, and per-AU tops such as Ad-MSR's 
 which Caffe logs one element a line under the same name (they become lists, one value per AU).
 
 Examples:
-  python tools/parse_log.py runs/ldscmr.log                  # writes runs/ldscmr.train.csv, .test.csv
-  python tools/parse_log.py runs/ldscmr.log --plot runs/ldscmr_curves.png
+  au-parse-log runs/ldscmr.log                  # writes runs/ldscmr.train.csv, .test.csv
+  au-parse-log runs/ldscmr.log --plot runs/ldscmr_curves.png
 """
 import argparse
 import csv
@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from dscmr.errors import InputError, cli
+
+PROG = "au-parse-log"
 
 TRAIN_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = ([-+]?(?:nan|inf)|[-+\d.eE]+)")
 LEARNING_RATE = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
@@ -112,9 +114,9 @@ def plot_curves(train, test, path, title="", aus=None):
     tmp.replace(path)
 
 
-@cli("parse_log")
+@cli(PROG)
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("log", type=Path, help="a caffe train log (what caffe prints to stderr)")
     ap.add_argument("--out-prefix", type=Path, help="CSV prefix (default: the log's path without .log)")
     ap.add_argument("--plot", type=Path, help="also write a PNG of the loss/accuracy curves here")

@@ -22,10 +22,10 @@ Runs resume: a finished run (its done.json) is never repeated, an interrupted on
 its last snapshot, and the results folder is rewritten from all finished runs.
 
 Examples:
-  python tools/reproduce.py table4-5 --budget smoke          # every run in seconds (a check)
-  python tools/reproduce.py fig5 --budget short              # minutes per run on a CPU
-  python tools/reproduce.py table4-5 --data data/emotionet --gpu
-  python tools/reproduce.py fig5 --plan                      # the runs and their state, nothing run
+  au-reproduce table4-5 --budget smoke          # every run in seconds (a check)
+  au-reproduce fig5 --budget short              # minutes per run on a CPU
+  au-reproduce table4-5 --data data/emotionet --gpu
+  au-reproduce fig5 --plan                      # the runs and their state, nothing run
 """
 import argparse
 import shlex
@@ -39,6 +39,8 @@ from dscmr import REPO, methods, paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
 from tools import reproduce_report, training_run
+
+PROG = "au-reproduce"
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def parse_args(argv=None):
     budgets = "\n".join(f"  {name:6s} {b.iters} iterations, batch {b.batch_size}, train {b.train_size or 'all'}, "
                         f"val {b.val_size or 'all'}, test {b.test_size or 'all'}, {b.points} points"
                         for name, b in BUDGETS.items())
-    ap = argparse.ArgumentParser(prog="python tools/reproduce.py", description=__doc__.format(budgets=budgets),
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.format(budgets=budgets),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("experiment", choices=sorted(EXPERIMENTS), help="which experiment")
     ap.add_argument("--data", type=Path, default=REPO / "data" / "synthau", help="dataset (default: data/synthau)")
@@ -193,7 +195,7 @@ def parse_args(argv=None):
     return opts
 
 
-@cli("reproduce")
+@cli(PROG)
 def main(argv=None):
     opts = parse_args(argv)
     manifest = read_manifest(opts.data)
@@ -236,7 +238,7 @@ def main(argv=None):
             reproduce_report.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
         results[r.key]["derived"] = derived["splits"]
-    command = "python tools/reproduce.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     context = {"experiment": opts.experiment, "dataset": dataset, "dataset_aus": manifest["aus"], "data": str(opts.data),
                "data_command": manifest.get("command"), "budget_name": opts.budget_name,
                "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,

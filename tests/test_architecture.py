@@ -1,0 +1,91 @@
+"""The import layers of docs/architecture.md hold: each module imports only from its own layer and
+the layers its row names, and every module belongs to a layer. The table in the doc is the
+contract; this reads it."""
+import ast
+import re
+
+from caffe_helpers import REPO
+
+PACKAGES = ("bench", "data_prep", "dscmr", "python_layers", "tools")
+
+
+def layers():
+    """{layer: (module prefixes, layers it may import)} from the doc's table."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    table = text[text.index("| layer | modules | may import |"):].split("\n\n")[0].splitlines()[2:]
+    rows = {}
+    for row in table:
+        layer, modules, uses = [c.strip() for c in row.strip("|").split("|")]
+        rows[layer] = (re.findall(r"`([\w.]+)`", modules), {u.strip() for u in uses.split(",") if u.strip()})
+    return rows
+
+
+def modules():
+    """{module name: path} of every module of the project's packages."""
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+            found[name] = path
+    return found
+
+
+def imports(path, known):
+    """The project's modules that path imports, anywhere in it (a function's lazy import too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
+                     for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n.split(".")[0] in PACKAGES}
+    return found
+
+
+def layer_of(module, rows):
+    """The layer whose longest module prefix matches, or None."""
+    best = None
+    for layer, (prefixes, _) in rows.items():
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[1]):
+                best = (layer, len(prefix))
+    return best and best[0]
+
+
+def test_the_table_is_read():
+    rows = layers()
+    assert list(rows)[:2] == ["core", "reference layers"] and rows["core"] == (["dscmr"], set())
+    assert rows["evaluation"] == (["tools.evaluate"], {"core", "data", "nets"})
+    assert layer_of("data_prep.align", rows) == "faces" and layer_of("data_prep.derive", rows) == "data"
+
+
+def test_every_module_has_a_layer():
+    rows = layers()
+    # A package's __init__ that imports nothing is a namespace, in no layer.
+    homeless = [m for m, path in modules().items()
+                if layer_of(m, rows) is None and (not path.name == "__init__.py" or imports(path, modules()))]
+    assert homeless == []
+
+
+def test_imports_run_one_way():
+    rows, known = layers(), modules()
+    wrong = []
+    for module, path in known.items():
+        mine = layer_of(module, rows)
+        for dep in imports(path, known):
+            theirs = layer_of(dep, rows)
+            if theirs is not None and theirs != mine and theirs not in rows[mine][1]:
+                wrong.append(f"{module} ({mine}) imports {dep} ({theirs})")
+    assert wrong == []
+
+
+def test_the_contract_catches_an_upward_import(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("def f():\n    from tools.reproduce import main\n    from dscmr import paper\n")
+    rows, known = layers(), modules()
+    deps = imports(path, known)
+    assert deps == {"tools.reproduce", "dscmr.paper"}
+    assert [d for d in deps if layer_of(d, rows) not in rows["faces"][1] | {"faces"}] == ["tools.reproduce"]
