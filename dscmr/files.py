@@ -2,16 +2,28 @@
 laid out for people."""
 import json
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def write_atomically(path, text):
-    """Writes text to a temporary file beside path, then renames it over path: path holds the old
-    text or the new, whole."""
+@contextmanager
+def replacing(path):
+    """A temporary path beside path (same suffix, for writers that go by it) to write in the block;
+    renamed over path when the block ends without error, so path holds the old file or the new
+    one, whole, and removed otherwise."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path, text):
+    """Writes text to path through a temporary file (`replacing`)."""
+    with replacing(path) as tmp:
+        tmp.write_text(text)
 
 
 def dump_json(obj):

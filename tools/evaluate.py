@@ -33,7 +33,7 @@ import numpy as np
 from dscmr.aus import parse_au_list
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, cli
-from dscmr.files import write_atomically
+from dscmr.files import replacing, write_atomically
 from dscmr.paper import IGNORE_LABEL
 from tools.caffe_files import load_net, read_net
 from tools.generate_prototxt import DEFAULT_MEAN_BGR
@@ -240,15 +240,13 @@ def main(argv=None):
     write_atomically(out.with_suffix(".md"), table)
     write_atomically(out.with_suffix(".json"), json.dumps(
         {"source": title, "threshold": opts.threshold, "per_au": rows, "mean": means}, indent=1, default=float))
-    with open(str(out) + ".csv.tmp", "w", newline="") as f:
+    with replacing(out.with_suffix(".csv")) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    Path(str(out) + ".csv.tmp").replace(out.with_suffix(".csv"))
     if not opts.predictions:
-        tmp = Path(str(out) + ".tmp.npz")
-        np.savez(tmp, probs=probs, labels=labels, aus=np.array(aus))
-        tmp.replace(out.with_suffix(".npz"))
+        with replacing(out.with_suffix(".npz")) as tmp:
+            np.savez(tmp, probs=probs, labels=labels, aus=np.array(aus))
     print(table)
     return 0
 

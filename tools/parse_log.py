@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from dscmr.errors import InputError, cli
+from dscmr.files import replacing
 
 PROG = "au-parse-log"
 
@@ -69,12 +70,10 @@ def flatten(record):
 def write_csv(records, path):
     rows = [flatten(r) for r in records]
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def plot_curves(train, test, path, title="", aus=None):
@@ -108,10 +107,9 @@ def plot_curves(train, test, path, title="", aus=None):
         ax.set(xlabel="iteration", ylabel="beta (eq. 10)", title=f"{title} Ad-MSR beta per AU".strip())
         ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    tmp = Path(str(path) + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
 
 
 @cli(PROG)
