@@ -43,3 +43,16 @@ def test_nan_losses_of_an_untrained_batchnorm_net_are_kept_as_nan():
                              "I1128 solver.cpp:239] Iteration 0 (0 iter/s, 3.6s/1 iters), loss = inf"])
     assert np.isnan(test[0]["loss"]) and test[0]["iteration"] == 0
     assert train[0]["smoothed_loss"] == np.inf
+
+
+def test_a_resumed_runs_log_keeps_each_test_phase_apart():
+    # caffe train -snapshot tests its first iteration again; the appended log holds both tests of 750.
+    lines = ["I1202 solver.cpp:330] Iteration 750, Testing net (#0)",
+             "I1202 solver.cpp:414]     Test net output #0: loss = 17.1314 (* 1 = 17.1314 loss)",
+             "I1202 caffe.cpp:241] Resuming from dscmr_iter_750.solverstate",
+             "I1202 solver.cpp:330] Iteration 750, Testing net (#0)",
+             "I1202 solver.cpp:414]     Test net output #0: loss = 16.5719 (* 1 = 16.5719 loss)",
+             "I1202 solver.cpp:330] Iteration 1000, Testing net (#0)",
+             "I1202 solver.cpp:414]     Test net output #0: loss = 15.0 (* 1 = 15.0 loss)"]
+    _, test = parse_log(lines)
+    assert [(r["iteration"], r["loss"]) for r in test] == [(750, 17.1314), (750, 16.5719), (1000, 15.0)]

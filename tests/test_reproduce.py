@@ -13,7 +13,7 @@ from data_prep.lmdb_io import read_split
 from dscmr import paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
-from tools import reproduce, training_run
+from tools import reproduce, reproduce_report, training_run
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +182,17 @@ def test_a_failing_caffe_names_its_log(tiny, tmp_path):
     with pytest.raises(training_run.RunFailed, match=killed):
         training_run.run(tmp_path / "run", "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
     assert not (tmp_path / "run" / "done.json").exists()
+
+
+def test_the_cpu_budget_is_where_the_committed_learning_curves_flatten():
+    """BUDGETS["cpu"] is read off the committed `curve` runs by the plateau rule, not guessed, and
+    keeps their snapshot grid."""
+    folder = REPO / "results" / "synthau" / "table4-5" / "runs" / "curve-s1"
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    curves = {r["method"]: [(e["iteration"], e["val"]["mean"]["auc"]) for e in r["evaluations"]] for r in runs}
+    assert "dscmr" in curves
+    plateaus = {method: reproduce_report.plateau_iteration(curve) for method, curve in curves.items()}
+    assert None not in plateaus.values(), plateaus
+    cpu, curve = reproduce.BUDGETS["cpu"], reproduce.BUDGETS["curve"]
+    assert cpu.iters == max(plateaus.values())
+    assert cpu.iters // cpu.points == curve.iters // curve.points

@@ -25,13 +25,16 @@ OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+]?(?:nan|inf)|[-
 
 
 def parse_log(lines):
-    """(train, test): lists of {"iteration": int, name: float or [floats], ...} in log order."""
+    """(train, test): lists of {"iteration": int, name: float or [floats], ...} in log order, one
+    record per display and per test phase (a resumed run's log repeats an iteration: the last
+    record of an iteration is the one that counts)."""
     train, test = [], []
     current = None
-    test_iteration = None
     for line in lines:
         if m := TESTING.search(line):
-            test_iteration = int(m.group(1))
+            # A record per test phase: a resumed run tests its first iteration again, and the
+            # appended log then holds two tests of that iteration.
+            test.append({"iteration": int(m.group(1))})
         elif m := TRAIN_LOSS.search(line):
             current = {"iteration": int(m.group(1)), "smoothed_loss": float(m.group(2))}
             train.append(current)
@@ -43,9 +46,7 @@ def parse_log(lines):
             if phase == "Train":
                 record = current
             else:
-                if not test or test[-1]["iteration"] != test_iteration:
-                    test.append({"iteration": test_iteration})
-                record = test[-1]
+                record = test[-1] if test else None
             if record is None:
                 continue
             if name in record:
