@@ -54,6 +54,7 @@ def test_weighted_bootstrap_metrics_are_those_of_the_resampled_faces():
         for i, row in enumerate(per_au_metrics(probs[faces], labels[faces], (1, 2, 4), threshold=0.45)):
             assert boot["f1"][r, i] == pytest.approx(row["f1"], nan_ok=True)
             assert boot["auc"][r, i] == pytest.approx(row["auc"], nan_ok=True)
+            assert boot["accuracy"][r, i] == pytest.approx(row["accuracy"])
 
 
 def test_intervals_cover_the_point_and_a_paired_difference_sees_a_better_method():
@@ -67,6 +68,7 @@ def test_intervals_cover_the_point_and_a_paired_difference_sees_a_better_method(
     assert means["auc_ci"][0] < means["auc"] < means["auc_ci"][1]
     diff = paired_difference(good, bad, labels, (1, 2))
     assert diff["auc"][0] > 20 and diff["auc"][1][0] > 0
+    assert diff["accuracy"][0] == pytest.approx(means["accuracy"] - mean_metrics(per_au_metrics(bad, labels, (1, 2)))["accuracy"])
     same = paired_difference(good, good, labels, (1, 2))
     assert same["f1"] == (0.0, (0.0, 0.0))
 

@@ -112,7 +112,7 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
         assert json.loads((run_dir / f"{r['method']}.model.json").read_text())["aus"] == list(paper.EMOTIONET_AUS)
         assert not list(run_dir.glob("*.solverstate"))
     text = (out / "table4-5.md").read_text()
-    assert "### F1-score (%), paper Table 4 (EmotioNet)" in text and "this run on synthau" in text
+    assert "### F1-score (%), paper Table 4 (EmotioNet)" in text and "this project on synthau, seed 1" in text
     logs = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("train.log")}
     capsys.readouterr()
     smoke("table4-5", tiny, tmp_path)   # finished runs are not repeated
@@ -127,6 +127,20 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
     assert not (tmp_path / "work" / "synthau" / "it2-b2-tr24-va4-te8-p1-cpu").exists()
     assert [r["evaluations"] for r in again["runs"]] == [r["evaluations"] for r in report["runs"]]
     assert "95 % CI" in (out / "table4-5.md").read_text()
+
+
+def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
+    for seed in (2, 1):
+        reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--seed", str(seed), "--data", str(tiny),
+                        "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
+    out = tmp_path / "results" / "synthau" / "table4-5"
+    report = json.loads((out / "table4-5.json").read_text())
+    assert report["seeds"] == [1, 2] and report["seed"] == 1
+    assert [(r["key"], r["seed"]) for r in report["runs"]] == [("AlexNet", 1), ("AlexNet", 2)]
+    assert report["runs"][0]["evaluations"] != report["runs"][1]["evaluations"]   # another initialisation
+    assert sorted(p.name for p in (out / "logs").iterdir()) == ["alexnet_aus11-s1.log", "alexnet_aus11-s2.log"]
+    text = (out / "table4-5.md").read_text()
+    assert "| AlexNet | mean ± sd of 2 |" in text and "mean ± sd over seeds 1, 2" in text
 
 
 def test_table23_smoke_compares_msr_and_admsr_per_subset(tiny, tmp_path):

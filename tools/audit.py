@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 from dscmr import REPO, paper
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
-from tools import auc_bound, metrics, reproduce_report, training_run
+from tools import auc_bound, claims, reproduce_report, training_run
 from tools.reproduce_report import fmt
 
 PROG = "au-audit"
@@ -228,53 +226,63 @@ def budget_line(report):
             f"`{report['command']}`")
 
 
+def seed_of(run):
+    return run.get("seed", 1)
+
+
 def fig5_results(report):
     dataset = report["dataset"]
     lines = [f"### Fig. 5 (AU1 alone), this project on {dataset} vs the paper on EmotioNet", "",
              f"`results/{dataset}/fig5/` ({budget_line(report)}); the curves are `results/{dataset}/fig5/fig5.png`.",
              "",
-             "| method | train N:P | test accuracy (%), this run | paper (Sec. 3.2, read from its text) |",
-             "|---|---:|---:|---|"]
-    paper_says = {"AlexNet": "above 70% at N:P 5, \"drastically reduced\" above",
-                  "AlexNet + MSR": "about 90% at N:P 5 and 30, curves \"almost overlapped\""}
-    spread = {}
+             "| method | train N:P | seed | test accuracy (%), this run | paper (Sec. 3.2, read from its text) |",
+             "|---|---:|---:|---:|---|"]
     for run in report["runs"]:
         name, ratio = run["key"]
-        accuracy = final(run, "per_au")[0]["accuracy"]
-        spread.setdefault(name, []).append(accuracy)
-        lines.append(f"| {name} | {ratio} | {fmt(accuracy)} | {paper_says[name]} |")
-    return lines + [""], spread
+        lines.append(f"| {name} | {ratio} | {seed_of(run)} | {fmt(final(run, 'per_au')[0]['accuracy'])} | "
+                     f"{paper.FIG5_TEXT[name][1]} |")
+    return lines + [""]
 
 
 def run_intervals(results, report, run):
     """(rows, means) with 95 % bootstrap intervals from the run's committed test probabilities, or None."""
-    folder = reproduce_report.runs_dir(results / report["dataset"] / "table4-5", report["budget_name"],
-                                       report.get("seed", 1))
+    folder = reproduce_report.runs_dir(results / report["dataset"] / "table4-5", report["budget_name"], seed_of(run))
     return reproduce_report.test_intervals({"test_probs": str(folder / f"{run.get('run_name')}.test.npz")})
 
 
 def table45_results(report, results):
+    """The means table, one row per method and seed (and the mean ± sd over seeds); {method: the
+    seeds' mean AUCs}."""
     dataset = report["dataset"]
     reference = "Table 5 (CK+)" if dataset == "ckplus" else "Table 4 (EmotioNet)"
     f1_table, auc_table = (paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else (paper.TABLE4_F1, paper.TABLE4_AUC)
     lines = [f"### Tables 4-5, this project on {dataset} vs the paper's {reference}", "",
              f"`results/{dataset}/table4-5/` ({budget_line(report)}). Means over AUs; the per-AU F1 and AUC "
              f"beside the paper's are in `results/{dataset}/table4-5/table4-5.md`.", "",
-             "95 % intervals: bootstrap over test faces; – where the run kept no test probabilities.", "",
-             f"| method | F1 (%), this run on {dataset} | 95 % CI | F1 (%), paper | AUC (%), this run on {dataset} | "
-             "95 % CI | AUC (%), paper |", "|---|---:|---:|---:|---:|---:|---:|"]
-    means = {}
+             "95 % intervals: bootstrap over test faces, per seed; – where the run kept no test probabilities. "
+             "With several seeds, a last row per method gives the mean ± sd over them.", "",
+             f"| method | seed | F1 (%), this project on {dataset} | 95 % CI | F1 (%), paper | "
+             f"AUC (%), this project on {dataset} | 95 % CI | AUC (%), paper |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    by_method = {}
     for run in report["runs"]:
-        column = paper.METHODS.index(run["key"])
-        aus = [a for a in run["aus"] if a in f1_table]
+        by_method.setdefault(run["key"], []).append(run)
+    aucs = {}
+    for key, seeds in by_method.items():
+        column = paper.METHODS.index(key)
+        aus = [a for a in seeds[0]["aus"] if a in f1_table]
         paper_f1 = sum(f1_table[a][column] for a in aus) / len(aus) if aus else None
         paper_auc = sum(auc_table[a][column] for a in aus) / len(aus) if aus else None
-        means[run["key"]] = final(run)
-        ci = (run_intervals(results, report, run) or (None, {}))[1]
-        lines.append(f"| {run['key']} | {fmt(final(run)['f1'])} | {reproduce_report.ci(ci.get('f1_ci'))} | "
-                     f"{fmt(paper_f1)} | {fmt(final(run)['auc'])} | {reproduce_report.ci(ci.get('auc_ci'))} | "
-                     f"{fmt(paper_auc)} |")
-    return lines + [""], means
+        for run in seeds:
+            ci = (run_intervals(results, report, run) or (None, {}))[1]
+            lines.append(f"| {key} | {seed_of(run)} | {fmt(final(run)['f1'])} | {reproduce_report.ci(ci.get('f1_ci'))} | "
+                         f"{fmt(paper_f1)} | {fmt(final(run)['auc'])} | {reproduce_report.ci(ci.get('auc_ci'))} | "
+                         f"{fmt(paper_auc)} |")
+        if len(seeds) > 1:
+            lines.append(f"| {key} | mean ± sd of {len(seeds)} | "
+                         f"{reproduce_report.fmt_seeds([final(r)['f1'] for r in seeds])} | | {fmt(paper_f1)} | "
+                         f"{reproduce_report.fmt_seeds([final(r)['auc'] for r in seeds])} | | {fmt(paper_auc)} |")
+        aucs[key] = [final(r)["auc"] for r in seeds]
+    return lines + [""], aucs
 
 
 def table23_results(report):
@@ -282,47 +290,14 @@ def table23_results(report):
     lines = [f"### Tables 2-3, this project on {dataset} vs the paper's Table 3 (EmotioNet)", "",
              f"`results/{dataset}/table2-3/` ({budget_line(report)}). Mean accuracy over the AUs (%); per AU in "
              f"`results/{dataset}/table2-3/table2-3.md`.", "",
-             "| AUs | MSR, paper | Ad-MSR, paper | MSR, this run | Ad-MSR, this run |", "|---:|---:|---:|---:|---:|"]
+             "| AUs | seed | MSR, paper | Ad-MSR, paper | MSR, this run | Ad-MSR, this run |", "|---:|---:|---:|---:|---:|---:|"]
     ours = {}
     for run in report["runs"]:
-        ours.setdefault(len(run["aus"]), {})[run["key"][0]] = final(run)["accuracy"]
-    for k, by in sorted(ours.items()):
+        ours.setdefault((len(run["aus"]), seed_of(run)), {})[run["key"][0]] = final(run)["accuracy"]
+    for (k, seed), by in sorted(ours.items()):
         msr, admsr = paper.TABLE3_MEAN.get(k, (None, None))
-        lines.append(f"| {k} | {fmt(msr)} | {fmt(admsr)} | {fmt(by.get('MSR'))} | {fmt(by.get('Ad-MSR'))} |")
-    return lines + [""], ours
-
-
-CHANCE_BAND = 10   # points of AUC (or of accuracy on a balanced set) around 50 counted as chance
-
-
-def final_test_loss(folder, run):
-    """The last test-phase loss in the run's caffe log (results/<dataset>/fig5/logs/)."""
-    from tools.parse_log import parse_log
-    with open(folder / run["log"], errors="replace") as f:
-        _, test = parse_log(f)
-    losses = [r["loss"] for r in test if "loss" in r]
-    return losses[-1] if losses else float("nan")
-
-
-def fig5_claim(folder, report, spread):
-    dataset = report["dataset"]
-    losses = {}
-    for run in report["runs"]:
-        losses.setdefault(run["key"][0], []).append(final_test_loss(folder, run))
-    parts = []
-    for name in spread:
-        acc, loss = spread[name], losses[name]
-        parts.append(f"{name}: final test accuracy {min(acc):.2f}-{max(acc):.2f}% over N:P "
-                     f"{', '.join(map(str, paper.FIG5_TRAIN_NP))}, final test loss {min(loss):.3f}-{max(loss):.3f} "
-                     f"(highest / lowest {max(loss) / min(loss):.2f})")
-    everything = [a for acc in spread.values() for a in acc]
-    if max(everything) < 50 + CHANCE_BAND:
-        judged = ("It cannot be judged at this budget: every run is within "
-                  f"{CHANCE_BAND} points of chance (50% on the balanced test set), so the nets have not learned AU1.")
-    else:
-        with_msr, without = (max(spread[n]) - min(spread[n]) for n in ("AlexNet + MSR", "AlexNet"))
-        judged = f"The claim {verdict(with_msr < without)} (robust = a smaller spread of accuracy)."
-    return f"- *MSR is robust to the N:P ratio* (Fig. 5), on {dataset}: " + "; ".join(parts) + ". " + judged
+        lines.append(f"| {k} | {seed} | {fmt(msr)} | {fmt(admsr)} | {fmt(by.get('MSR'))} | {fmt(by.get('Ad-MSR'))} |")
+    return lines + [""]
 
 
 def code_changed(report, dataset, experiment):
@@ -341,36 +316,20 @@ def code_changed(report, dataset, experiment):
     return lines
 
 
-def paired_claim(results, report, better, worse):
-    """The rule every claim of the form "A >= B" is judged by, one seed at a time: the paired 95 %
-    bootstrap interval (same test faces, same resamples) of A's mean minus B's mean, for F1 and for
-    AUC. Holds when it lies above 0 in every seed; does not hold when it lies below 0 in any seed;
-    inconclusive otherwise, or when no seed has both runs' test probabilities."""
-    runs_root = results / report["dataset"] / "table4-5" / "runs"
-    names = {r["key"]: r.get("run_name") for r in report["runs"]}
-    per_seed = []
-    for folder in sorted(runs_root.glob(f"{report['budget_name']}-s*")) if runs_root.is_dir() else []:
-        paths = [folder / f"{names.get(m)}.test.npz" for m in (better, worse)]
-        if not all(p.is_file() for p in paths):
-            continue
-        with np.load(paths[0]) as a, np.load(paths[1]) as b:
-            per_seed.append((folder.name, metrics.paired_difference(a["probs"], b["probs"], a["labels"],
-                                                                     tuple(int(x) for x in a["aus"]))))
-    head = f"- *{better} >= {worse}* (Tables 4-5) on {report['dataset']}, by the paired rule: "
-    if not per_seed:
-        return head + "inconclusive: no seed has both runs' test probabilities."
-    parts = []
-    for key, label in (("f1", "F1"), ("auc", "AUC")):
-        intervals = [d[key][1] for _, d in per_seed]
-        judged = ("does not hold" if any(hi < 0 for _, hi in intervals) else
-                  "holds" if all(lo > 0 for lo, _ in intervals) else "inconclusive")
-        shown = "; ".join(f"{seed}: {d[key][0]:+.2f} [{d[key][1][0]:+.2f}, {d[key][1][1]:+.2f}]" for seed, d in per_seed)
-        parts.append(f"by {label} **{judged}** ({shown})")
-    return head + ", ".join(parts) + "."
-
-
-def verdict(holds):
-    return "holds here" if holds else "does not hold here"
+def claim_lines(claim):
+    """One judged claim: its verdict, and each comparison per seed with its interval and the mean ±
+    sd of the differences over seeds."""
+    lines = [f"- **{claim.where}: {claim.text}**, on {claim.dataset} (budget `{claim.budget}`): **{claim.verdict}**"
+             + ("" if claim.comparisons else " (no seed has the test probabilities of the runs it compares)") + "."]
+    for what, (mean, sd, n) in claims.over_seeds(claim.comparisons).items():
+        per_seed = "; ".join(f"seed {c.seed}: {c.difference:+.2f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]"
+                             + ("" if c.learned else " (neither run has learned)")
+                             for c in claim.comparisons if c.what == what)
+        over = f"; over {n} seeds {mean:+.2f} ± {sd:.2f}" if n > 1 else ""
+        lines.append(f"  - {what} (points): {per_seed}{over}")
+    if claim.missing:
+        lines.append(f"  - not compared yet: {', '.join(claim.missing)}")
+    return lines
 
 
 def results_section(results):
@@ -378,55 +337,39 @@ def results_section(results):
              "The paper's numbers are on EmotioNet (Tables 2-4, Fig. 5) and CK+ (Table 5). This project's are on "
              "the dataset each heading names: synthau is synthetic (docs/data.md), so a synthau number is never "
              "an EmotioNet one, and short budgets stop long before the paper's schedule.", ""]
-    claims = []
+    judged, notes = [], []
     if not Path(results).is_dir():
         raise InputError(results, "not found (expected the results root written by au-reproduce, "
                                   "holding <dataset>/<experiment>/)")
     datasets = sorted(p.name for p in results.iterdir() if p.is_dir())
     for dataset in datasets:
         if (report := load_result(results, dataset, "fig5")):
-            table, spread = fig5_results(report)
-            lines += table
-            claims.append(fig5_claim(results / dataset / "fig5", report, spread))
+            lines += fig5_results(report)
+            judged.append(claims.fig5_claim(results, report))
         if (report := load_result(results, dataset, "table2-3")):
-            table, ours = table23_results(report)
-            lines += table
-            wins = [k for k, by in ours.items() if by.get("Ad-MSR", -1) > by.get("MSR", 1e9)]
-            claims.append(f"- *Ad-MSR beats MSR* (Tables 2-3), on {dataset}: Ad-MSR's mean accuracy is higher for "
-                          f"{len(wins)} of {len(ours)} AU counts ({', '.join(map(str, sorted(wins))) or 'none'}). "
-                          f"The claim {verdict(len(wins) == len(ours))}.")
+            lines += table23_results(report)
+            judged.append(claims.table23_claim(results, report))
         if (report := load_result(results, dataset, "table4-5")):
-            table, means = table45_results(report, results)
+            table, aucs = table45_results(report, results)
             lines += table
-            order = ("L-DSCMR", "DSCMR", "ResNet18")
-            if set(order) <= set(means):
-                f1 = [means[m]["f1"] for m in order]
-                auc = [means[m]["auc"] for m in order]
-                claims.append(f"- *L-DSCMR beats DSCMR, which beats ResNet18* (Tables 4-5), on {dataset}: mean F1 "
-                              f"{f1[0]:.2f} / {f1[1]:.2f} / {f1[2]:.2f}, mean AUC {auc[0]:.2f} / {auc[1]:.2f} / "
-                              f"{auc[2]:.2f}. The ordering {verdict(f1[0] > f1[1] > f1[2])} by F1 and "
-                              f"{verdict(auc[0] > auc[1] > auc[2])} by AUC.")
-            for better, worse in (("L-DSCMR", "DSCMR"), ("DSCMR", "ResNet18"), ("AlexNet+Ad-MSR", "AlexNet")):
-                claims.append(paired_claim(results, report, better, worse))
-            if "AlexNet+Ad-MSR" in means and "AlexNet" in means:
-                claims.append(f"- *AlexNet+Ad-MSR beats AlexNet* (Tables 4-5), on {dataset}: mean F1 "
-                              f"{means['AlexNet+Ad-MSR']['f1']:.2f} vs {means['AlexNet']['f1']:.2f}. The claim "
-                              f"{verdict(means['AlexNet+Ad-MSR']['f1'] > means['AlexNet']['f1'])} by F1.")
-            near = [m for m, v in means.items() if v["auc"] == v["auc"] and abs(v["auc"] - 50) < CHANCE_BAND]
+            judged += claims.table45_claims(results, report)
+            near = [m for m, seeds in aucs.items() if any(abs(a - 50) < claims.CHANCE_BAND for a in seeds)]
             if near:
-                claims.append(f"- On {dataset} at this budget, {len(near)} of {len(means)} methods have a mean AUC "
-                              f"within {CHANCE_BAND} points of chance (50%): {', '.join(near)}. Orderings between "
-                              "them are noise, not evidence for or against the paper.")
+                notes.append(f"- On {dataset} at this budget, {len(near)} of {len(aucs)} methods have a mean test AUC "
+                             f"within {claims.CHANCE_BAND} points of chance (50%) in some seed: {', '.join(near)}.")
         for experiment in ("fig5", "table2-3", "table4-5"):
             if (report := load_result(results, dataset, experiment)):
-                claims += code_changed(report, dataset, experiment)
+                notes += code_changed(report, dataset, experiment)
         missing = [e for e in ("fig5", "table2-3", "table4-5") if not load_result(results, dataset, e)]
         if missing:
-            claims.append(f"- Not run on {dataset}: {', '.join(missing)} (`au-reproduce <experiment>`).")
+            notes.append(f"- Not run on {dataset}: {', '.join(missing)} (`au-reproduce <experiment>`).")
     if not datasets:
         lines += ["No experiment has been run yet: `au-reproduce --help`.", ""]
-    return lines + ["### What the numbers show about the paper's claims", ""] + (claims or ["- No claim can be "
-                                                                                           "checked yet."]) + [""]
+    verdicts = ["### The paper's claims, judged", "", f"One rule for every claim (`tools/claims.py`): {claims.RULE} "
+                "Each comparison is a difference between two runs of the same seed on the same test faces, in "
+                "points, with its 95 % paired bootstrap interval.", ""]
+    verdicts += [line for c in judged for line in claim_lines(c)] or ["- No claim can be checked yet."]
+    return lines + verdicts + [""] + (["### Notes on these results", ""] + notes + [""] if notes else [])
 
 
 def environment():

@@ -56,6 +56,7 @@ def mean_metrics(rows):
 
 # ---- Bootstrap intervals over test faces -------------------------------------------------------
 
+METRICS = ("f1", "auc", "accuracy")
 BOOTSTRAP_ROUNDS = 2000
 BOOTSTRAP_SEED = 20190529    # fixed, so a report rebuilt from the same probabilities is the same
 
@@ -80,10 +81,10 @@ def _weighted_auc(scores, positive, w):
 
 
 def bootstrap_metrics(probs, labels, aus, counts, threshold=0.5, ignore_label=paper.IGNORE_LABEL):
-    """{"f1": rounds x n_aus, "auc": rounds x n_aus} in % under each resample (NaN where an AU has
-    no positive or no negative in it)."""
+    """{"f1", "auc", "accuracy": rounds x n_aus} in % under each resample (F1 and AUC NaN where an
+    AU has no positive or no negative in it)."""
     probs, labels = np.asarray(probs, np.float64), np.asarray(labels, np.float64)
-    out = {"f1": np.full((len(counts), len(aus)), np.nan), "auc": np.full((len(counts), len(aus)), np.nan)}
+    out = {k: np.full((len(counts), len(aus)), np.nan) for k in METRICS}
     for i in range(len(aus)):
         valid = labels[:, i] != ignore_label
         y, p, w = labels[valid, i] == 1, probs[valid, i], counts[:, valid]
@@ -91,7 +92,22 @@ def bootstrap_metrics(probs, labels, aus, counts, threshold=0.5, ignore_label=pa
         tp, fp, fn = w @ (predicted & y), w @ (predicted & ~y), w @ (~predicted & y)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["f1"][:, i] = np.where(w @ y > 0, 100.0 * 2 * tp / (2 * tp + fp + fn), np.nan)
+            out["accuracy"][:, i] = 100.0 * (w @ (predicted == y)) / w.sum(1)
         out["auc"][:, i] = 100.0 * _weighted_auc(p, y, w)
+    return out
+
+
+def resampled_means(probs, labels, aus, counts, threshold=0.5):
+    """{metric: (mean over AUs, that mean under each resample)}: the means over the AUs defined on
+    the full test set, as mean_metrics takes them."""
+    rows = per_au_metrics(probs, labels, aus, threshold)
+    boot = bootstrap_metrics(probs, labels, aus, counts, threshold)
+    out = {}
+    for key in METRICS:
+        defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
+        with np.errstate(all="ignore"):
+            samples = np.nanmean(boot[key][:, defined], axis=1) if defined else np.full(len(counts), np.nan)
+        out[key] = (float(np.mean([rows[i][key] for i in defined])) if defined else float("nan"), samples)
     return out
 
 
@@ -106,13 +122,14 @@ def interval(samples, level=0.95):
 
 
 def with_intervals(probs, labels, aus, threshold=0.5, counts=None):
-    """per_au_metrics and mean_metrics, each F1 and AUC with "f1_ci" and "auc_ci" (95 % bootstrap
-    over test faces). The means are over the AUs defined on the full test set."""
+    """per_au_metrics and mean_metrics, each F1, AUC and accuracy with "f1_ci", "auc_ci" and
+    "accuracy_ci" (95 % bootstrap over test faces). The means are over the AUs defined on the full
+    test set."""
     rows = per_au_metrics(probs, labels, aus, threshold)
     means = mean_metrics(rows)
     counts = resample_counts(len(labels)) if counts is None else counts
     boot = bootstrap_metrics(probs, labels, aus, counts, threshold)
-    for key in ("f1", "auc"):
+    for key in METRICS:
         defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
         for i, r in enumerate(rows):
             r[f"{key}_ci"] = interval(boot[key][:, i])
@@ -122,17 +139,10 @@ def with_intervals(probs, labels, aus, threshold=0.5, counts=None):
 
 
 def paired_difference(probs_a, probs_b, labels, aus, threshold=0.5, counts=None):
-    """Mean F1 and AUC of method a minus method b on the same test faces, with the 95 % paired
-    bootstrap interval of the difference: {"f1": (difference, (low, high)), "auc": ...}."""
+    """Mean F1, AUC and accuracy of method a minus method b on the same test faces, with the 95 %
+    paired bootstrap interval of the difference: {"f1": (difference, (low, high)), ...}. A mean is
+    over the AUs defined for each method on the full test set (the same AUs: same labels)."""
     counts = resample_counts(len(labels)) if counts is None else counts
-    rows_a, rows_b = per_au_metrics(probs_a, labels, aus, threshold), per_au_metrics(probs_b, labels, aus, threshold)
-    boot_a = bootstrap_metrics(probs_a, labels, aus, counts, threshold)
-    boot_b = bootstrap_metrics(probs_b, labels, aus, counts, threshold)
-    out = {}
-    for key in ("f1", "auc"):
-        defined = [i for i in range(len(aus)) if not np.isnan(rows_a[i][key]) and not np.isnan(rows_b[i][key])]
-        point = float(np.mean([rows_a[i][key] - rows_b[i][key] for i in defined])) if defined else float("nan")
-        with np.errstate(all="ignore"):
-            diff = np.nanmean(boot_a[key][:, defined] - boot_b[key][:, defined], axis=1) if defined else []
-        out[key] = (point, interval(diff))
-    return out
+    a = resampled_means(probs_a, labels, aus, counts, threshold)
+    b = resampled_means(probs_b, labels, aus, counts, threshold)
+    return {key: (a[key][0] - b[key][0], interval(a[key][1] - b[key][1])) for key in METRICS}

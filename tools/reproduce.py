@@ -200,6 +200,19 @@ def parse_args(argv=None):
     return opts
 
 
+def committed_runs(out, budget_name, schedule, prepared):
+    """{key: result} of the runs committed for schedule's seed that are the planned runs (the report
+    covers every seed of a budget, whichever seed this command trains)."""
+    kept = reproduce_report.runs_dir(out, budget_name, schedule.seed)
+    found = {}
+    for r, data_dir, splits, val_count in prepared:
+        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
+        result = reproduce_report.load_run(kept, reproduce_report.run_name(r), config)
+        if result is not None:
+            found[r.key] = dict(result, derived=splits)
+    return found
+
+
 @cli(PROG)
 def main(argv=None):
     opts = parse_args(argv)
@@ -222,34 +235,40 @@ def main(argv=None):
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
     out = opts.results / dataset / opts.experiment
     kept = reproduce_report.runs_dir(out, opts.budget_name, opts.seed)
-    results = {}
+    prepared, results = [], {}
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
         name = reproduce_report.run_name(r)
         data_dir = data_dir_of(work, opts.budget, r)
         derived = derive.derive(opts.data, data_dir, r.aus, r.select, r.selection)
-        config = training_run.run_config(r.method, data_dir, r.aus, schedule, derived["splits"]["val"]["count"],
-                                         r.every_snapshot)
+        val_count = derived["splits"]["val"]["count"]
+        prepared.append((r, data_dir, derived["splits"], val_count))
+        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
         if committed is None and only and r.method not in only:
             continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
         try:
             results[r.key] = committed or training_run.run(run_dir, r.method, data_dir, r.aus, schedule,
-                                                           config["val_count"], r.every_snapshot, label)
+                                                           val_count, r.every_snapshot, label)
         except training_run.RunFailed as e:
             raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
         if committed is None:
             reproduce_report.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
         results[r.key]["derived"] = derived["splits"]
+    by_seed = {seed: committed_runs(out, opts.budget_name, replace(schedule, seed=seed), prepared)
+               for seed in reproduce_report.committed_seeds(out, opts.budget_name) if seed != opts.seed}
+    by_seed = {seed: found for seed, found in sorted({**by_seed, opts.seed: results}.items()) if found}
     command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     context = {"experiment": opts.experiment, "dataset": dataset, "dataset_aus": manifest["aus"], "data": str(opts.data),
                "data_command": manifest.get("command"), "budget_name": opts.budget_name,
                "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,
                "commit": git_commit()}
-    reproduce_report.write(out, opts.experiment, runs, results, context)
-    print(f"[reproduce] {len(results)} of {len(runs)} runs finished; results in {out}", file=sys.stderr)
+    reproduce_report.write(out, opts.experiment, runs, by_seed, context)
+    others = "".join(f"; seed {s}: {len(found)}" for s, found in by_seed.items() if s != opts.seed)
+    print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); results in {out}",
+          file=sys.stderr)
     return 0
 
 

@@ -35,6 +35,17 @@ def runs_dir(out, budget_name, seed):
     return Path(out) / "runs" / f"{budget_name}-s{seed}"
 
 
+def committed_seeds(out, budget_name):
+    """The seeds with a runs folder for this budget, ascending."""
+    found = (Path(out) / "runs").glob(f"{budget_name}-s*") if (Path(out) / "runs").is_dir() else []
+    return sorted(int(p.name.rsplit("-s", 1)[1]) for p in found if p.name.rsplit("-s", 1)[1].isdigit())
+
+
+def seeded(name, seed):
+    """A run's file name in a report that covers several seeds."""
+    return f"{name}-s{seed}"
+
+
 def save_run(folder, name, result):
     """A finished run into the results tree, whole: <name>.json (configuration, code, per-snapshot
     metrics on val and test), <name>.log (caffe's log), <name>.test.npz (the last snapshot's test
@@ -80,6 +91,8 @@ def header(context):
         f"{b['train_size'] or 'all'}, validation {b['val_size'] or 'all'}, test {b['test_size'] or 'all'}, "
         f"{b['points']} test/snapshot points; solver_mode {context['solver_mode']}; Sec. 3.1's lr, momentum and "
         "weight decay",
+        f"- seeds: {', '.join(map(str, context['seeds']))} (the solvers' random_seed; this command trained seed "
+        f"{context['seed']}, the others' runs come from runs/{context['budget_name']}-s<seed>/)",
         "",
     ]
 
@@ -102,8 +115,8 @@ def pyplot():
     return plt
 
 
-def fig5(runs, results, out):
-    lines = ["## Fig. 5: AU1 alone, AlexNet with and without MSR", "",
+def fig5(runs, results, out, seed):
+    lines = [f"## Fig. 5: AU1 alone, AlexNet with and without MSR, seed {seed}", "",
              "Test accuracy (threshold 0.5) and AUC on the balanced test split after the last iteration; "
              "test loss is the net's own loss (cross-entropy or MSR) on the balanced validation split "
              "in Caffe's test phase.", ""]
@@ -126,9 +139,8 @@ def fig5(runs, results, out):
     for name, by_ratio in curves.items():
         final = [acc[max(acc)] for acc, _ in by_ratio.values()]
         spread.append([name, len(final), fmt(min(final)), fmt(max(final)), fmt(max(final) - min(final))])
-    lines += ["Robustness to N:P (the paper: with MSR \"the curves of accuracy in varying proportions are almost "
-              "overlapped\", accuracy about 90% at 5 and 30; without MSR above 70% at 5, then \"drastically "
-              "reduced\"):", ""]
+    lines += ["Robustness to N:P (the paper, Sec. 3.2: AlexNet + MSR " + paper.FIG5_TEXT["AlexNet + MSR"][1]
+              + "; AlexNet " + paper.FIG5_TEXT["AlexNet"][1] + "; dashed in the plot):", ""]
     lines += table(["method", "ratios run", "lowest final accuracy (%)", "highest (%)", "spread (points)"], spread)
     if curves:
         plt = pyplot()
@@ -137,18 +149,22 @@ def fig5(runs, results, out):
             for ratio, (accuracy, losses) in sorted(by_ratio.items()):
                 axes[row][0].plot(list(accuracy), list(accuracy.values()), "o-", label=f"N:P {ratio}")
                 axes[row][1].plot(list(losses), list(losses.values()), "o-", label=f"N:P {ratio}")
+            if name in paper.FIG5_TEXT:
+                level, words = paper.FIG5_TEXT[name]
+                axes[row][0].axhline(level, color="grey", linestyle="--", label=f"paper: {words}")
             axes[row][0].set(title=f"{name}: test accuracy", xlabel="iteration", ylabel="accuracy (%)")
             axes[row][1].set(title=f"{name}: test loss", xlabel="iteration", ylabel="loss")
-            axes[row][0].legend()
-        savefig(fig, out / "fig5.png")
+            axes[row][0].legend(fontsize=7)
+        name = "fig5.png" if seed == 1 else f"fig5-s{seed}.png"
+        savefig(fig, out / name)
         plt.close(fig)
-        lines += ["![Fig. 5 style curves](fig5.png)", ""]
+        lines += [f"![Fig. 5 style curves, seed {seed}]({name})", ""]
     return lines
 
 
-def table23(runs, results, out, dataset_aus):
+def table23(runs, results, dataset_aus, seed):
     paper_columns = tuple(dataset_aus) == paper.EMOTIONET_AUS
-    lines = ["## Tables 2-3: AlexNet + MSR vs AlexNet + Ad-MSR, per-AU accuracy (%)", "",
+    lines = [f"## Tables 2-3: AlexNet + MSR vs AlexNet + Ad-MSR, per-AU accuracy (%), seed {seed}", "",
              "Paper: Table 3 (EmotioNet)" + ("" if paper_columns else " is not shown: this dataset's AUs differ"),
              ""]
     by_k = {}
@@ -188,20 +204,34 @@ def test_intervals(result):
         return with_intervals(saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"]))
 
 
-def per_au_bars(intervals, aus, path, dataset):
+def over_seeds(values):
+    """(mean, sd) of one number over seeds (sd NaN with one seed); NaNs left out."""
+    values = [v for v in values if v is not None and not np.isnan(v)]
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def fmt_seeds(values):
+    mean, sd = over_seeds(values)
+    return fmt(mean) if len(values) == 1 or np.isnan(sd) else f"{mean:.2f} ± {sd:.2f}"
+
+
+def per_au_bars(bars, aus, path, dataset, spread):
+    """bars: {method: {metric: (values, low, high, per-seed values)}} per AU; spread says what the
+    error bars are."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
-    shown = {k: v for k, v in intervals.items() if v}
-    width = 0.8 / max(1, len(shown))
+    width = 0.8 / max(1, len(bars))
     for ax, key in zip(axes, ("f1", "auc")):
-        for j, (name, (rows, _)) in enumerate(shown.items()):
-            x = np.arange(len(rows)) + (j - (len(shown) - 1) / 2) * width
-            values = np.array([r[key] for r in rows])
-            low = values - np.array([r[f"{key}_ci"][0] for r in rows])
-            high = np.array([r[f"{key}_ci"][1] for r in rows]) - values
-            ax.bar(x, values, width, yerr=[low, high], capsize=2, label=name)
-        ax.set(ylabel=f"{'F1' if key == 'f1' else 'AUC'} (%)", title=f"{'F1' if key == 'f1' else 'AUC'} per AU on "
-               f"{dataset}, 95 % bootstrap intervals over test faces")
+        for j, (name, by_metric) in enumerate(bars.items()):
+            values, low, high, dots = by_metric[key]
+            x = np.arange(len(aus)) + (j - (len(bars) - 1) / 2) * width
+            ax.bar(x, values, width, yerr=[values - low, high - values], capsize=2, label=name)
+            for seed_values in dots:
+                ax.plot(x, seed_values, ".", color="black", markersize=3)
+        metric = "F1" if key == "f1" else "AUC"
+        ax.set(ylabel=f"{metric} (%)", title=f"{metric} per AU on {dataset}, {spread}")
         ax.legend(fontsize=7, ncol=3)
     axes[1].set_xticks(np.arange(len(aus)), [f"AU{a}" for a in aus])
     savefig(fig, path)
@@ -226,10 +256,9 @@ def plateau_iteration(curve):
     return None
 
 
-def validation_curves(done, results, out, dataset):
-    """Validation mean AUC per snapshot of each run, plotted, with the plateau rule applied."""
-    curves = {r.key: [(e["iteration"], e["val"]["mean"]["auc"]) for e in results[r.key]["evaluations"] if "val" in e]
-              for r in done}
+def validation_curves(curves, out, dataset):
+    """Validation mean AUC per snapshot of each run ({label: [(iteration, AUC)]}), plotted, with the
+    plateau rule applied."""
     curves = {k: v for k, v in curves.items() if len(v) > 1}
     if not curves:
         return []
@@ -247,59 +276,88 @@ def validation_curves(done, results, out, dataset):
     return ([f"### Validation mean AUC per snapshot, on {dataset}", "",
              f"Rule: a run has learned what it will at the first iteration T at which its validation mean AUC rose "
              f"by less than {PLATEAU_POINTS:g} point over the last quarter of [0, T] (T >= 1000).", ""]
-            + table(["method", "last iteration", "val mean AUC there", "T (the rule)"], rows)
+            + table(["run", "last iteration", "val mean AUC there", "T (the rule)"], rows)
             + ["![validation mean AUC per snapshot](validation-curves.png)", ""])
 
 
-def table45(runs, results, out, dataset):
+def table45(runs, by_seed, out, dataset):
+    """Tables 4-5 over every committed seed: per-AU values as the mean ± sd over seeds, each seed's
+    means with bootstrap intervals over test faces, the curves, per-AU bars."""
     reference = ("Table 5 (CK+)", paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else \
         ("Table 4 (EmotioNet)", paper.TABLE4_F1, paper.TABLE4_AUC)
-    done = [r for r in runs if r.key in results]
+    seeded_results = {r.key: {seed: res[r.key] for seed, res in by_seed.items() if r.key in res} for r in runs}
+    done = [r for r in runs if seeded_results[r.key]]
     lines = ["## Tables 4-5: the six methods, per-AU F1 and AUC (%)", ""]
     if not done:
         return lines + ["No run has finished yet.", ""]
-    aus = results[done[0].key]["aus"]
-    test = results[done[0].key]["derived"]["test"]
-    summary = []
+    first = next(iter(seeded_results[done[0].key].values()))
+    aus, test = first["aus"], first["derived"]["test"]
+    seeds = sorted({seed for r in done for seed in seeded_results[r.key]})
+    over = f", mean ± sd over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f", seed {seeds[0]}"
+
+    def finals(r, metric, i=None):
+        return [(e["mean"] if i is None else e["per_au"][i])[metric]
+                for e in (res["evaluations"][-1] for res in seeded_results[r.key].values())]
     for metric, paper_table in (("f1", reference[1]), ("auc", reference[2])):
         label = "F1-score" if metric == "f1" else "AUC"
-        rows = []
-        for i, au in enumerate(aus):
-            np_ratio = test["negatives"][f"AU{au}"] / max(1, test["positives"][f"AU{au}"])
-            rows.append([f"AU{au}", fmt(np_ratio)] + [fmt(results[r.key]["evaluations"][-1]["per_au"][i][metric])
-                                                      for r in done])
-        rows.append(["mean", ""] + [fmt(results[r.key]["evaluations"][-1]["mean"][metric]) for r in done])
-        lines += [f"### {label} (%), this run on {dataset}", ""] + table(["AU", "test N:P"] + [r.key for r in done], rows)
+        rows = [[f"AU{au}", fmt(test["negatives"][f"AU{au}"] / max(1, test["positives"][f"AU{au}"]))]
+                + [fmt_seeds(finals(r, metric, i)) for r in done] for i, au in enumerate(aus)]
+        rows.append(["mean", ""] + [fmt_seeds(finals(r, metric)) for r in done])
+        lines += [f"### {label} (%), this project on {dataset}{over}", ""] + \
+            table(["AU", "test N:P"] + [r.key for r in done], rows)
         paper_rows = [[f"AU{au}"] + [fmt(v) for v in paper_table[au]] for au in aus if au in paper_table]
         if paper_rows:
             lines += [f"### {label} (%), paper {reference[0]}", ""] + table(["AU"] + list(paper.METHODS), paper_rows)
-    intervals = {r.key: test_intervals(results[r.key]) for r in done}
+    intervals = {(r.key, seed): test_intervals(res) for r in done for seed, res in seeded_results[r.key].items()}
+    summary, means = [], {}
     for r in done:
-        res = results[r.key]
         column = paper.METHODS.index(r.key)
         paper_f1 = np.mean([reference[1][au][column] for au in aus if au in reference[1]] or [np.nan])
         paper_auc = np.mean([reference[2][au][column] for au in aus if au in reference[2]] or [np.nan])
-        means = intervals[r.key][1] if intervals[r.key] else {}
-        summary.append([r.key, fmt(res["evaluations"][-1]["mean"]["f1"]), ci(means.get("f1_ci")), fmt(paper_f1),
-                        fmt(res["evaluations"][-1]["mean"]["auc"]), ci(means.get("auc_ci")), fmt(paper_auc),
-                        fmt(res["train_seconds"] / res["schedule"]["iters"])])
-    lines += [f"### Means over AUs: this run on {dataset} vs paper {reference[0]}", "",
-              "95 % intervals: bootstrap over test faces (tools/metrics.py); – where the run kept no test "
+        for seed, res in seeded_results[r.key].items():
+            ci_of = (intervals[(r.key, seed)] or (None, {}))[1]
+            summary.append([r.key, seed, fmt(res["evaluations"][-1]["mean"]["f1"]), ci(ci_of.get("f1_ci")),
+                            fmt(paper_f1), fmt(res["evaluations"][-1]["mean"]["auc"]), ci(ci_of.get("auc_ci")),
+                            fmt(paper_auc), fmt(res["train_seconds"] / res["schedule"]["iters"])])
+        means[r.key] = {m: over_seeds(finals(r, m)) for m in ("f1", "auc")}
+        means[r.key]["paper"] = (paper_f1, paper_auc)
+        if len(seeded_results[r.key]) > 1:
+            summary.append([r.key, f"mean ± sd of {len(seeded_results[r.key])}", fmt_seeds(finals(r, "f1")), "",
+                            fmt(paper_f1), fmt_seeds(finals(r, "auc")), "", fmt(paper_auc), ""])
+    lines += [f"### Means over AUs: this project on {dataset} vs paper {reference[0]}", "",
+              "95 % intervals: bootstrap over test faces (tools/metrics.py), per seed; – where the run kept no test "
               "probabilities.", ""]
-    lines += table(["method", "F1 (this run)", "F1 95 % CI", "F1 (paper)", "AUC (this run)", "AUC 95 % CI",
+    lines += table(["method", "seed", "F1 (this run)", "F1 95 % CI", "F1 (paper)", "AUC (this run)", "AUC 95 % CI",
                     "AUC (paper)", "train wall s/iter (with tests)"], summary)
-    lines += validation_curves(done, results, out, dataset)
-    if any(intervals.values()):
-        per_au_bars(intervals, aus, out / "table4-5-per-au.png", dataset)
-        lines += ["![per-AU F1 and AUC with 95 % intervals](table4-5-per-au.png)", ""]
+    curves = {f"{r.key}, seed {seed}": [(e["iteration"], e["val"]["mean"]["auc"]) for e in res["evaluations"] if "val" in e]
+              for r in done for seed, res in seeded_results[r.key].items()}
+    lines += validation_curves(curves, out, dataset)
+    bars, several = {}, len(seeds) > 1
+    for r in done:
+        by_metric = {}
+        for m in ("f1", "auc"):
+            per_seed = np.array([finals(r, m, i) for i in range(len(aus))]).T       # seeds x AUs
+            values = per_seed.mean(0)
+            if several:
+                sd = per_seed.std(0, ddof=1) if len(per_seed) > 1 else np.zeros(len(aus))
+                by_metric[m] = (values, values - sd, values + sd, list(per_seed))
+            else:
+                rows = (intervals[(r.key, seeds[0])] or [None])[0]
+                bounds = np.array([row[f"{m}_ci"] for row in rows]) if rows else np.column_stack([values, values])
+                by_metric[m] = (values, bounds[:, 0], bounds[:, 1], [])
+        bars[r.key] = by_metric
+    spread = "mean ± sd over seeds, dots: each seed" if several else "95 % bootstrap intervals over test faces"
+    per_au_bars(bars, aus, out / "table4-5-per-au.png", dataset, spread)
+    lines += [f"![per-AU F1 and AUC, {spread}](table4-5-per-au.png)", ""]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    x = np.arange(len(summary))
-    for ax, (ours, theirs, label) in zip(axes, ((1, 3, "mean F1 (%)"), (4, 6, "mean AUC (%)"))):
-        ax.bar(x - 0.2, [float(s[ours]) if s[ours] != "–" else 0 for s in summary], 0.4, label=f"this run ({dataset})")
-        ax.bar(x + 0.2, [float(s[theirs]) if s[theirs] != "–" else 0 for s in summary], 0.4,
-               label=f"paper, {reference[0]}")
-        ax.set_xticks(x, [s[0] for s in summary], rotation=20)
+    x = np.arange(len(done))
+    for ax, (metric, paper_index, label) in zip(axes, (("f1", 0, "mean F1 (%)"), ("auc", 1, "mean AUC (%)"))):
+        ours = np.array([means[r.key][metric] for r in done])
+        ax.bar(x - 0.2, ours[:, 0], 0.4, yerr=np.nan_to_num(ours[:, 1]) if several else None, capsize=3,
+               label=f"this project ({dataset}{over})")
+        ax.bar(x + 0.2, [means[r.key]["paper"][paper_index] for r in done], 0.4, label=f"paper, {reference[0]}")
+        ax.set_xticks(x, [r.key for r in done], rotation=20)
         ax.set(ylabel=label)
         ax.legend(fontsize=8)
     savefig(fig, out / "table4-5.png")
@@ -307,7 +365,8 @@ def table45(runs, results, out, dataset):
     return lines + ["![means per method](table4-5.png)", ""]
 
 
-def write(out, experiment, runs, results, context):
+def write(out, experiment, runs, by_seed, context):
+    """The report of every seed's runs ({seed: {key: result}}) of one budget."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -316,29 +375,33 @@ def write(out, experiment, runs, results, context):
         (tmp / "curves").mkdir()
         if (out / "runs").is_dir():
             shutil.copytree(out / "runs", tmp / "runs")
-        for r in runs:
-            if r.key in results:
-                log = Path(results[r.key]["log"])
-                shutil.copyfile(log, tmp / "logs" / f"{run_name(r)}.log")
-                with open(log, errors="replace") as f:
-                    train, test = parse_log(f)
-                if train or test:
-                    plot_curves(train, test, tmp / "curves" / f"{run_name(r)}.png", title=run_name(r), aus=r.aus)
-        lines = header(context)
-        if experiment == "fig5":
-            lines += fig5(runs, results, tmp)
-        elif experiment == "table2-3":
-            lines += table23(runs, results, tmp, context["dataset_aus"])
-        else:
-            lines += table45(runs, results, tmp, context["dataset"])
-        lines += ["Each run's caffe log is in logs/, its loss curves in curves/; every number is in "
+        for seed, results in by_seed.items():
+            for r in runs:
+                if r.key in results:
+                    name = seeded(run_name(r), seed)
+                    log = Path(results[r.key]["log"])
+                    shutil.copyfile(log, tmp / "logs" / f"{name}.log")
+                    with open(log, errors="replace") as f:
+                        train, test = parse_log(f)
+                    if train or test:
+                        plot_curves(train, test, tmp / "curves" / f"{name}.png", title=name, aus=r.aus)
+        lines = header(dict(context, seeds=list(by_seed)))
+        if experiment == "table4-5":
+            lines += table45(runs, by_seed, tmp, context["dataset"])
+        for seed, results in by_seed.items():
+            if experiment == "fig5":
+                lines += fig5(runs, results, tmp, seed)
+            elif experiment == "table2-3":
+                lines += table23(runs, results, context["dataset_aus"], seed)
+        lines += ["Each run's caffe log is in logs/, its loss curves in curves/ (<run>-s<seed>); every number is in "
                   f"{experiment}.json.", ""]
         (tmp / f"{experiment}.md").write_text("\n".join(lines))
-        runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method,
-                      "run_name": run_name(r), "log": f"logs/{run_name(r)}.log",
+        runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method, "seed": seed,
+                      "run_name": run_name(r), "log": f"logs/{seeded(run_name(r), seed)}.log",
                       **{k: v for k, v in results[r.key].items() if k not in ("log", "weights", "test_probs")}}
-                     for r in runs if r.key in results]
-        (tmp / f"{experiment}.json").write_text(json.dumps(dict(context, runs=runs_json), indent=1, default=float) + "\n")
+                     for seed, results in by_seed.items() for r in runs if r.key in results]
+        report = dict(context, seeds=list(by_seed), runs=runs_json)
+        (tmp / f"{experiment}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
