@@ -2,7 +2,7 @@
 import numpy as np
 from caffe_helpers import dummy_multilabel_net, run_caffe
 
-from tools.parse_log import main, parse_log
+from tools.parse_log import main, parse_log, wall_seconds
 
 NET = dummy_multilabel_net(
     'layer { name: "loss" type: "AdMSRLoss" bottom: "logits" bottom: "y" top: "loss" top: "beta" top: "l_cur"\n'
@@ -56,3 +56,15 @@ def test_a_resumed_runs_log_keeps_each_test_phase_apart():
              "I1202 solver.cpp:414]     Test net output #0: loss = 15.0 (* 1 = 15.0 loss)"]
     _, test = parse_log(lines)
     assert [(r["iteration"], r["loss"]) for r in test] == [(750, 17.1314), (750, 16.5719), (1000, 15.0)]
+
+
+def test_wall_seconds_sum_each_segment_and_leave_out_the_pause_between():
+    lines = ["# caffe train -solver s.prototxt",
+             "I20261201 23:59:50.000000   658 caffe.cpp:204] Using GPUs 0",          # across midnight
+             "I20261202 00:00:10.500000   658 solver.cpp:239] Iteration 20 (...), loss = 3.1",
+             "  a line that glog did not write",
+             "# caffe train -solver s.prototxt -snapshot s_iter_20.solverstate",   # resumed an hour later
+             "I20261202 01:00:00.000000   700 caffe.cpp:241] Resuming from s_iter_20.solverstate",
+             "W20261202 01:00:30.250000   700 solver.cpp:239] Iteration 40 (...), loss = 2.9"]
+    assert wall_seconds(lines) == 20.5 + 30.25
+    assert wall_seconds(lines[:1]) == 0.0

@@ -11,6 +11,7 @@ import argparse
 import csv
 import re
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from dscmr.errors import InputError, cli
@@ -22,6 +23,23 @@ TRAIN_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = ([-+]?(?:nan|inf)|[-+\d
 LEARNING_RATE = re.compile(r"Iteration (\d+), lr = ([-+\d.eE]+)")
 TESTING = re.compile(r"Iteration (\d+), Testing net")
 OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+]?(?:nan|inf)|[-+\d.eE]+)")
+GLOG_TIME = re.compile(r"[IWEF](\d{8} \d\d:\d\d:\d\d\.\d+) ")
+SEGMENT = "# "     # training_run starts each `caffe train` it appends to a log with such a line
+
+
+def wall_seconds(lines):
+    """Seconds `caffe train` ran, summed over the log's segments (one per invocation, each opened
+    by a SEGMENT line), each from its first glog time to its last: the time between an
+    interruption and its resumption is not counted, the work redone after it is."""
+    total, first, last = 0.0, None, None
+    for line in list(lines) + [SEGMENT]:
+        if line.startswith(SEGMENT):
+            total += (last - first).total_seconds() if first else 0.0
+            first = last = None
+        elif m := GLOG_TIME.match(line):
+            last = datetime.strptime(m.group(1), "%Y%m%d %H:%M:%S.%f")
+            first = first or last
+    return total
 
 
 def parse_log(lines):

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from tqdm import tqdm
 from dscmr import REPO, dataset
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
-from tools import evaluate, model_card
+from tools import evaluate, model_card, parse_log
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
 
@@ -191,11 +190,11 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
     log_path = run_dir / "train.log"
-    started = time.time()
     resume_from = latest_solverstate(run_dir, method)
     if resume_from is None or not resume_from.stem.endswith(f"_iter_{schedule.iters}"):
         train(solver, log_path, resume_from, schedule.iters, label or method)
-    seconds = time.time() - started
+    with open(log_path, errors="replace") as log:
+        seconds = parse_log.wall_seconds(log)
     iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
     evaluations = []
     for it in tqdm(iterations, desc=f"{label or method}: val and test", unit="snapshot", file=sys.stderr,
