@@ -153,7 +153,7 @@ def test_table23_smoke_compares_msr_and_admsr_per_subset(tiny, tmp_path):
         assert_probability_metrics(r)
 
 
-def test_an_unfinished_run_with_another_configuration_starts_again(tiny, tmp_path):
+def test_an_unfinished_run_with_another_configuration_starts_again_and_the_old_one_is_kept(tiny, tmp_path, capsys):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps({"method": "alexnet", "schedule": "another"}))
@@ -162,6 +162,8 @@ def test_an_unfinished_run_with_another_configuration_starts_again(tiny, tmp_pat
     derive.derive(tiny, data, (1,), lambda split, labels: [0, 1], {})
     result = training_run.run(run_dir, "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
     assert not (run_dir / "alexnet_iter_5.solverstate").exists()
+    assert (tmp_path / "run.replaced-1" / "alexnet_iter_5.solverstate").read_text() == "stale"
+    assert f"moved to {tmp_path / 'run.replaced-1'}" in capsys.readouterr().err
     assert [e["iteration"] for e in result["evaluations"]] == [1]
     assert json.loads((run_dir / "done.json").read_text())["schedule"]["iters"] == 1
     # Finished, then asked for on other data: trained again, not reused.
@@ -169,6 +171,7 @@ def test_an_unfinished_run_with_another_configuration_starts_again(tiny, tmp_pat
     again = training_run.run(run_dir, "alexnet", data, (1,), training_run.Schedule(1, 2, 1), 2)
     assert again["data_manifest"] != result["data_manifest"]
     assert again["data_manifest"] == training_run.data_fingerprint(data)
+    assert json.loads((tmp_path / "run.replaced-2" / "done.json").read_text())["data_manifest"] == result["data_manifest"]
 
 
 def test_the_same_data_derived_in_another_clone_has_the_same_fingerprint(tiny, tmp_path):

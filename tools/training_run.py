@@ -9,11 +9,11 @@ when the configuration changed. Afterwards only the last .caffemodel is kept, wi
 dataset manifest, AUs, schedule) differs from the one asked for is not reused: it starts again.
 """
 import hashlib
+import itertools
 import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import deque
@@ -184,8 +184,10 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
             return result
     config_path = run_dir / "config.json"
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
-        for stale in run_dir.iterdir():
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        aside = next(p for k in itertools.count(1) if not (p := run_dir.with_name(f"{run_dir.name}.replaced-{k}")).exists())
+        run_dir.rename(aside)
+        print(f"[run] {run_dir} held a run of another configuration (its config.json): moved to {aside}",
+              file=sys.stderr)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
