@@ -1,12 +1,13 @@
 """tools/audit.py: every quoted sentence is the paper's, every row points at a line that holds its
 value, and the committed AUDIT.md is what the audit writes from the committed results."""
 import json
+from dataclasses import asdict
 
 import pytest
 from caffe_helpers import REPO
 
 from dscmr import paper
-from tools import audit
+from tools import audit, training_run
 
 
 def test_every_quote_is_in_the_paper(paper_text):
@@ -72,3 +73,21 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     assert "**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`): **inconclusive** (no seed" in text
     assert "not compared yet: DSCMR vs ResNet18, L-DSCMR vs DSCMR" in text
     assert "within 10 points of chance (50%) in some seed: DSCMR." in text
+
+
+def test_a_run_whose_own_nets_would_be_written_otherwise_today_is_flagged():
+    schedule = training_run.Schedule(4000, 16, 16)
+    code = training_run.code_fingerprint("dscmr", [1, 2], schedule, 500)
+    assert code == training_run.code_fingerprint("dscmr", [1, 2], schedule, 500)
+    # what only this run's options show: its AUs, its batch size, its seed
+    assert code != training_run.code_fingerprint("dscmr", [1, 2, 4], schedule, 500)
+    assert code != training_run.code_fingerprint("dscmr", [1, 2], training_run.Schedule(4000, 8, 16), 500)
+    assert code != training_run.code_fingerprint("dscmr", [1, 2], training_run.Schedule(4000, 16, 16, seed=2), 500)
+
+    def run(name, recorded):
+        return {"run_name": name, "method": "dscmr", "aus": [1, 2], "schedule": asdict(schedule), "val_count": 500,
+                "code": recorded}
+    report = {"runs": [run("current", code), run("stale", "0123456789abcdef"), run("old", None)]}
+    lines = audit.code_changed(report, "synthau", "table4-5")
+    assert lines[0].endswith("since (layers, Caffe patches, or the nets and solver the generator writes for them): stale.")
+    assert lines[1].startswith("- table4-5 on synthau: 1 run(s) predate the code record")

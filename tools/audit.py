@@ -301,15 +301,16 @@ def table23_results(report):
 
 
 def code_changed(report, dataset, experiment):
-    """A line for the runs whose recorded code (training_run.CODE) differs from today's, or was not
+    """A line for the runs whose recorded code (training_run.code_fingerprint) differs from today's, or was not
     recorded: their numbers may not be what this code gives."""
-    today = training_run.code_fingerprint()
-    changed = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") not in (None, today)]
+    def today(r):
+        return training_run.code_fingerprint(r["method"], r["aus"], training_run.Schedule(**r["schedule"]), r["val_count"])
+    changed = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") and r["code"] != today(r)]
     unknown = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") is None]
     lines = []
     if changed:
         lines.append(f"- {experiment} on {dataset}: {len(changed)} run(s) were trained with code that has changed since "
-                     f"(layers, Caffe patches, generator or paper settings): {', '.join(changed)}.")
+                     f"(layers, Caffe patches, or the nets and solver the generator writes for them): {', '.join(changed)}.")
     if unknown:
         lines.append(f"- {experiment} on {dataset}: {len(unknown)} run(s) predate the code record, so whether their code "
                      "has changed cannot be told.")

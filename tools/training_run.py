@@ -58,13 +58,17 @@ def snapshot_iterations(schedule):
     return its if its and its[-1] == schedule.iters else its + [schedule.iters]
 
 
-def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
-    opts = gen.options(
+def nets(run_dir, method, data_dir, aus, schedule, val_count):
+    """{file name: text} of a run's train/val and deploy nets and its solver."""
+    return gen.generate(gen.options(
         out=str(run_dir), out_prefix=str(run_dir), data=str(data_dir), aus=tuple(aus), batch_size=schedule.batch_size,
         test_iter=math.ceil(val_count / schedule.batch_size), test_interval=schedule.interval,
         snapshot=schedule.interval, max_iter=schedule.iters, display=max(1, min(20, schedule.interval // 4)),
-        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, only=(method,))
-    for name, text in gen.generate(opts).items():
+        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, only=(method,)))
+
+
+def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
+    for name, text in nets(run_dir, method, data_dir, aus, schedule, val_count).items():
         (run_dir / name).write_text(text)
     solver = run_dir / f"{method}_solver.prototxt"
     model_card.write(solver, run_dir / f"{method}_deploy.prototxt", root=REPO)   # for au-predict
@@ -139,20 +143,23 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size
     return result
 
 
-# What a run's numbers depend on besides its configuration and data: the layers, the Caffe patches,
-# and the nets and solvers as the generator writes them (prototxt/ is the generator's output with
-# the paper's settings, tests/test_prototxt.py keeps it so), so that a refactoring which changes
-# no net leaves the runs current. The audit flags a committed run whose code has changed since.
-CODE = ("cpp_layers", "setup/patches", "prototxt")
+# What a run's numbers depend on besides its data: the C++ layers, the Caffe patches, and its own
+# nets and solver as the generator writes them (with placeholders for its folders), so that a
+# refactoring which changes no net leaves the runs current, and a generator change that shows only
+# under a run's own options (its AUs, batch size, schedule, seed) does not. The audit flags a
+# committed run whose code has changed since.
+CODE = ("cpp_layers", "setup/patches")
+RUN_DIR, DATA_DIR = Path("<run>"), Path("<data>")
 
 
-def code_fingerprint():
+def code_fingerprint(method, aus, schedule, val_count):
     digest = hashlib.sha256()
     for root in CODE:
-        path = REPO / root
-        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        for f in sorted((REPO / root).rglob("*")):
             if f.is_file():
                 digest.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
+    for name, text in sorted(nets(RUN_DIR, method, DATA_DIR, aus, schedule, val_count).items()):
+        digest.update(name.encode() + b"\0" + text.encode())
     return digest.hexdigest()[:16]
 
 
@@ -208,7 +215,8 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     for path in run_dir.glob(f"{method}_iter_*"):
         if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
             path.unlink()
-    result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code_fingerprint(),
+    code = code_fingerprint(method, aus, schedule, val_count)
+    result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code,
                   caffe=caffe_build(), log=str(log_path),
                   test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
                   weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
