@@ -33,7 +33,7 @@ from pathlib import Path
 from dscmr import REPO, paper
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
-from tools import auc_bound, claims, reproduce_report, training_run
+from tools import auc_bound, claims, repeatability, reproduce_report, training_run
 from tools.reproduce_report import fmt
 
 PROG = "au-audit"
@@ -432,14 +432,22 @@ def auc_consistency():
     return lines
 
 
-def repeatability():
-    return ["## (b3) Repeatable and resumable", "",
-            "The same command, seed and build give the same weights, validation and test metrics and test "
-            "probabilities, bit for bit, on CPU with the same number of threads; a run killed after a snapshot and "
-            "resumed ends with the uninterrupted run's weights, bit for bit (`tests/test_resume_exact.py`, a real "
-            "`caffe train` of AlexNet + Ad-MSR with random mirroring, dropout and Ad-MSR's history; "
-            "`setup/patches/10-exact-resume.patch`). Each committed run records the hash of the code its numbers "
-            "depend on; (b) lists runs whose code has changed since.", ""]
+def repeatable(results):
+    lines = ["## (b3) Repeatable and resumable", "",
+             "The same command, seed and build give the same weights, validation and test metrics and test "
+             "probabilities, bit for bit, on CPU with the same number of threads; a run killed after a snapshot and "
+             "resumed ends with the uninterrupted run's weights, bit for bit (`tests/test_resume_exact.py`, a real "
+             "`caffe train` of AlexNet + Ad-MSR with random mirroring, dropout and Ad-MSR's history; "
+             "`setup/patches/10-exact-resume.patch`). Each committed run records the hash of the code its numbers "
+             "depend on; (b) lists runs whose code has changed since.", "",
+             "Committed runs that repeat one training (same net, data, seed and batch size; `tools/repeatability.py`), "
+             "compared wherever both logged a training loss or evaluated a snapshot:", ""]
+    found = repeatability.repeats(results)
+    for r in found:
+        lines.append(f"- `{r.where}`: `{r.first}` and `{r.second}`: {r.losses} training losses, largest difference "
+                     f"{r.loss_difference:g}; {r.snapshots} snapshots' validation and test metrics, largest difference "
+                     f"{r.metric_difference:g} points.")
+    return lines + ([] if found else ["- none yet."]) + [""]
 
 
 def render(results):
@@ -447,7 +455,7 @@ def render(results):
                       "Written by `au-audit`; do not edit by hand. The paper: Wang et al., \"Action "
                       "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
                       "Neurocomputing 2019. Its numbers come from `dscmr/paper.py`.", ""]
-                     + configuration() + results_section(results) + auc_consistency() + repeatability()
+                     + configuration() + results_section(results) + auc_consistency() + repeatable(results)
                      + environment())
 
 

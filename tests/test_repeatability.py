@@ -1,0 +1,37 @@
+"""tools/repeatability.py: committed runs of one training, compared up to the shorter one's end."""
+import json
+
+import pytest
+
+from tools.repeatability import repeats
+
+
+def commit(results, budget, seed, iters, losses, aucs):
+    folder = results / "synthau" / "table4-5" / "runs" / f"{budget}-s{seed}"
+    folder.mkdir(parents=True)
+    record = {"method": "dscmr", "data_manifest": "abc", "aus": [1, 2], "val_count": 500,
+              "schedule": {"iters": iters, "batch_size": 16, "points": iters // 20, "solver_mode": "CPU", "seed": seed},
+              "evaluations": [{"iteration": it, "mean": {"auc": auc, "f1": float("nan")},
+                               "per_au": [{"au": 1, "auc": auc, "f1": float("nan"), "accuracy": 50.0}],
+                               "val": {"mean": {"auc": auc - 1}, "per_au": []}}
+                              for it, auc in zip(range(20, iters + 1, 20), aucs)]}
+    (folder / "dscmr_aus2.json").write_text(json.dumps(record))
+    (folder / "dscmr_aus2.log").write_text("".join(
+        f"I20261202 10:00:{i:02d}.000000 1 solver.cpp:239] Iteration {it} (1 iter/s, 1s/20 iters), loss = {loss}\n"
+        for i, (it, loss) in enumerate(zip(range(0, iters + 1, 20), losses))))
+
+
+def test_two_runs_of_one_training_agree_up_to_the_shorter_ones_end(tmp_path):
+    commit(tmp_path, "cpu", 1, 40, [3.0, 2.5, 2.25], [60.0, 65.0])
+    commit(tmp_path, "curve", 1, 80, [3.0, 2.5, 2.25, 2.0, 1.5], [60.0, 65.0, 70.0, 71.0])
+    commit(tmp_path, "curve", 2, 80, [3.1, 2.6, 2.2, 2.0, 1.5], [61.0, 66.0, 70.0, 71.0])   # another seed: no pair
+    (r,) = repeats(tmp_path)
+    assert (r.where, r.first, r.second) == ("synthau/table4-5/runs", "cpu-s1/dscmr_aus2", "curve-s1/dscmr_aus2")
+    assert (r.losses, r.loss_difference, r.snapshots, r.metric_difference) == (3, 0.0, 2, 0.0)
+
+
+def test_a_difference_is_reported_as_the_largest_one(tmp_path):
+    commit(tmp_path, "cpu", 1, 40, [3.0, 2.5, 2.25], [60.0, 65.0])
+    commit(tmp_path, "curve", 1, 80, [3.0, 2.5, 2.125, 2.0, 1.5], [60.0, 65.5, 70.0, 71.0])
+    (r,) = repeats(tmp_path)
+    assert r.loss_difference == pytest.approx(0.125) and r.metric_difference == pytest.approx(0.5)
