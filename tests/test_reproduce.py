@@ -141,6 +141,14 @@ def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["alexnet_aus11-s1.log", "alexnet_aus11-s2.log"]
     text = (out / "table4-5.md").read_text()
     assert "| AlexNet | mean ± sd of 2 |" in text and "mean ± sd over seeds 1, 2" in text
+    # seed 2 reads the same train samples in another order; validation and test are the same
+    data = tmp_path / "work" / "synthau" / "data"
+    for split in ("train", "val", "test"):
+        one, two = (read_split(data / name / split) for name in ("aus11-tr24-va4-te8", "aus11-tr24-va4-te8-order2"))
+        pairs = [sorted((image.tobytes(), labels.tobytes()) for _, image, labels in s) for s in (one, two)]
+        assert pairs[0] == pairs[1]
+        same_order = [image.tobytes() for _, image, _ in one] == [image.tobytes() for _, image, _ in two]
+        assert same_order == (split != "train"), split
 
 
 def test_table23_smoke_compares_msr_and_admsr_per_subset(tiny, tmp_path):

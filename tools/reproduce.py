@@ -34,6 +34,8 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from data_prep import derive
 from dscmr import REPO, methods, paper
 from dscmr.dataset import read_manifest
@@ -146,9 +148,30 @@ def plan_table45(manifest, budget, data_dir):
 EXPERIMENTS = {"fig5": plan_fig5, "table2-3": plan_table23, "table4-5": plan_table45}
 
 
-def data_dir_of(work, budget, planned):
+def in_seed_order(planned, seed):
+    """The run as seed `seed` trains it. A seed varies the weight initialisation (the solvers'
+    random_seed) and the order the train split is read in (Caffe reads an LMDB in order); the
+    samples and splits stay. Seed 1 reads the plan's order, seed s > 1 a permutation of it seeded by s."""
+    if seed == 1:
+        return planned
+
+    def select(split, labels):
+        chosen = list(planned.select(split, labels))
+        return np.random.default_rng(seed).permutation(chosen).tolist() if split == "train" else chosen
+    return replace(planned, select=select, selection=dict(planned.selection, train_order=f"permuted, seed {seed}"))
+
+
+def data_dir_of(work, budget, planned, seed=1):
     caps = f"tr{budget.train_size or 'all'}-va{budget.val_size or 'all'}-te{budget.test_size or 'all'}"
-    return work / "data" / f"{planned.data_name}-{caps}"
+    return work / "data" / (f"{planned.data_name}-{caps}" + ("" if seed == 1 else f"-order{seed}"))
+
+
+def prepare(opts, work, planned, seed):
+    """(the run in seed's order, its derived data, the derived splits' counts, the validation size)."""
+    planned = in_seed_order(planned, seed)
+    data_dir = data_dir_of(work, opts.budget, planned, seed)
+    splits = derive.derive(opts.data, data_dir, planned.aus, planned.select, planned.selection)["splits"]
+    return planned, data_dir, splits, splits["val"]["count"]
 
 
 def run_dir_of(work, budget, solver_mode, planned, seed=1):
@@ -179,7 +202,9 @@ def parse_args(argv=None):
     ap.add_argument("--test-size", type=int, help="override: test samples evaluated")
     ap.add_argument("--points", type=int, help="override: snapshots/tests per run")
     ap.add_argument("--seed", type=int, default=1,
-                    help="the solvers' random_seed: weight initialisation and random mirroring (default: 1)")
+                    help="the solvers' random_seed (weight initialisation, random mirroring, dropout) and, above 1, "
+                         "the order the train split is read in (a permutation seeded by it; the same samples) "
+                         "(default: 1)")
     ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
     ap.add_argument("--only", help="comma-separated generator methods to run (e.g. alexnet,ldscmr); the report "
                                    "covers every finished run")
@@ -200,12 +225,15 @@ def parse_args(argv=None):
     return opts
 
 
-def committed_runs(out, budget_name, schedule, prepared):
+def committed_runs(opts, work, out, runs, schedule):
     """{key: result} of the runs committed for schedule's seed that are the planned runs (the report
     covers every seed of a budget, whichever seed this command trains)."""
-    kept = reproduce_report.runs_dir(out, budget_name, schedule.seed)
+    kept = reproduce_report.runs_dir(out, opts.budget_name, schedule.seed)
     found = {}
-    for r, data_dir, splits, val_count in prepared:
+    for r in runs:
+        if not (kept / f"{reproduce_report.run_name(r)}.json").is_file():
+            continue
+        r, data_dir, splits, val_count = prepare(opts, work, r, schedule.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         result = reproduce_report.load_run(kept, reproduce_report.run_name(r), config)
         if result is not None:
@@ -235,14 +263,11 @@ def main(argv=None):
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
     out = opts.results / dataset / opts.experiment
     kept = reproduce_report.runs_dir(out, opts.budget_name, opts.seed)
-    prepared, results = [], {}
+    results = {}
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
         name = reproduce_report.run_name(r)
-        data_dir = data_dir_of(work, opts.budget, r)
-        derived = derive.derive(opts.data, data_dir, r.aus, r.select, r.selection)
-        val_count = derived["splits"]["val"]["count"]
-        prepared.append((r, data_dir, derived["splits"], val_count))
+        r, data_dir, splits, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
         if committed is None and only and r.method not in only:
@@ -256,8 +281,8 @@ def main(argv=None):
         if committed is None:
             reproduce_report.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
-        results[r.key]["derived"] = derived["splits"]
-    by_seed = {seed: committed_runs(out, opts.budget_name, replace(schedule, seed=seed), prepared)
+        results[r.key]["derived"] = splits
+    by_seed = {seed: committed_runs(opts, work, out, runs, replace(schedule, seed=seed))
                for seed in reproduce_report.committed_seeds(out, opts.budget_name) if seed != opts.seed}
     by_seed = {seed: found for seed, found in sorted({**by_seed, opts.seed: results}.items()) if found}
     command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
