@@ -72,7 +72,7 @@ def test_table23_subsets_of_the_emotionet_aus_are_table3s():
 def smoke(experiment, tiny, tmp_path):
     reproduce.main([experiment, "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
                     "--results", str(tmp_path / "results")])
-    out = tmp_path / "results" / "synthau" / experiment
+    out = tmp_path / "results" / "synthau" / experiment / "smoke"
     return out, json.loads((out / f"{experiment}.json").read_text())
 
 
@@ -118,7 +118,7 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
     smoke("table4-5", tiny, tmp_path)   # finished runs are not repeated
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("train.log")} == logs
     assert "[1/6]" not in capsys.readouterr().err
-    committed = out / "runs" / "smoke-s1"
+    committed = out.parent / "runs" / "smoke-s1"
     assert sorted(p.name for p in committed.glob("*.json")) == sorted(f"{r['method']}_aus11.json" for r in report["runs"])
     assert all((committed / f"{r['method']}_aus11.test.npz").is_file() for r in report["runs"])
     # Another machine: no run directories, only results/: the report is rebuilt, nothing is trained.
@@ -133,7 +133,7 @@ def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
     for seed in (2, 1):
         reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--seed", str(seed), "--data", str(tiny),
                         "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
-    out = tmp_path / "results" / "synthau" / "table4-5"
+    out = tmp_path / "results" / "synthau" / "table4-5" / "smoke"
     report = json.loads((out / "table4-5.json").read_text())
     assert report["seeds"] == [1, 2] and report["seed"] == 1
     assert [(r["key"], r["seed"]) for r in report["runs"]] == [("AlexNet", 1), ("AlexNet", 2)]
@@ -141,6 +141,13 @@ def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["alexnet_aus11-s1.log", "alexnet_aus11-s2.log"]
     text = (out / "table4-5.md").read_text()
     assert "| AlexNet | mean ± sd of 2 |" in text and "mean ± sd over seeds 1, 2" in text
+    # an overridden budget is another budget: its runs and report leave these alone
+    stamps = {p: p.stat().st_mtime_ns for p in out.parent.rglob("*") if p.is_file()}
+    reproduce.main(["table4-5", "--budget", "smoke", "--iters", "1", "--only", "alexnet", "--data", str(tiny),
+                    "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert json.loads((out.parent / "smoke-iters1" / "table4-5.json").read_text())["runs"][0]["schedule"]["iters"] == 1
+    assert (out.parent / "runs" / "smoke-iters1-s1" / "alexnet_aus11.json").is_file()
     # seed 2 reads the same train samples in another order; validation and test are the same
     data = tmp_path / "work" / "synthau" / "data"
     for split in ("train", "val", "test"):
@@ -149,6 +156,16 @@ def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
         assert pairs[0] == pairs[1]
         same_order = [image.tobytes() for _, image, _ in one] == [image.tobytes() for _, image, _ in two]
         assert same_order == (split != "train"), split
+
+
+def test_a_committed_run_of_another_configuration_is_moved_aside_not_overwritten(tmp_path):
+    log = tmp_path / "train.log"
+    for text in ("first", "second"):
+        log.write_text(text)
+        reproduce_report.save_run(tmp_path / "runs", "alexnet_aus11", {"log": str(log), "data_manifest": text})
+    assert json.loads((tmp_path / "runs" / "alexnet_aus11.json").read_text())["data_manifest"] == "second"
+    assert json.loads((tmp_path / "runs" / "replaced-1" / "alexnet_aus11.json").read_text())["data_manifest"] == "first"
+    assert (tmp_path / "runs" / "replaced-1" / "alexnet_aus11.log").read_text() == "first"
 
 
 def test_table23_smoke_compares_msr_and_admsr_per_subset(tiny, tmp_path):

@@ -210,9 +210,11 @@ def configuration():
     return lines + [""]
 
 
-def load_result(results, dataset, experiment):
-    path = results / dataset / experiment / f"{experiment}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def load_results(results, dataset, experiment):
+    """The reports of an experiment, one per budget (results/<dataset>/<experiment>/<budget>/), the
+    shortest budget first."""
+    reports = [json.loads(p.read_text()) for p in (results / dataset / experiment).glob(f"*/{experiment}.json")]
+    return sorted(reports, key=lambda r: (r["budget"]["iters"], r["budget_name"]))
 
 
 def final(run, key="mean"):
@@ -232,8 +234,10 @@ def seed_of(run):
 
 def fig5_results(report):
     dataset = report["dataset"]
-    lines = [f"### Fig. 5 (AU1 alone), this project on {dataset} vs the paper on EmotioNet", "",
-             f"`results/{dataset}/fig5/` ({budget_line(report)}); the curves are `results/{dataset}/fig5/fig5.png`.",
+    lines = [f"### Fig. 5 (AU1 alone), this project on {dataset} at budget `{report['budget_name']}` vs the paper on "
+             "EmotioNet", "",
+             f"`results/{dataset}/fig5/{report['budget_name']}/` ({budget_line(report)}); the curves are "
+             f"`results/{dataset}/fig5/{report['budget_name']}/fig5.png`.",
              "",
              "| method | train N:P | seed | test accuracy (%), this run | paper (Sec. 3.2, read from its text) |",
              "|---|---:|---:|---:|---|"]
@@ -256,9 +260,10 @@ def table45_results(report, results):
     dataset = report["dataset"]
     reference = "Table 5 (CK+)" if dataset == "ckplus" else "Table 4 (EmotioNet)"
     f1_table, auc_table = (paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else (paper.TABLE4_F1, paper.TABLE4_AUC)
-    lines = [f"### Tables 4-5, this project on {dataset} vs the paper's {reference}", "",
-             f"`results/{dataset}/table4-5/` ({budget_line(report)}). Means over AUs; the per-AU F1 and AUC "
-             f"beside the paper's are in `results/{dataset}/table4-5/table4-5.md`.", "",
+    lines = [f"### Tables 4-5, this project on {dataset} at budget `{report['budget_name']}` vs the paper's {reference}", "",
+             f"`results/{dataset}/table4-5/{report['budget_name']}/` ({budget_line(report)}). Means over AUs; the per-AU "
+             "F1 and AUC "
+             f"beside the paper's are in `results/{dataset}/table4-5/{report['budget_name']}/table4-5.md`.", "",
              "95 % intervals: bootstrap over test faces, per seed; – where the run kept no test probabilities. "
              "With several seeds, a last row per method gives the mean ± sd over them.", "",
              f"| method | seed | F1 (%), this project on {dataset} | 95 % CI | F1 (%), paper | "
@@ -287,9 +292,11 @@ def table45_results(report, results):
 
 def table23_results(report):
     dataset = report["dataset"]
-    lines = [f"### Tables 2-3, this project on {dataset} vs the paper's Table 3 (EmotioNet)", "",
-             f"`results/{dataset}/table2-3/` ({budget_line(report)}). Mean accuracy over the AUs (%); per AU in "
-             f"`results/{dataset}/table2-3/table2-3.md`.", "",
+    lines = [f"### Tables 2-3, this project on {dataset} at budget `{report['budget_name']}` vs the paper's Table 3 "
+             "(EmotioNet)", "",
+             f"`results/{dataset}/table2-3/{report['budget_name']}/` ({budget_line(report)}). Mean accuracy over the "
+             "AUs (%); per AU in "
+             f"`results/{dataset}/table2-3/{report['budget_name']}/table2-3.md`.", "",
              "| AUs | seed | MSR, paper | Ad-MSR, paper | MSR, this run | Ad-MSR, this run |", "|---:|---:|---:|---:|---:|---:|"]
     ours = {}
     for run in report["runs"]:
@@ -344,24 +351,25 @@ def results_section(results):
                                   "holding <dataset>/<experiment>/)")
     datasets = sorted(p.name for p in results.iterdir() if p.is_dir())
     for dataset in datasets:
-        if (report := load_result(results, dataset, "fig5")):
+        for report in load_results(results, dataset, "fig5"):
             lines += fig5_results(report)
             judged.append(claims.fig5_claim(results, report))
-        if (report := load_result(results, dataset, "table2-3")):
+        for report in load_results(results, dataset, "table2-3"):
             lines += table23_results(report)
             judged.append(claims.table23_claim(results, report))
-        if (report := load_result(results, dataset, "table4-5")):
+        for report in load_results(results, dataset, "table4-5"):
             table, aucs = table45_results(report, results)
             lines += table
             judged += claims.table45_claims(results, report)
             near = [m for m, seeds in aucs.items() if any(abs(a - 50) < claims.CHANCE_BAND for a in seeds)]
             if near:
-                notes.append(f"- On {dataset} at this budget, {len(near)} of {len(aucs)} methods have a mean test AUC "
-                             f"within {claims.CHANCE_BAND} points of chance (50%) in some seed: {', '.join(near)}.")
+                notes.append(f"- On {dataset} at budget `{report['budget_name']}`, {len(near)} of {len(aucs)} methods "
+                             f"have a mean test AUC within {claims.CHANCE_BAND} points of chance (50%) in some seed: "
+                             f"{', '.join(near)}.")
         for experiment in ("fig5", "table2-3", "table4-5"):
-            if (report := load_result(results, dataset, experiment)):
+            for report in load_results(results, dataset, experiment):
                 notes += code_changed(report, dataset, experiment)
-        missing = [e for e in ("fig5", "table2-3", "table4-5") if not load_result(results, dataset, e)]
+        missing = [e for e in ("fig5", "table2-3", "table4-5") if not load_results(results, dataset, e)]
         if missing:
             notes.append(f"- Not run on {dataset}: {', '.join(missing)} (`au-reproduce <experiment>`).")
     if not datasets:

@@ -8,9 +8,10 @@ run through `caffe train` with generated solvers, evaluates, and writes a result
   table4-5   DRML, ResNet18, AlexNet, DSCMR, AlexNet+Ad-MSR, L-DSCMR on all AUs: per-AU F1 and AUC
              (Table 4 on EmotioNet, Table 5 on CK+)
 
-Data: --data is any data_prep dataset (default: data/synthau, `make data`); results go to
-results/<dataset>/<experiment>/ (the dataset's name is in every table: a synthau result is never an
-EmotioNet one). Runs and derived datasets live under --work (default: runs/reproduce/).
+Data: --data is any data_prep dataset (default: data/synthau, `make data`); each finished run
+goes to results/<dataset>/<experiment>/runs/<budget>-s<seed>/ and the report of all of a budget's
+seeds to results/<dataset>/<experiment>/<budget>/ (the dataset's name is in every table: a synthau
+result is never an EmotioNet one). Runs and derived datasets live under --work (default: runs/reproduce/).
 
 Budgets (--budget; each number can be overridden):
 {budgets}
@@ -220,7 +221,9 @@ def parse_args(argv=None):
     bad = {k: v for k, v in overrides.items() if v < 1}
     if bad:
         ap.error(f"these must be at least 1: {bad}")
-    opts.budget_name = opts.budget or ("paper" if opts.gpu else "short")
+    # An overridden budget is another budget: its runs and report never replace the named one's.
+    opts.budget_name = (opts.budget or ("paper" if opts.gpu else "short")) + "".join(
+        f"-{k.replace('_', '')}{v}" for k, v in sorted(overrides.items()))
     opts.budget = replace(budget, **overrides)
     return opts
 
@@ -290,9 +293,10 @@ def main(argv=None):
                "data_command": manifest.get("command"), "budget_name": opts.budget_name,
                "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,
                "commit": git_commit()}
-    reproduce_report.write(out, opts.experiment, runs, by_seed, context)
+    reproduce_report.write(out / opts.budget_name, opts.experiment, runs, by_seed, context)
     others = "".join(f"; seed {s}: {len(found)}" for s, found in by_seed.items() if s != opts.seed)
-    print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); results in {out}",
+    print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); report in "
+          f"{out / opts.budget_name}",
           file=sys.stderr)
     return 0
 

@@ -1,10 +1,16 @@
-"""The results folder of one tools/reproduce.py experiment: <experiment>.md (tables beside the
-paper's), <experiment>.json (every number), PNG plots, and each run's caffe log and curves.
+"""The results of one tools/reproduce.py experiment, results/<dataset>/<experiment>/:
 
-The folder is assembled in a temporary directory and swapped into place, so it always holds one
-whole report. The paper's numbers come from dscmr/paper.py and are labelled with their database;
-ours are labelled with the dataset they were measured on.
+  runs/<budget>-s<seed>/   each finished run, whole (save_run), written as soon as it finishes
+  <budget>/                the report of every seed's runs at that budget (write): <experiment>.md
+                           (tables beside the paper's), <experiment>.json (every number), PNG plots,
+                           and each run's caffe log and curves
+
+A report folder is assembled in a temporary directory and swapped into place, so it always holds
+one whole report, and a report at one budget never replaces another budget's (an overridden budget,
+`--budget cpu --iters 100`, is another budget: cpu-iters100). The paper's numbers come from
+dscmr/paper.py and are labelled with their database; ours with the dataset they were measured on.
 """
+import itertools
 import json
 import shutil
 import tempfile
@@ -51,6 +57,12 @@ def save_run(folder, name, result):
     metrics on val and test), <name>.log (caffe's log), <name>.test.npz (the last snapshot's test
     probabilities, for intervals). Written before the report, so a run outlives the session."""
     folder.mkdir(parents=True, exist_ok=True)
+    if (folder / f"{name}.json").is_file():
+        # A run of this name on other data (or another validation size): kept, not overwritten.
+        aside = next(p for k in itertools.count(1) if not (p := folder / f"replaced-{k}").exists())
+        aside.mkdir()
+        for old in folder.glob(f"{name}.*"):
+            old.rename(aside / old.name)
     shutil.copyfile(result["log"], folder / f"{name}.log")
     if Path(result.get("test_probs", "")).is_file():
         shutil.copyfile(result["test_probs"], folder / f"{name}.test.npz")
@@ -366,15 +378,14 @@ def table45(runs, by_seed, out, dataset):
 
 
 def write(out, experiment, runs, by_seed, context):
-    """The report of every seed's runs ({seed: {key: result}}) of one budget."""
+    """The report of every seed's runs ({seed: {key: result}}) of one budget, into out
+    (results/<dataset>/<experiment>/<budget>)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         (tmp / "logs").mkdir()
         (tmp / "curves").mkdir()
-        if (out / "runs").is_dir():
-            shutil.copytree(out / "runs", tmp / "runs")
         for seed, results in by_seed.items():
             for r in runs:
                 if r.key in results:
