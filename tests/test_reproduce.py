@@ -13,7 +13,7 @@ from data_prep.lmdb_io import read_split
 from dscmr import paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
-from tools import reproduce, reproduce_report, training_run
+from tools import claims, reproduce, reproduce_report, training_run
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,9 @@ def test_fig5_smoke_trains_every_ratio_with_and_without_msr(tiny, tmp_path):
     assert (out / "fig5.png").stat().st_size > 10_000
     assert "| AlexNet + MSR | 30 | 1 | 30 |" in (out / "fig5.md").read_text()
     assert len(list((out / "logs").glob("*.log"))) == 8
+    # the claim is judged from the committed runs: one comparison, seed 1's eight runs
+    (c,) = claims.fig5_claim(tmp_path / "results", report).comparisons
+    assert c.seed == 1 and c.interval[0] <= c.difference <= c.interval[1]
 
 
 def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
@@ -174,6 +177,8 @@ def test_table23_smoke_compares_msr_and_admsr_per_subset(tiny, tmp_path):
         (m, k) for m in ("alexnet_msr", "alexnet_admsr") for k in (3, 5, 8, 11))
     text = (out / "table2-3.md").read_text()
     assert "| AU1 |" in text and "| paper MSR | paper Ad-MSR |" in text
+    claim = claims.table23_claim(tmp_path / "results", report)
+    assert [c.what for c in claim.comparisons] == [f"mean accuracy, {k} AUs, Ad-MSR {k} − MSR {k}" for k in (3, 5, 8, 11)]
     for r in report["runs"]:
         assert_probability_metrics(r)
 

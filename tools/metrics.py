@@ -97,6 +97,14 @@ def bootstrap_metrics(probs, labels, aus, counts, threshold=0.5, ignore_label=pa
     return out
 
 
+def mean_over_aus(samples):
+    """rounds x AUs -> rounds: the mean over the AUs defined in each resample (NaN where none is: a
+    resample may draw no positive of a rare AU)."""
+    defined = ~np.isnan(samples)
+    with np.errstate(invalid="ignore"):
+        return np.where(defined.any(1), np.where(defined, samples, 0).sum(1) / defined.sum(1), np.nan)
+
+
 def resampled_means(probs, labels, aus, counts, threshold=0.5):
     """{metric: (mean over AUs, that mean under each resample)}: the means over the AUs defined on
     the full test set, as mean_metrics takes them."""
@@ -105,8 +113,7 @@ def resampled_means(probs, labels, aus, counts, threshold=0.5):
     out = {}
     for key in METRICS:
         defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
-        with np.errstate(all="ignore"):
-            samples = np.nanmean(boot[key][:, defined], axis=1) if defined else np.full(len(counts), np.nan)
+        samples = mean_over_aus(boot[key][:, defined]) if defined else np.full(len(counts), np.nan)
         out[key] = (float(np.mean([rows[i][key] for i in defined])) if defined else float("nan"), samples)
     return out
 
@@ -133,8 +140,7 @@ def with_intervals(probs, labels, aus, threshold=0.5, counts=None):
         defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
         for i, r in enumerate(rows):
             r[f"{key}_ci"] = interval(boot[key][:, i])
-        with np.errstate(all="ignore"):
-            means[f"{key}_ci"] = interval(np.nanmean(boot[key][:, defined], axis=1) if defined else [])
+        means[f"{key}_ci"] = interval(mean_over_aus(boot[key][:, defined]) if defined else [])
     return rows, means
 
 
