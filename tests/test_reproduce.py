@@ -132,7 +132,7 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
     assert "95 % CI" in (out / "table4-5.md").read_text()
 
 
-def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
+def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path, capsys):
     for seed in (2, 1):
         reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--seed", str(seed), "--data", str(tiny),
                         "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
@@ -144,6 +144,13 @@ def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path):
     assert sorted(p.name for p in (out / "logs").iterdir()) == ["alexnet_aus11-s1.log", "alexnet_aus11-s2.log"]
     text = (out / "table4-5.md").read_text()
     assert "| AlexNet | mean ± sd of 2 |" in text and "mean ± sd over seeds 1, 2" in text
+    def plan(seed):
+        reproduce.main(["table4-5", "--budget", "smoke", "--seed", str(seed), "--plan", "--data", str(tiny),
+                        "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
+        return {line.split()[1]: line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]}
+    capsys.readouterr()
+    assert plan(2) == dict.fromkeys(["drml", "resnet18", "dscmr", "alexnet_admsr", "ldscmr"], "todo") | {"alexnet": "committed"}
+    assert plan(3)["alexnet"] == "todo"
     # an overridden budget is another budget: its runs and report leave these alone
     stamps = {p: p.stat().st_mtime_ns for p in out.parent.rglob("*") if p.is_file()}
     reproduce.main(["table4-5", "--budget", "smoke", "--iters", "1", "--only", "alexnet", "--data", str(tiny),

@@ -228,6 +228,17 @@ def parse_args(argv=None):
     return opts
 
 
+def run_state(kept, run_dir, planned):
+    """committed (in results/), done (in --work, not committed), at <iteration> (a snapshot to
+    resume from) or todo."""
+    if (kept / f"{reproduce_report.run_name(planned)}.json").is_file():
+        return "committed"
+    if (run_dir / "done.json").is_file():
+        return "done"
+    state = training_run.latest_solverstate(run_dir, planned.method) if run_dir.is_dir() else None
+    return f"at {state.stem.rsplit('_', 1)[1]}" if state else "todo"
+
+
 def committed_runs(opts, work, out, runs, schedule):
     """{key: result} of the runs committed for schedule's seed that are the planned runs (the report
     covers every seed of a budget, whichever seed this command trains)."""
@@ -257,15 +268,15 @@ def main(argv=None):
         raise InputError("--only", f"{opts.only} names none of {sorted({r.method for r in runs})}")
     print(f"[reproduce] {opts.experiment} on {dataset} ({opts.data}), budget {opts.budget_name}: "
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
-    if opts.plan:
-        for r in runs:
-            where = run_dir_of(work, opts.budget, mode, r, opts.seed)
-            done = (where / "done.json").is_file()
-            print(f"  {'done' if done else 'todo'}  {r.method:14s} {r.data_name:18s} {where}")
-        return 0
-    schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
     out = opts.results / dataset / opts.experiment
     kept = reproduce_report.runs_dir(out, opts.budget_name, opts.seed)
+    if opts.plan:
+        print(f"  seed {opts.seed}; committed runs in {kept}")
+        for r in runs:
+            where = run_dir_of(work, opts.budget, mode, r, opts.seed)
+            print(f"  {run_state(kept, where, r):16s} {r.method:14s} {r.data_name:18s} {where}")
+        return 0
+    schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
     results = {}
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
