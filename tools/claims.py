@@ -20,7 +20,7 @@ import numpy as np
 
 from dscmr import paper
 from dscmr.errors import InputError
-from tools import metrics
+from tools import metrics, reproduce_report
 from tools.reproduce import FIG5_METHODS
 
 CHANCE_BAND = 10   # points of AUC around 50 that the audit's notes call near chance
@@ -81,12 +81,10 @@ class TestFaces:
         self._means, self._labels = {}, {}
 
     def seeds(self):
-        runs = self.folder / "runs"
-        found = runs.glob(f"{self.budget}-s*") if runs.is_dir() else []
-        return sorted(int(p.name.rsplit("-s", 1)[1]) for p in found if p.name.rsplit("-s", 1)[1].isdigit())
+        return reproduce_report.committed_seeds(self.folder, self.budget)
 
     def path(self, seed, run_name):
-        return self.folder / "runs" / f"{self.budget}-s{seed}" / f"{run_name}.test.npz"
+        return reproduce_report.runs_dir(self.folder, self.budget, seed) / f"{run_name}.test.npz"
 
     def has(self, seed, *run_names):
         return all(self.path(seed, n).is_file() for n in run_names)
