@@ -65,11 +65,11 @@ def judge(comparisons):
 
 
 def over_seeds(comparisons):
-    """{what: (mean, sd, n)} of the differences over seeds (sd 0 with one seed)."""
+    """{what: (mean, sd, n)} of the differences over seeds (reproduce_report.over_seeds: sd NaN with one)."""
     by_what = {}
     for c in comparisons:
         by_what.setdefault(c.what, []).append(c.difference)
-    return {w: (float(np.mean(d)), float(np.std(d, ddof=1)) if len(d) > 1 else 0.0, len(d)) for w, d in by_what.items()}
+    return {w: (*reproduce_report.over_seeds(d), len(d)) for w, d in by_what.items()}
 
 
 class TestFaces:
