@@ -78,7 +78,7 @@ class TestFaces:
 
     def __init__(self, folder, budget):
         self.folder, self.budget = Path(folder), budget
-        self._means, self._labels = {}, {}
+        self._means, self._labels, self._counts = {}, {}, {}   # counts: the shared resamples, per face count
 
     def seeds(self):
         return reproduce_report.committed_seeds(self.folder, self.budget)
@@ -100,7 +100,10 @@ class TestFaces:
             if not np.array_equal(first[1], labels):
                 raise InputError(path, f"holds other test labels than {first[0]}: the runs were not tested on the "
                                        "same faces, so they cannot be compared pairwise")
-            self._means[path] = metrics.resampled_means(probs, labels, aus, metrics.resample_counts(len(labels)))
+            if len(labels) not in self._counts:
+                self._counts[len(labels)] = metrics.resample_counts(len(labels))
+            counts = self._counts[len(labels)]
+            self._means[path] = metrics.resampled_means(probs, labels, aus, counts)
         return self._means[path]
 
     def learned(self, seed, *run_names):
