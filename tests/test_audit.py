@@ -3,6 +3,7 @@ value, and the committed AUDIT.md is what the audit writes from the committed re
 import json
 from dataclasses import asdict
 
+import numpy as np
 import pytest
 from caffe_helpers import REPO
 
@@ -57,7 +58,7 @@ def test_committed_audit_is_up_to_date(capsys):
 def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path):
     def run(key, method, seed, f1, auc):
         return {"key": key, "method": method, "seed": seed, "run_name": f"{method}_aus2", "aus": [1, 2],
-                "evaluations": [{"mean": {"f1": f1, "auc": auc}}]}
+                "evaluations": [{"mean": {"f1": f1, "auc": auc}}], "train_seconds": 80.0, "schedule": {"iters": 40}}
     report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "au-reproduce",
               "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 256},
               "runs": [run("L-DSCMR", "ldscmr", 1, 30.0, 70.0), run("L-DSCMR", "ldscmr", 2, 34.0, 72.0),
@@ -67,12 +68,34 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     text = "\n".join(audit.results_section(tmp_path))
     assert "### Tables 4-5, this project on synthau at budget `short` vs the paper's Table 4 (EmotioNet)" in text
     # paper Table 4, AU1 and AU2 of L-DSCMR: F1 (89.84 + 51.42) / 2, AUC (49.77 + 49.83) / 2
-    assert "| L-DSCMR | 1 | 30.00 | – | 70.63 | 70.00 | – | 49.80 |" in text
-    assert "| L-DSCMR | mean ± sd of 2 | 32.00 ± 2.83 | | 70.63 | 71.00 ± 1.41 | | 49.80 |" in text
+    assert "| L-DSCMR | 1 | 30.00 | – | 70.63 | 70.00 | – | 49.80 | 2.00 |" in text
+    assert "| L-DSCMR | mean ± sd of 2 | 32.00 ± 2.83 |  | 70.63 | 71.00 ± 1.41 |  | 49.80 |  |" in text
     # no test probabilities committed: every claim is inconclusive, and says what it lacks
     assert "**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`): **inconclusive** (no seed" in text
     assert "not compared yet: DSCMR vs ResNet18, L-DSCMR vs DSCMR" in text
-    assert "within 10 points of chance (50%) in some seed: DSCMR." in text
+    assert "have not learned" not in text        # without test probabilities there is no interval to judge by
+
+
+def test_the_audit_names_the_runs_that_have_not_learned_by_the_claims_rule(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = (rng.random((400, 2)) < 0.3).astype(np.int64)
+    probs = {"dscmr": rng.random((400, 2)), "resnet18": np.clip(labels * 0.6 + rng.random((400, 2)) * 0.5, 0, 1)}
+    runs = []
+    for method, key in (("dscmr", "DSCMR"), ("resnet18", "ResNet18")):
+        folder = tmp_path / "synthau" / "table4-5" / "runs" / "short-s1"
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / f"{method}_aus2.test.npz", probs=probs[method], labels=labels, aus=np.array([1, 2]))
+        runs.append({"key": key, "method": method, "seed": 1, "run_name": f"{method}_aus2", "aus": [1, 2],
+                     "evaluations": [{"mean": {"f1": 30.0, "auc": 60.0}}], "train_seconds": 80.0,
+                     "schedule": {"iters": 40}})
+    report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "au-reproduce",
+              "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 400}, "runs": runs}
+    (tmp_path / "synthau" / "table4-5" / "short").mkdir(parents=True)
+    (tmp_path / "synthau" / "table4-5" / "short" / "table4-5.json").write_text(json.dumps(report))
+    text = "\n".join(audit.results_section(tmp_path))
+    # random scores: an AUC interval around 50; labels plus noise: far above it
+    assert ("1 of 2 methods have not learned in some seed (the 95 % interval of the test mean AUC is not above 50): "
+            "DSCMR (seed 1).") in text
 
 
 def test_a_run_whose_own_nets_would_be_written_otherwise_today_is_flagged():

@@ -23,8 +23,6 @@ from dscmr.errors import InputError
 from tools import metrics, reproduce_report
 from tools.reproduce import FIG5_METHODS
 
-CHANCE_BAND = 10   # points of AUC around 50 that the audit's notes call near chance
-
 RULE = ("A comparison counts when at least one of its runs has learned: the 95 % bootstrap interval of its test "
         "mean ROC AUC lies above 50. A claim **holds** when it has comparisons, all of them count, and every 95 % "
         "paired bootstrap interval lies above 0; it **does not hold** when any counted interval lies below 0; "

@@ -292,11 +292,44 @@ def validation_curves(curves, out, dataset):
             + ["![validation mean AUC per snapshot](validation-curves.png)", ""])
 
 
+def paper_reference(dataset):
+    """(name, F1 table, AUC table) of the paper's table that a dataset's Tables 4-5 compare with."""
+    return ("Table 5 (CK+)", paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else \
+        ("Table 4 (EmotioNet)", paper.TABLE4_F1, paper.TABLE4_AUC)
+
+
+def paper_means(key, aus, dataset):
+    """(F1, AUC): the paper's means over those of aus its table has, for method key (NaN for none)."""
+    _, f1_table, auc_table = paper_reference(dataset)
+    column = paper.METHODS.index(key)
+    return tuple(float(np.mean([t[au][column] for au in aus if au in t] or [np.nan])) for t in (f1_table, auc_table))
+
+
+def means_head(dataset):
+    return ["method", "seed", f"F1 (%), this project on {dataset}", "95 % CI", "F1 (%), paper",
+            f"AUC (%), this project on {dataset}", "95 % CI", "AUC (%), paper", "train wall s/iter (with tests)"]
+
+
+def means_rows(key, seeded, paper_f1_auc, intervals):
+    """The means table's rows (means_head) of one method: a row per seed of seeded ({seed: result}),
+    with the bootstrap intervals of intervals ({seed: test_intervals(...)}), and with several seeds
+    their mean ± sd."""
+    paper_f1, paper_auc = map(fmt, paper_f1_auc)
+    rows, last = [], {seed: res["evaluations"][-1]["mean"] for seed, res in seeded.items()}
+    for seed, res in seeded.items():
+        ci_of = (intervals.get(seed) or (None, {}))[1]
+        rows.append([key, seed, fmt(last[seed]["f1"]), ci(ci_of.get("f1_ci")), paper_f1, fmt(last[seed]["auc"]),
+                     ci(ci_of.get("auc_ci")), paper_auc, fmt(res["train_seconds"] / res["schedule"]["iters"])])
+    if len(seeded) > 1:
+        rows.append([key, f"mean ± sd of {len(seeded)}", fmt_seeds([m["f1"] for m in last.values()]), "", paper_f1,
+                     fmt_seeds([m["auc"] for m in last.values()]), "", paper_auc, ""])
+    return rows
+
+
 def table45(runs, by_seed, out, dataset):
     """Tables 4-5 over every committed seed: per-AU values as the mean ± sd over seeds, each seed's
     means with bootstrap intervals over test faces, the curves, per-AU bars."""
-    reference = ("Table 5 (CK+)", paper.TABLE5_F1, paper.TABLE5_AUC) if dataset == "ckplus" else \
-        ("Table 4 (EmotioNet)", paper.TABLE4_F1, paper.TABLE4_AUC)
+    reference = paper_reference(dataset)
     seeded_results = {r.key: {seed: res[r.key] for seed, res in by_seed.items() if r.key in res} for r in runs}
     done = [r for r in runs if seeded_results[r.key]]
     lines = ["## Tables 4-5: the six methods, per-AU F1 and AUC (%)", ""]
@@ -323,24 +356,15 @@ def table45(runs, by_seed, out, dataset):
     intervals = {(r.key, seed): test_intervals(res) for r in done for seed, res in seeded_results[r.key].items()}
     summary, means = [], {}
     for r in done:
-        column = paper.METHODS.index(r.key)
-        paper_f1 = np.mean([reference[1][au][column] for au in aus if au in reference[1]] or [np.nan])
-        paper_auc = np.mean([reference[2][au][column] for au in aus if au in reference[2]] or [np.nan])
-        for seed, res in seeded_results[r.key].items():
-            ci_of = (intervals[(r.key, seed)] or (None, {}))[1]
-            summary.append([r.key, seed, fmt(res["evaluations"][-1]["mean"]["f1"]), ci(ci_of.get("f1_ci")),
-                            fmt(paper_f1), fmt(res["evaluations"][-1]["mean"]["auc"]), ci(ci_of.get("auc_ci")),
-                            fmt(paper_auc), fmt(res["train_seconds"] / res["schedule"]["iters"])])
+        paper_f1_auc = paper_means(r.key, aus, dataset)
+        summary += means_rows(r.key, seeded_results[r.key], paper_f1_auc,
+                              {seed: intervals[(r.key, seed)] for seed in seeded_results[r.key]})
         means[r.key] = {m: over_seeds(finals(r, m)) for m in ("f1", "auc")}
-        means[r.key]["paper"] = (paper_f1, paper_auc)
-        if len(seeded_results[r.key]) > 1:
-            summary.append([r.key, f"mean ± sd of {len(seeded_results[r.key])}", fmt_seeds(finals(r, "f1")), "",
-                            fmt(paper_f1), fmt_seeds(finals(r, "auc")), "", fmt(paper_auc), ""])
+        means[r.key]["paper"] = paper_f1_auc
     lines += [f"### Means over AUs: this project on {dataset} vs paper {reference[0]}", "",
               "95 % intervals: bootstrap over test faces (tools/metrics.py), per seed; – where the run kept no test "
               "probabilities.", ""]
-    lines += table(["method", "seed", "F1 (this run)", "F1 95 % CI", "F1 (paper)", "AUC (this run)", "AUC 95 % CI",
-                    "AUC (paper)", "train wall s/iter (with tests)"], summary)
+    lines += table(means_head(dataset), summary)
     curves = {f"{r.key}, seed {seed}": [(e["iteration"], e["val"]["mean"]["auc"]) for e in res["evaluations"] if "val" in e]
               for r in done for seed, res in seeded_results[r.key].items()}
     lines += validation_curves(curves, out, dataset)
