@@ -168,6 +168,29 @@ def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path, ca
         assert same_order == (split != "train"), split
 
 
+def test_tables_2_3_take_the_same_run_from_tables_4_5_instead_of_training_it_again(tiny, tmp_path, capsys):
+    def main(experiment, *extra):
+        return reproduce.main([experiment, "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                               "--results", str(tmp_path / "results"), *extra])
+    main("table4-5", "--only", "alexnet_admsr")
+    results = tmp_path / "results" / "synthau"
+    first = json.loads((results / "table4-5" / "runs" / "smoke-s1" / "alexnet_admsr_aus11.json").read_text())
+    log = next((tmp_path / "work").rglob("aus11/alexnet_admsr/train.log"))
+    stamp = log.stat().st_mtime_ns
+    capsys.readouterr()
+    main("table2-3", "--plan")
+    states = {tuple(line.split()[-3:-1]): line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert states[("alexnet_admsr", "aus11")] == "in" and states[("alexnet_admsr", "aus3")] == "todo"
+    main("table2-3", "--only", "alexnet_admsr")
+    assert "alexnet_admsr aus11: the same run is committed in table4-5" in capsys.readouterr().err
+    assert log.stat().st_mtime_ns == stamp          # not trained again
+    copied = json.loads((results / "table2-3" / "runs" / "smoke-s1" / "alexnet_admsr_aus11.json").read_text())
+    assert copied == dict(first, reused_from="table4-5")
+    assert (results / "table2-3" / "runs" / "smoke-s1" / "alexnet_admsr_aus11.test.npz").is_file()
+    report = json.loads((results / "table2-3" / "smoke" / "table2-3.json").read_text())
+    assert sorted(r["run_name"] for r in report["runs"]) == [f"alexnet_admsr_aus{k}" for k in (11, 3, 5, 8)]
+
+
 def test_a_committed_run_of_another_configuration_is_moved_aside_not_overwritten(tmp_path):
     log = tmp_path / "train.log"
     for text in ("first", "second"):

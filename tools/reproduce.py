@@ -229,10 +229,15 @@ def parse_args(argv=None):
 
 
 def run_state(kept, run_dir, planned):
-    """committed (in results/), done (in --work, not committed), at <iteration> (a snapshot to
-    resume from) or todo."""
-    if (kept / f"{reproduce_report.run_name(planned)}.json").is_file():
+    """committed (in results/), in <experiment> (committed there under the same name: reused if it is
+    the same run), done (in --work, not committed), at <iteration> (a snapshot to resume from) or todo."""
+    name = f"{reproduce_report.run_name(planned)}.json"
+    if (kept / name).is_file():
         return "committed"
+    experiment_dir = kept.parent.parent
+    for other in sorted(p for p in experiment_dir.parent.glob("*") if p.is_dir() and p != experiment_dir):
+        if (other / "runs" / kept.name / name).is_file():
+            return f"in {other.name}"
     if (run_dir / "done.json").is_file():
         return "done"
     state = training_run.latest_solverstate(run_dir, planned.method) if run_dir.is_dir() else None
@@ -284,6 +289,12 @@ def main(argv=None):
         r, data_dir, splits, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
+        if committed is None and (reused := reproduce_report.load_run_elsewhere(out, opts.budget_name, opts.seed,
+                                                                                 name, config)):
+            reproduce_report.save_run(kept, name, reused)
+            committed = reproduce_report.load_run(kept, name, config)
+            print(f"[reproduce] {r.method} {r.data_name}: the same run is committed in {reused['reused_from']}; "
+                  f"copied to {kept / name}.json, not trained again", file=sys.stderr)
         if committed is None and only and r.method not in only:
             continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"

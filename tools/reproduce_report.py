@@ -83,6 +83,19 @@ def load_run(folder, name, config):
     return dict(record, log=str(folder / f"{name}.log"), test_probs=str(npz) if npz.is_file() else None)
 
 
+def load_run_elsewhere(out, budget_name, seed, name, config):
+    """The same run (SAME_RUN) committed by another experiment of this dataset, budget and seed, or
+    None; "reused_from" names that experiment. Tables 2-3's Ad-MSR on every AU is Tables 4-5's
+    AlexNet+Ad-MSR: one training, whichever experiment ran it first."""
+    out = Path(out)
+    siblings = out.parent.iterdir() if out.parent.is_dir() else []
+    for other in sorted(p for p in siblings if p.is_dir() and p != out):
+        found = load_run(runs_dir(other, budget_name, seed), name, config)
+        if found is not None:
+            return dict(found, reused_from=other.name)
+    return None
+
+
 def test_losses(log_path):
     """{iteration: loss} of Caffe's test phase (the last record per iteration, as resumed logs repeat)."""
     with open(log_path, errors="replace") as f:
