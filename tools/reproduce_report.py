@@ -294,6 +294,7 @@ def validation_curves(curves, out, dataset):
         ax.plot(*zip(*curve), "o-", label=name, markersize=3)
         t = plateau_iteration(curve)
         rows.append([name, curve[-1][0], fmt(curve[-1][1]), t if t else f"not within {curve[-1][0]}"])
+    ax.axhline(50, color="grey", linestyle=":", linewidth=1, label="chance (AUC 50)")
     ax.set(xlabel="iteration", ylabel="validation mean AUC (%)", title=f"Learning curves on {dataset}")
     ax.legend(fontsize=8)
     savefig(fig, out / "validation-curves.png")
