@@ -351,7 +351,8 @@ def results_section(results):
             judged += claims.table45_claims(results, report)
             if not_learned:
                 notes.append(f"- On {dataset} at budget `{report['budget_name']}`, {len(not_learned)} of "
-                             f"{len({r['key'] for r in report['runs']})} methods have not learned in some seed (the "
+                             f"{len({r['key'] for r in report['runs']})} methods "
+                             f"{'has' if len(not_learned) == 1 else 'have'} not learned in some seed (the "
                              "95 % interval of the test mean AUC is not above 50): "
                              + ", ".join(f"{m} (seed {', '.join(map(str, s))})" for m, s in not_learned.items()) + ".")
         for experiment in ("fig5", "table2-3", "table4-5"):
