@@ -9,18 +9,19 @@ import subprocess
 from pathlib import Path
 
 from dscmr import REPO
+from dscmr.machine import cpuinfo
 
 PYTHON = REPO / ".venv" / "bin" / "python"
 THREADS = 2
 
 
-def fp32_flops_per_cycle(cpuinfo, flags):
-    """(flops per core per cycle, why): FMA units x floats per vector x 2 (multiply and add). AMD's
-    family 25 (Zen 3 and Zen 4) has two 256-bit FMA pipes and runs AVX-512 on them in two halves;
-    family 26 (Zen 5) and Intel's AVX-512 Xeons have two 512-bit FMA units."""
-    vendor = re.search(r"^vendor_id\s*:\s*(.*)$", cpuinfo, re.M).group(1)
-    family = int(re.search(r"^cpu family\s*:\s*(\d+)$", cpuinfo, re.M).group(1))
-    if vendor == "AuthenticAMD" and family < 26 or "avx512f" not in flags:
+def fp32_flops_per_cycle(cpu):
+    """(flops per core per cycle, why) of a dscmr.machine.cpuinfo(): FMA units x floats per vector
+    x 2 (multiply and add). AMD's family 25 (Zen 3 and Zen 4) has two 256-bit FMA pipes and runs
+    AVX-512 on them in two halves; family 26 (Zen 5) and Intel's AVX-512 Xeons have two 512-bit FMA
+    units."""
+    flags = cpu["flags"]
+    if cpu["vendor"] == "AuthenticAMD" and int(cpu["family"]) < 26 or "avx512f" not in flags:
         halves = ", AVX-512 run in two halves" if "avx512f" in flags else ""
         return 32, f"2 FMA units x 8 floats x 2 (256-bit FMA pipes{halves})"
     return 64, "2 FMA units x 16 floats x 2 (512-bit FMA)"
@@ -112,16 +113,14 @@ def openblas_core():
 
 def machine():
     """CPU, cores, clock, peak fp32 GFLOP/s, memory, and the software the numbers depend on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M).group(1)
-    mhz = float(re.search(r"^cpu MHz\s*:\s*(.*)$", cpuinfo, re.M).group(1))
-    flags = set(re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.M).group(1).split())
+    cpu = cpuinfo()
+    mhz = float(cpu["mhz"])
     cores = os.cpu_count()
     mem_kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), re.M).group(1))
-    per_cycle, why = fp32_flops_per_cycle(cpuinfo, flags)
+    per_cycle, why = fp32_flops_per_cycle(cpu)
     return {
-        "cpu": model, "cores": cores, "mhz": mhz,
-        "isa": sorted(f for f in flags if f in {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "cpu": cpu["model"], "cores": cores, "mhz": mhz,
+        "isa": sorted(f for f in cpu["flags"] if f in {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
         "peak_fp32_gflops": round(cores * mhz * 1e-3 * per_cycle, 1),
         "peak_note": f"{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} flops/cycle ({why}; nominal clock)",
         "memory_gib": round(mem_kb / 2**20, 1),

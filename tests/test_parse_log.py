@@ -2,7 +2,7 @@
 import numpy as np
 from caffe_helpers import dummy_multilabel_net, run_caffe
 
-from tools.parse_log import main, parse_log, wall_seconds
+from tools.parse_log import main, parse_log, trained_on, wall_seconds
 
 NET = dummy_multilabel_net(
     'layer { name: "loss" type: "AdMSRLoss" bottom: "logits" bottom: "y" top: "loss" top: "beta" top: "l_cur"\n'
@@ -68,3 +68,20 @@ def test_wall_seconds_sum_each_segment_and_leave_out_the_pause_between():
              "W20261202 01:00:30.250000   700 solver.cpp:239] Iteration 40 (...), loss = 2.9"]
     assert wall_seconds(lines) == 20.5 + 30.25
     assert wall_seconds(lines[:1]) == 0.0
+
+
+def test_the_cpus_and_builds_a_log_trained_on_each_once_in_order():
+    lines = ["# caffe train -solver s.prototxt",
+             "# on: Intel Xeon (family 6, model 106), 2 cores, avx512f, OPENBLAS_CORETYPE=unset; build caffe-a",
+             "I20261202 00:00:00.000000   658 solver.cpp:239] Iteration 0 (...), loss = 3.1",
+             "I20261202 00:00:10.000000   658 solver.cpp:239] Iteration 20 (...), loss = 3.0",
+             "# caffe train -solver s.prototxt -snapshot s_iter_20.solverstate",
+             "# on: AMD EPYC (family 25, model 17), 2 cores, avx512f, OPENBLAS_CORETYPE=unset; build caffe-a",
+             "I20261202 01:00:00.000000   700 solver.cpp:239] Iteration 20 (...), loss = 3.0",
+             "I20261202 01:00:05.000000   700 solver.cpp:239] Iteration 40 (...), loss = 2.9",
+             "# caffe train -solver s.prototxt -snapshot s_iter_40.solverstate",
+             "# on: Intel Xeon (family 6, model 106), 2 cores, avx512f, OPENBLAS_CORETYPE=unset; build caffe-a",
+             "I20261202 02:00:00.000000   800 solver.cpp:239] Iteration 40 (...), loss = 2.9"]
+    assert trained_on(lines) == [lines[1][len("# on: "):], lines[5][len("# on: "):]]
+    assert trained_on(lines[2:4]) == []         # a log from before the runs recorded it
+    assert wall_seconds(lines) == 10.0 + 5.0     # the extra header line is no segment of its own

@@ -10,7 +10,7 @@ from caffe_helpers import REPO, VENV
 
 from data_prep import derive
 from data_prep.lmdb_io import read_split
-from dscmr import paper
+from dscmr import machine, paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
 from tools import claims, reproduce, reproduce_report, training_run
@@ -116,6 +116,8 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
         assert not list(run_dir.glob("*.solverstate"))
     text = (out / "table4-5.md").read_text()
     assert "### F1-score (%), paper Table 4 (EmotioNet)" in text and "this project on synthau, seed 1" in text
+    here = f"{machine.describe()}; build {training_run.caffe_build()}"
+    assert f"- DSCMR, seed 1: {here}\n" in text and f"- L-DSCMR, seed 1: {here}\n" in text
     logs = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "work").rglob("train.log")}
     capsys.readouterr()
     smoke("table4-5", tiny, tmp_path)   # finished runs are not repeated

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from caffe_helpers import REPO, VENV
 
+from dscmr import machine
 from tools import training_run
 
 METHOD = "alexnet_admsr"
@@ -58,6 +59,9 @@ def test_the_same_command_and_seed_repeat_bit_for_bit(data, straight, tmp_path):
     assert first["per_au"] == second["per_au"] and first["val"] == second["val"]
     with np.load(straight[1]["test_probs"]) as a, np.load(again["test_probs"]) as b:
         assert np.array_equal(a["probs"], b["probs"])
+    # each record names where it trained, so the audit can tell why two runs differ
+    assert straight[1]["trained_on"] == again["trained_on"] == \
+        [f"{machine.describe()}; build {training_run.caffe_build()}"]
 
 
 def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
@@ -79,6 +83,7 @@ def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
     assert "batches already trained on" in (tmp_path / "train.log").read_text()
     assert same(weights(straight[0]), weights(tmp_path))
     assert result["evaluations"][-1]["per_au"] == straight[1]["evaluations"][-1]["per_au"]
+    assert result["trained_on"] == straight[1]["trained_on"]      # two segments, one machine: named once
 
 
 def test_the_newest_snapshot_is_found_by_number_and_a_torn_one_is_passed_over(tmp_path):

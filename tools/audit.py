@@ -443,7 +443,9 @@ def repeatable(results):
     for r in found:
         lines.append(f"- `{r.where}`: `{r.first}` and `{r.second}`: {r.losses} training losses, largest difference "
                      f"{r.loss_difference:g}; {r.snapshots} snapshots' validation and test metrics, largest difference "
-                     f"{r.metric_difference:g} points.")
+                     f"{r.metric_difference:g} points; {r.cause()}.")
+        for name, where in ((r.first, r.first_on), (r.second, r.second_on)):
+            lines += [f"  - `{name}` trained on: " + ("; ".join(f"`{w}`" for w in where) or "not recorded")]
     return lines + ([] if found else ["- none yet."]) + [""]
 
 

@@ -25,6 +25,7 @@ TESTING = re.compile(r"Iteration (\d+), Testing net")
 OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+]?(?:nan|inf)|[-+\d.eE]+)")
 GLOG_TIME = re.compile(r"[IWEF](\d{8} \d\d:\d\d:\d\d\.\d+) ")
 SEGMENT = "# "     # training_run starts each `caffe train` it appends to a log with such a line
+TRAINED_ON = "# on: "   # ... and the CPU and Caffe build it ran on (training_run.train)
 
 
 def wall_seconds(lines):
@@ -40,6 +41,16 @@ def wall_seconds(lines):
             last = datetime.strptime(m.group(1), "%Y%m%d %H:%M:%S.%f")
             first = first or last
     return total
+
+
+def trained_on(lines):
+    """The CPUs and Caffe builds the log's `caffe train` segments ran on, each once, in order; [] for
+    a log written before training_run recorded them."""
+    found = []
+    for line in lines:
+        if line.startswith(TRAINED_ON) and (where := line[len(TRAINED_ON):].strip()) not in found:
+            found.append(where)
+    return found
 
 
 def parse_log(lines):

@@ -7,7 +7,7 @@ the learning rate follows Sec. 3.1's steps at every 2000 iterations in both, Caf
 reads no training data, and a snapshot is a copy. So up to the shorter run's end, the logged
 training losses and every snapshot's validation and test metrics must be the same numbers; the
 audit reports the largest difference found (0 when the build is repeatable, as it should be on one
-CPU with the same thread count).
+CPU with the same thread count), and where each run trained, which tells why they may differ.
 """
 import json
 from dataclasses import dataclass
@@ -30,6 +30,17 @@ class Repeat:
     loss_difference: float  # the largest absolute difference among them
     snapshots: int          # snapshots evaluated by both
     metric_difference: float  # the largest absolute difference of any val or test metric (points)
+    first_on: tuple = ()      # the CPUs and builds each trained on (parse_log.trained_on); () not recorded
+    second_on: tuple = ()
+
+    def cause(self):
+        """Why the two may differ, as far as their records tell."""
+        if not self.first_on or not self.second_on:
+            return "where one of them trained was not recorded"
+        if self.first_on == self.second_on:
+            return "both trained on the same CPU and build, where they should agree bit for bit"
+        return ("they trained on different CPUs or Caffe builds, whose oneDNN and OpenBLAS kernels add in another "
+                "order: they agree to rounding at first and drift apart as training amplifies it")
 
 
 def metric_values(evaluation):
@@ -72,7 +83,8 @@ def compare(results, runs_root, a, b):
     common = evals_a.keys() & evals_b.keys()
     return Repeat(str(runs_root.relative_to(results)), name_a, name_b, len(losses.keys() & loss_b.keys()),
                   largest_difference(losses, loss_b), len(common),
-                  max((largest_difference(evals_a[i], evals_b[i]) for i in common), default=0.0))
+                  max((largest_difference(evals_a[i], evals_b[i]) for i in common), default=0.0),
+                  tuple(rec_a.get("trained_on", ())), tuple(rec_b.get("trained_on", ())))
 
 
 def repeats(results):

@@ -340,6 +340,15 @@ def means_rows(key, seeded, paper_f1_auc, intervals):
     return rows
 
 
+def trained_on(results):
+    """Where each run ({label: result}) trained (training_run records it in the log), so that its
+    seconds per iteration can be read, and two runs that should agree but do not can be told apart."""
+    lines = ["Where each run trained (CPU, and the Caffe build under `~/.cache/dscmr`):", ""]
+    for label, res in results.items():
+        lines.append(f"- {label}: " + ("; ".join(res.get("trained_on", [])) or "not recorded"))
+    return lines + [""]
+
+
 def table45(runs, by_seed, out, dataset):
     """Tables 4-5 over every committed seed: per-AU values as the mean ± sd over seeds, each seed's
     means with bootstrap intervals over test faces, the curves, per-AU bars."""
@@ -379,6 +388,7 @@ def table45(runs, by_seed, out, dataset):
               "95 % intervals: bootstrap over test faces (tools/metrics.py), per seed; – where the run kept no test "
               "probabilities.", ""]
     lines += table(means_head(dataset), summary)
+    lines += trained_on({f"{r.key}, seed {seed}": res for r in done for seed, res in seeded_results[r.key].items()})
     curves = {f"{r.key}, seed {seed}": [(e["iteration"], e["val"]["mean"]["auc"]) for e in res["evaluations"] if "val" in e]
               for r in done for seed, res in seeded_results[r.key].items()}
     lines += validation_curves(curves, out, dataset)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dscmr import REPO, dataset
+from dscmr import REPO, dataset, machine
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
 from tools import evaluate, model_card, parse_log
@@ -103,7 +103,7 @@ def train(solver, log_path, resume_from, iters, label):
     env = dict(os.environ, GLOG_minloglevel="0")
     with open(log_path, "a", buffering=1) as log, tqdm(total=iters, desc=label, unit="it", file=sys.stderr,
                                           dynamic_ncols=True, leave=True) as bar:
-        log.write(f"# {' '.join(cmd)}\n")
+        log.write(f"# {' '.join(cmd)}\n{parse_log.TRAINED_ON}{machine.describe()}; build {caffe_build()}\n")
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env=env, errors="replace")
         for line in proc.stdout:
@@ -203,7 +203,8 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     if resume_from is None or not resume_from.stem.endswith(f"_iter_{schedule.iters}"):
         train(solver, log_path, resume_from, schedule.iters, label or method)
     with open(log_path, errors="replace") as log:
-        seconds = parse_log.wall_seconds(log)
+        lines = log.readlines()
+    seconds = parse_log.wall_seconds(lines)
     iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
     evaluations = []
     for it in tqdm(iterations, desc=f"{label or method}: val and test", unit="snapshot", file=sys.stderr,
@@ -217,7 +218,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
             path.unlink()
     code = code_fingerprint(method, aus, schedule, val_count)
     result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code,
-                  caffe=caffe_build(), log=str(log_path),
+                  caffe=caffe_build(), trained_on=parse_log.trained_on(lines), log=str(log_path),
                   test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
                   weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
     write_atomically(done, json.dumps(result, indent=1, default=float) + "\n")
