@@ -38,6 +38,9 @@ def test_the_rule():
     assert claims.judge([comparison(1, 3), comparison(-3, -1, learned=False)]) == "inconclusive"
     assert claims.judge([comparison(1, 3, learned=False)]) == "inconclusive"
     assert claims.judge([]) == "inconclusive"
+    # a part of the claim not compared yet (L-DSCMR vs DSCMR while only DSCMR vs ResNet18 ran) cannot hold
+    assert claims.judge([comparison(1, 3)], missing=["L-DSCMR vs DSCMR"]) == "inconclusive"
+    assert claims.judge([comparison(-3, -1)], missing=["L-DSCMR vs DSCMR"]) == "does not hold"
 
 
 def test_tables_4_5_claims_from_committed_probabilities(tmp_path):

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from dscmr import REPO, paper
+from dscmr import REPO, machine, paper
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
 from tools import auc_bound, claims, repeatability, reproduce_report, training_run
@@ -386,8 +386,7 @@ def environment():
                 packages.append(f"{name} {metadata.version(name)}")
             except metadata.PackageNotFoundError:
                 packages.append(f"{name} (not installed)")
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine())
+    cpu = machine.cpuinfo()["model"] or platform.machine()
     osname = next((line.split("=", 1)[1].strip('"') for line in Path("/etc/os-release").read_text().splitlines()
                    if line.startswith("PRETTY_NAME=")), platform.platform())
     return [ENVIRONMENT_HEADING, "",

@@ -24,9 +24,9 @@ from tools import metrics, reproduce_report
 from tools.reproduce import FIG5_METHODS
 
 RULE = ("A comparison counts when at least one of its runs has learned: the 95 % bootstrap interval of its test "
-        "mean ROC AUC lies above 50. A claim **holds** when it has comparisons, all of them count, and every 95 % "
-        "paired bootstrap interval lies above 0; it **does not hold** when any counted interval lies below 0; "
-        "otherwise it is **inconclusive**.")
+        "mean ROC AUC lies above 50. A claim **holds** when every comparison it names has been made in some seed, "
+        "all of them count, and every 95 % paired bootstrap interval lies above 0; it **does not hold** when any "
+        "counted interval lies below 0; otherwise it is **inconclusive**.")
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,15 @@ class Claim:
 
     @property
     def verdict(self):
-        return judge(self.comparisons)
+        return judge(self.comparisons, self.missing)
 
 
-def judge(comparisons):
-    """RULE."""
+def judge(comparisons, missing=()):
+    """RULE; `missing`: the comparisons of the claim that no seed has made yet."""
     counted = [c for c in comparisons if c.learned]
     if any(c.interval[1] < 0 for c in counted):
         return "does not hold"
-    if comparisons and len(counted) == len(comparisons) and all(c.interval[0] > 0 for c in counted):
+    if comparisons and not missing and len(counted) == len(comparisons) and all(c.interval[0] > 0 for c in counted):
         return "holds"
     return "inconclusive"
 
