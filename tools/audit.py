@@ -224,8 +224,8 @@ def final(run, key="mean"):
 def budget_line(report):
     b = report["budget"]
     return (f"budget `{report['budget_name']}` ({b['iters']} iterations, batch {b['batch_size']}, train "
-            f"{b['train_size'] or 'all'}, test {b['test_size'] or 'all'}), commit {report['commit']}; command "
-            f"`{report['command']}`")
+            f"{b['train_size'] or 'all'}, test {b['test_size'] or 'all'}); the report last written by "
+            f"`{report['command']}` at commit {report['commit']}")
 
 
 def seed_of(run):

@@ -111,7 +111,8 @@ def header(context):
         f"Measured on **{context['dataset']}** (`{context['data']}`, built by `{context['data_command']}`); the "
         "paper's numbers beside them are the paper's own, on the database its table names.",
         "",
-        f"- command: `{context['command']}` (commit {context['commit']})",
+        f"- last written by: `{context['command']}` (commit {context['commit']}); each run's own record is in "
+        f"runs/{context['budget_name']}-s<seed>/",
         f"- budget `{context['budget_name']}`: {b['iters']} iterations, batch {b['batch_size']}, train samples "
         f"{b['train_size'] or 'all'}, validation {b['val_size'] or 'all'}, test {b['test_size'] or 'all'}, "
         f"{b['points']} test/snapshot points; solver_mode {context['solver_mode']}; Sec. 3.1's lr, momentum and "
