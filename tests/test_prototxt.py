@@ -67,6 +67,23 @@ def test_ldscmr_follows_section_2_1():
     assert caffe_net.blobs["prob"].data.shape == (1, N_AUS)
 
 
+# BVLC Caffe's models/bvlc_alexnet/train_val.prototxt (99bd997): (weight std, bias) of each learned layer.
+BVLC_ALEXNET_FILLERS = {"conv1": (0.01, 0), "conv2": (0.01, 0.1), "conv3": (0.01, 0), "conv4": (0.01, 0.1),
+                        "conv5": (0.01, 0.1), "fc6": (0.005, 0.1), "fc7": (0.005, 0.1), "fc8": (0.01, 0)}
+
+
+@pytest.mark.parametrize("method", ["alexnet", "alexnet_msr", "alexnet_admsr"])
+def test_alexnet_initialises_as_bvlc_alexnet(method):
+    net = gen.train_val(method, gen.parse_args([]))
+    fillers = {}
+    for name in BVLC_ALEXNET_FILLERS:
+        layer = layer_by_name(net, name)
+        param = layer.convolution_param if layer.type == "Convolution" else layer.inner_product_param
+        assert (param.weight_filler.type, param.bias_filler.type) == ("gaussian", "constant"), name
+        fillers[name] = (pytest.approx(param.weight_filler.std), pytest.approx(param.bias_filler.value))
+    assert fillers == BVLC_ALEXNET_FILLERS
+
+
 def test_resnet_body_has_a_projection_in_the_first_block_of_every_group():
     net = gen.deploy("resnet18", gen.parse_args([]))
     names = [layer.name for layer in net.layer]

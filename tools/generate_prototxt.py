@@ -80,10 +80,10 @@ class NetBuilder:
                 x = self.add(name + "_relu", L.ReLU(x, in_place=True))
         return self.add("pool5", L.Pooling(x, pool=P.Pooling.AVE, global_pooling=True))
 
-    def fc(self, bottom, name, num_output, relu=False, dropout=False, std=None):
+    def fc(self, bottom, name, num_output, relu=False, dropout=False, std=None, bias=0.0):
         filler = dict(type="gaussian", std=std) if std else dict(type="xavier")
         x = self.add(name, L.InnerProduct(bottom, num_output=num_output, weight_filler=filler,
-                                          bias_filler=dict(type="constant", value=0)))
+                                          bias_filler=dict(type="constant", value=bias)))
         if relu:
             x = self.add("relu_" + name, L.ReLU(x, in_place=True))
         if dropout:
@@ -141,8 +141,8 @@ class NetBuilder:
         x = conv(x, "conv3", 384, 3, pad=1)
         x = conv(x, "conv4", 384, 3, pad=1, group=2, bias=0.1)
         x = pool(conv(x, "conv5", 256, 3, pad=1, group=2, bias=0.1), "pool5")
-        x = self.fc(x, "fc6", 4096, relu=True, dropout=True, std=0.005)
-        x = self.fc(x, "fc7", 4096, relu=True, dropout=True, std=0.005)
+        x = self.fc(x, "fc6", 4096, relu=True, dropout=True, std=0.005, bias=0.1)
+        x = self.fc(x, "fc7", 4096, relu=True, dropout=True, std=0.005, bias=0.1)
         return self.fc(x, "fc8", self.n_aus, std=0.01)
 
     def drml(self, data):
