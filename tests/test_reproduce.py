@@ -193,6 +193,34 @@ def test_tables_2_3_take_the_same_run_from_tables_4_5_instead_of_training_it_aga
     assert sorted(r["run_name"] for r in report["runs"]) == [f"alexnet_admsr_aus{k}" for k in (11, 3, 5, 8)]
 
 
+def test_a_run_trained_with_code_changed_since_is_stale_and_retrained_only_when_asked(tiny, tmp_path, capsys):
+    def main(*extra):
+        return reproduce.main(["table4-5", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                               "--results", str(tmp_path / "results"), *extra])
+    main("--only", "alexnet")
+    kept = tmp_path / "results" / "synthau" / "table4-5" / "runs" / "smoke-s1"
+    done = next((tmp_path / "work").rglob("aus11/alexnet/done.json"))
+    today = json.loads(done.read_text())["code"]
+    assert json.loads((kept / "alexnet_aus11.json").read_text())["code"] == today
+    for record in (kept / "alexnet_aus11.json", done):      # as if the generator had changed since
+        record.write_text(json.dumps(dict(json.loads(record.read_text()), code="0" * 16)))
+    capsys.readouterr()
+    main("--plan")
+    assert "stale            alexnet " in capsys.readouterr().out
+    log = done.parent / "train.log"
+    stamp = log.stat().st_mtime_ns
+    main("--only", "alexnet")
+    assert f"trained with code that has changed since (code {'0' * 16}, today {today})" in capsys.readouterr().err
+    assert log.stat().st_mtime_ns == stamp
+    main("--only", "alexnet", "--retrain-stale")
+    assert "held a run finished with code that has changed since" in capsys.readouterr().err
+    assert json.loads(done.read_text())["code"] == json.loads((kept / "alexnet_aus11.json").read_text())["code"] == today
+    assert json.loads((kept / "replaced-1" / "alexnet_aus11.json").read_text())["code"] == "0" * 16
+    assert json.loads((done.parent.with_name("alexnet.replaced-1") / "done.json").read_text())["code"] == "0" * 16
+    main("--plan")
+    assert "committed        alexnet " in capsys.readouterr().out
+
+
 def test_a_committed_run_of_another_configuration_is_moved_aside_not_overwritten(tmp_path):
     log = tmp_path / "train.log"
     for text in ("first", "second"):

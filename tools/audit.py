@@ -298,9 +298,7 @@ def table23_results(report):
 def code_changed(report, dataset, experiment):
     """A line for the runs whose recorded code (training_run.code_fingerprint) differs from today's, or was not
     recorded: their numbers may not be what this code gives."""
-    def today(r):
-        return training_run.code_fingerprint(r["method"], r["aus"], training_run.Schedule(**r["schedule"]), r["val_count"])
-    changed = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") and r["code"] != today(r)]
+    changed = [r.get("run_name", r["method"]) for r in report["runs"] if training_run.code_changed(r)]
     unknown = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") is None]
     lines = []
     if changed:

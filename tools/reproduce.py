@@ -20,7 +20,9 @@ Budgets (--budget; each number can be overridden):
   every budget keeps them, so short budgets stop long before the paper's nets converge.
 
 Runs resume: a finished run (its done.json) is never repeated, an interrupted one continues from
-its last snapshot, and the results folder is rewritten from all finished runs.
+its last snapshot, and the results folder is rewritten from all finished runs. A committed run
+trained with code that has changed since (--plan: stale) is reported with a warning, or trained
+again with --retrain-stale.
 
 Examples:
   au-reproduce table4-5 --budget smoke          # every run in seconds (a check)
@@ -29,6 +31,7 @@ Examples:
   au-reproduce fig5 --plan                      # the runs and their state, nothing run
 """
 import argparse
+import json
 import shlex
 import subprocess
 import sys
@@ -213,6 +216,10 @@ def parse_args(argv=None):
                     help="runs and derived data (default: runs/reproduce)")
     ap.add_argument("--results", type=Path, default=REPO / "results",
                     help="results root; writes <results>/<dataset>/<experiment>/ (default: results/)")
+    ap.add_argument("--retrain-stale", action="store_true",
+                    help="train again the committed runs whose code has changed since (their layers, Caffe patches, "
+                         "or the nets and solver the generator writes for them; --plan says `stale`); without it they "
+                         "are reported as they are, with a warning. The old record is kept in runs/.../replaced-<k>/")
     ap.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
     opts = ap.parse_args(argv)
     budget = BUDGETS[opts.budget or ("paper" if opts.gpu else "short")]
@@ -229,11 +236,12 @@ def parse_args(argv=None):
 
 
 def run_state(kept, run_dir, planned):
-    """committed (in results/), in <experiment> (committed there under the same name: reused if it is
-    the same run), done (in --work, not committed), at <iteration> (a snapshot to resume from) or todo."""
+    """committed (in results/), stale (committed, but trained with code that has changed since), in
+    <experiment> (committed there under the same name: reused if it is the same run), done (in --work,
+    not committed), at <iteration> (a snapshot to resume from) or todo."""
     name = f"{reproduce_report.run_name(planned)}.json"
     if (kept / name).is_file():
-        return "committed"
+        return "stale" if training_run.code_changed(json.loads((kept / name).read_text())) else "committed"
     experiment_dir = kept.parent.parent
     for other in sorted(p for p in experiment_dir.parent.glob("*") if p.is_dir() and p != experiment_dir):
         if (other / "runs" / kept.name / name).is_file():
@@ -289,8 +297,16 @@ def main(argv=None):
         r, data_dir, splits, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
+        if committed is not None and training_run.code_changed(committed):
+            if opts.retrain_stale and (not only or r.method in only):
+                committed = None
+            else:
+                print(f"[reproduce] {r.method} {r.data_name}: warning: the committed run was trained with code that "
+                      f"has changed since (code {committed['code']}, today {training_run.current_code(committed)}); "
+                      "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
         if committed is None and (reused := reproduce_report.load_run_elsewhere(out, opts.budget_name, opts.seed,
-                                                                                 name, config)):
+                                                                                 name, config)) \
+                and not (opts.retrain_stale and training_run.code_changed(reused)):
             reproduce_report.save_run(kept, name, reused)
             committed = reproduce_report.load_run(kept, name, config)
             print(f"[reproduce] {r.method} {r.data_name}: the same run is committed in {reused['reused_from']}; "

@@ -6,7 +6,8 @@ atomically, so an interrupted run never looks finished. A finished run is never 
 unfinished one resumes from its newest .solverstate with the same configuration, or starts again
 when the configuration changed. Afterwards only the last .caffemodel is kept, with the model card
 (<method>.model.json) that lets au-predict use it. A finished run whose configuration (method,
-dataset manifest, AUs, schedule) differs from the one asked for is not reused: it starts again.
+dataset manifest, AUs, schedule) differs from the one asked for, or which today's code would not
+train the same way (code_changed), is not reused: it is moved aside and starts again.
 """
 import hashlib
 import itertools
@@ -163,6 +164,24 @@ def code_fingerprint(method, aus, schedule, val_count):
     return digest.hexdigest()[:16]
 
 
+def current_code(record):
+    """code_fingerprint of today's code for the run a done.json or committed record describes."""
+    return code_fingerprint(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"])
+
+
+def code_changed(record):
+    """Whether a finished run was trained with code that has changed since; a record that predates the
+    code fingerprint cannot tell, and counts as unchanged."""
+    return bool(record.get("code")) and record["code"] != current_code(record)
+
+
+def move_aside(run_dir, why):
+    """Keeps what a run directory holds under <dir>.replaced-<k> so a new run can start in it."""
+    aside = next(p for k in itertools.count(1) if not (p := run_dir.with_name(f"{run_dir.name}.replaced-{k}")).exists())
+    run_dir.rename(aside)
+    print(f"[run] {run_dir} held {why}: moved to {aside}", file=sys.stderr)
+
+
 def caffe_build():
     """The cached Caffe product the launcher runs (its directory name hashes source, patches, layers)."""
     home = REPO / ".venv" / "caffe-home"
@@ -188,13 +207,13 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     if done.is_file():
         result = json.loads(done.read_text())
         if {k: result.get(k) for k in config} == config:
-            return result
+            if not code_changed(result):
+                return result
+            move_aside(run_dir, f"a run finished with code that has changed since (code {result['code']}, "
+                                f"today {current_code(result)})")
     config_path = run_dir / "config.json"
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
-        aside = next(p for k in itertools.count(1) if not (p := run_dir.with_name(f"{run_dir.name}.replaced-{k}")).exists())
-        run_dir.rename(aside)
-        print(f"[run] {run_dir} held a run of another configuration (its config.json): moved to {aside}",
-              file=sys.stderr)
+        move_aside(run_dir, "a run of another configuration (its config.json)")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
