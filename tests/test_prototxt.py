@@ -70,18 +70,36 @@ def test_ldscmr_follows_section_2_1():
 # BVLC Caffe's models/bvlc_alexnet/train_val.prototxt (99bd997): (weight std, bias) of each learned layer.
 BVLC_ALEXNET_FILLERS = {"conv1": (0.01, 0), "conv2": (0.01, 0.1), "conv3": (0.01, 0), "conv4": (0.01, 0.1),
                         "conv5": (0.01, 0.1), "fc6": (0.005, 0.1), "fc7": (0.005, 0.1), "fc8": (0.01, 0)}
+# DRML's authors' prototxt/DRML.prototxt (github.com/zkl20061823/DRML, 46b4e15); its fc8 is our fc_au.
+DRML_FILLERS = {"conv1": (0.01, 0), "conv2": (0.01, 1), "conv3": (0.01, 1), "conv4": (0.01, 1), "conv5": (0.01, 1),
+                "fc6": (0.005, 1), "fc7": (0.005, 1), "fc_au": (0.01, 0)}
 
 
-@pytest.mark.parametrize("method", ["alexnet", "alexnet_msr", "alexnet_admsr"])
-def test_alexnet_initialises_as_bvlc_alexnet(method):
-    net = gen.train_val(method, gen.parse_args([]))
+def fillers_of(net, names):
     fillers = {}
-    for name in BVLC_ALEXNET_FILLERS:
+    for name in names:
         layer = layer_by_name(net, name)
         param = layer.convolution_param if layer.type == "Convolution" else layer.inner_product_param
         assert (param.weight_filler.type, param.bias_filler.type) == ("gaussian", "constant"), name
         fillers[name] = (pytest.approx(param.weight_filler.std), pytest.approx(param.bias_filler.value))
-    assert fillers == BVLC_ALEXNET_FILLERS
+    return fillers
+
+
+@pytest.mark.parametrize("method", ["alexnet", "alexnet_msr", "alexnet_admsr"])
+def test_alexnet_initialises_as_bvlc_alexnet(method):
+    assert fillers_of(gen.train_val(method, gen.parse_args([])), BVLC_ALEXNET_FILLERS) == BVLC_ALEXNET_FILLERS
+
+
+def test_drml_initialises_and_orders_its_relus_as_drmls_own_prototxt():
+    net = gen.train_val("drml", gen.parse_args([]))
+    assert fillers_of(net, DRML_FILLERS) == DRML_FILLERS
+    region = layer_by_name(net, "region1").region_param
+    # the Region layer's default weight filler is DRML's: gaussian, std 0.01 (docs/layers/region.md)
+    assert not region.HasField("weight_filler") and (region.bias_filler.type, region.bias_filler.value) == ("constant", 1)
+    # conv1 -> region (BN, ReLU, conv and the identity inside) -> ReLU -> pool1: no ReLU on conv1 itself
+    relus = {layer.bottom[0] for layer in net.layer if layer.type == "ReLU"}
+    assert "conv1" not in relus and {"region1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"} <= relus
+    assert layer_by_name(net, "pool1").bottom[0] == "region1"
 
 
 def test_resnet_body_has_a_projection_in_the_first_block_of_every_group():

@@ -90,16 +90,19 @@ class NetBuilder:
             x = self.add("drop_" + name, L.Dropout(x, dropout_ratio=0.5, in_place=True))
         return x
 
-    def region(self, bottom, name):
-        """The local convolution layer (Sec. 2.1, Fig. 1), 8 x 8 patches."""
+    def region(self, bottom, name, bias=None):
+        """The local convolution layer (Sec. 2.1, Fig. 1), 8 x 8 patches; bias, if given, fills the
+        patches' convolution biases (the layer's default is 0)."""
         grid_h, grid_w = paper.REGION_GRID
+        fillers = {} if bias is None else {"bias_filler": dict(type="constant", value=bias)}
         if self.python_layers:
-            param_str = json.dumps({"grid_h": grid_h, "grid_w": grid_w, "kernel_size": 3})
+            param_str = json.dumps({"grid_h": grid_h, "grid_w": grid_w, "kernel_size": 3, **fillers})
             # Blobs 4-6 (running statistics) are never learned, like BatchNorm's.
             stats = [dict(lr_mult=1, decay_mult=1)] * 4 + [dict(lr_mult=0, decay_mult=0)] * 3
             return self.add(name, L.Python(bottom, python_param=dict(
                 module="python_layers.region", layer="Region", param_str=param_str), param=stats))
-        return self.add(name, L.Region(bottom, region_param=dict(grid_h=grid_h, grid_w=grid_w, kernel_size=3)))
+        return self.add(name, L.Region(bottom, region_param=dict(grid_h=grid_h, grid_w=grid_w, kernel_size=3,
+                                                                 **fillers)))
 
     def dscmr_head(self, features):
         """Sec. 2.1: "a fully connected layer with 2046 neural units", then n outputs."""
@@ -146,25 +149,28 @@ class NetBuilder:
         return self.fc(x, "fc8", self.n_aus, std=0.01)
 
     def drml(self, data):
-        """DRML [23]: 170 x 170 crop, conv1 11x11 32 -> 160, Region 8 x 8, pool, LRN, four convs,
-        fc6 4096, fc7 2048, fc n."""
-        def conv(bottom, name, num_output, kernel, stride=1):
-            x = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
-                                             weight_filler=dict(type="xavier"),
-                                             bias_filler=dict(type="constant", value=0)))
+        """DRML [23] as its authors' prototxt/DRML.prototxt (github.com/zkl20061823/DRML): 170 x 170
+        crop, conv1 11x11 32 -> 160 without ReLU, Region 8 x 8 then ReLU, pool, LRN, four convs, fc6
+        4096, fc7 2048, fc n; its fillers (gaussian, biases 1 after conv1) and its ReLU order."""
+        def conv(bottom, name, num_output, kernel, stride=1, bias=1.0):
+            return self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
+                                                weight_filler=dict(type="gaussian", std=0.01),
+                                                bias_filler=dict(type="constant", value=bias)))
+
+        def relu(x, name):
             return self.add("relu" + name[4:], L.ReLU(x, in_place=True))
 
-        x = conv(data, "conv1", 32, 11)
-        x = self.region(x, "region1")
+        x = self.region(conv(data, "conv1", 32, 11, bias=0.0), "region1", bias=1.0)
+        x = self.add("relu_region1", L.ReLU(x, in_place=True))
         x = self.add("pool1", L.Pooling(x, pool=P.Pooling.MAX, kernel_size=2, stride=2))
         x = self.add("norm1", L.LRN(x, local_size=5, alpha=1e-4, beta=0.75))
-        x = conv(x, "conv2", 16, 8)
-        x = conv(x, "conv3", 16, 8)
-        x = conv(x, "conv4", 16, 6, stride=2)
-        x = conv(x, "conv5", 16, 5)
-        x = self.fc(x, "fc6", 4096, relu=True, dropout=True)
-        x = self.fc(x, "fc7", 2048, relu=True, dropout=True)
-        return self.fc(x, "fc_au", self.n_aus)
+        x = relu(conv(x, "conv2", 16, 8), "conv2")
+        x = relu(conv(x, "conv3", 16, 8), "conv3")
+        x = relu(conv(x, "conv4", 16, 6, stride=2), "conv4")
+        x = relu(conv(x, "conv5", 16, 5), "conv5")
+        x = self.fc(x, "fc6", 4096, relu=True, dropout=True, std=0.005, bias=1.0)
+        x = self.fc(x, "fc7", 2048, relu=True, dropout=True, std=0.005, bias=1.0)
+        return self.fc(x, "fc_au", self.n_aus, std=0.01)
 
     def add_loss(self, method, logits, label):
         """Adds the method's loss layer to the NetSpec: its tops loss (and l_cur, or beta and l_cur)."""
