@@ -1,10 +1,12 @@
 """The one rule that judges the paper's claims (tools/claims.py), on constructed test probabilities."""
 
+import json
+
 import numpy as np
 import pytest
 
 from dscmr.errors import InputError
-from tools import claims
+from tools import claims, training_run
 
 RNG = np.random.default_rng(0)
 LABELS = (RNG.random((300, 2)) < 0.3).astype(float)
@@ -26,8 +28,8 @@ def report(runs, budget="cpu"):
             "runs": [{"key": key, "run_name": name} for key, name in runs]}
 
 
-def comparison(low, high, learned=True):
-    return claims.Comparison(1, "x", (low + high) / 2, (low, high), learned)
+def comparison(low, high, learned=True, current=True):
+    return claims.Comparison(1, "x", (low + high) / 2, (low, high), learned, current)
 
 
 def test_the_rule():
@@ -37,6 +39,9 @@ def test_the_rule():
     # a comparison of two nets that have not learned is no evidence either way
     assert claims.judge([comparison(1, 3), comparison(-3, -1, learned=False)]) == "inconclusive"
     assert claims.judge([comparison(1, 3, learned=False)]) == "inconclusive"
+    # nor is one of nets trained with code that has changed since
+    assert claims.judge([comparison(1, 3), comparison(-3, -1, current=False)]) == "inconclusive"
+    assert claims.judge([comparison(1, 3, current=False)]) == "inconclusive"
     assert claims.judge([]) == "inconclusive"
     # a part of the claim not compared yet (L-DSCMR vs DSCMR while only DSCMR vs ResNet18 ran) cannot hold
     assert claims.judge([comparison(1, 3)], missing=["L-DSCMR vs DSCMR"]) == "inconclusive"
@@ -61,6 +66,23 @@ def test_tables_4_5_claims_from_committed_probabilities(tmp_path):
     assert all(c.difference < -20 and c.interval[1] < 0 for c in auc)
     spread = claims.over_seeds(alexnet.comparisons)["mean AUC, AlexNet+Ad-MSR − AlexNet"]
     assert spread[2] == 2 and spread[0] == pytest.approx(np.mean([c.difference for c in auc]))
+
+
+def test_a_run_trained_with_code_changed_since_does_not_count(tmp_path):
+    commit(tmp_path, "table4-5", "cpu", 1, "alexnet_aus2", learned(0.4))
+    commit(tmp_path, "table4-5", "cpu", 1, "alexnet_admsr_aus2", learned(0.0))
+    rep = report([("AlexNet", "alexnet_aus2"), ("AlexNet+Ad-MSR", "alexnet_admsr_aus2")])
+    assert claims.table45_claims(tmp_path, rep)[1].verdict == "does not hold"
+    record = {"method": "alexnet", "aus": [1, 2], "schedule": {"iters": 4000, "batch_size": 16, "points": 16},
+              "val_count": 500}
+    folder = tmp_path / "synthau" / "table4-5" / "runs" / "cpu-s1"
+    today = training_run.current_code(record)
+    (folder / "alexnet_aus2.json").write_text(json.dumps(dict(record, code=today)))
+    assert claims.table45_claims(tmp_path, rep)[1].verdict == "does not hold"
+    (folder / "alexnet_aus2.json").write_text(json.dumps(dict(record, code="0" * 16)))
+    alexnet = claims.table45_claims(tmp_path, rep)[1]
+    assert alexnet.verdict == "inconclusive" and not any(c.current for c in alexnet.comparisons)
+    assert all(c.learned and c.interval[1] < 0 for c in alexnet.comparisons if c.what.startswith("mean AUC"))
 
 
 def test_a_claim_without_both_runs_is_inconclusive_and_says_what_is_missing(tmp_path):

@@ -318,6 +318,7 @@ def claim_lines(claim):
     for what, (mean, sd, n) in claims.over_seeds(claim.comparisons).items():
         per_seed = "; ".join(f"seed {c.seed}: {c.difference:+.2f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]"
                              + ("" if c.learned else " (neither run has learned)")
+                             + ("" if c.current else " (trained with code that has changed since)")
                              for c in claim.comparisons if c.what == what)
         over = f"; over {n} seeds {mean:+.2f} ± {sd:.2f}" if n > 1 else ""
         lines.append(f"  - {what} (points): {per_seed}{over}")

@@ -13,6 +13,7 @@ in AUDIT.md) turns them into a verdict; nothing else does.
 Only what results/<dataset>/<experiment>/runs/<budget>-s<seed>/ holds is read (each run's
 <run>.test.npz), so the verdicts are rebuilt from the results tree alone.
 """
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,11 +21,12 @@ import numpy as np
 
 from dscmr import paper
 from dscmr.errors import InputError
-from tools import metrics, reproduce_report
+from tools import metrics, reproduce_report, training_run
 from tools.reproduce import FIG5_METHODS
 
-RULE = ("A comparison counts when at least one of its runs has learned: the 95 % bootstrap interval of its test "
-        "mean ROC AUC lies above 50. A claim **holds** when every comparison it names has been made in some seed, "
+RULE = ("A comparison counts when at least one of its runs has learned (the 95 % bootstrap interval of its test "
+        "mean ROC AUC lies above 50) and neither was trained with code that has changed since (its recorded code "
+        "fingerprint is not today's). A claim **holds** when every comparison it names has been made in some seed, "
         "all of them count, and every 95 % paired bootstrap interval lies above 0; it **does not hold** when any "
         "counted interval lies below 0; otherwise it is **inconclusive**.")
 
@@ -36,6 +38,11 @@ class Comparison:
     difference: float     # in points (%)
     interval: tuple       # its 95 % paired bootstrap interval
     learned: bool         # at least one of the compared runs has learned (RULE)
+    current: bool = True  # no compared run was trained with code that has changed since (RULE)
+
+    @property
+    def counts(self):
+        return self.learned and self.current
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class Claim:
 
 def judge(comparisons, missing=()):
     """RULE; `missing`: the comparisons of the claim that no seed has made yet."""
-    counted = [c for c in comparisons if c.learned]
+    counted = [c for c in comparisons if c.counts]
     if any(c.interval[1] < 0 for c in counted):
         return "does not hold"
     if comparisons and not missing and len(counted) == len(comparisons) and all(c.interval[0] > 0 for c in counted):
@@ -107,9 +114,15 @@ class TestFaces:
     def learned(self, seed, *run_names):
         return any(metrics.interval(self.means(seed, n)["auc"][1])[0] > 50 for n in run_names)
 
+    def current(self, seed, *run_names):
+        """No run was trained with code that has changed since (a run without its record cannot tell)."""
+        records = (reproduce_report.runs_dir(self.folder, self.budget, seed) / f"{n}.json" for n in run_names)
+        return not any(training_run.code_changed(json.loads(r.read_text())) for r in records if r.is_file())
+
     def difference(self, seed, metric, better, worse, what):
         a, b = self.means(seed, better)[metric], self.means(seed, worse)[metric]
-        return Comparison(seed, what, a[0] - b[0], metrics.interval(a[1] - b[1]), self.learned(seed, better, worse))
+        return Comparison(seed, what, a[0] - b[0], metrics.interval(a[1] - b[1]), self.learned(seed, better, worse),
+                          self.current(seed, better, worse))
 
 
 def run_names(report):
@@ -153,7 +166,7 @@ def fig5_claim(results, report):
         without, with_msr = (spread[m] for m in fig5_methods)
         comparisons.append(Comparison(seed, f"spread of test accuracy over N:P, {' − '.join(fig5_methods)}",
                                       without[0] - with_msr[0], metrics.interval(without[1] - with_msr[1]),
-                                      faces.learned(seed, *wanted.values())))
+                                      faces.learned(seed, *wanted.values()), faces.current(seed, *wanted.values())))
     return Claim("Fig. 5", "MSR is robust to the N:P ratio", report["dataset"], report["budget_name"],
                  tuple(comparisons), [] if comparisons else ["the eight runs of one seed"])
 
