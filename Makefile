@@ -49,7 +49,7 @@ lint:
 
 pytest:
 	@echo "[test] pytest"
-	@$(VENV)/bin/python -m pytest tests
+	@$(VENV)/bin/python -m pytest tests --durations=15
 
 # The built-in default dataset (docs/data.md); SYNTHAU_ARGS passes options to the builder,
 # e.g. SYNTHAU_ARGS="--train 40000 --val 2000 --test 4000 --encode jpg". Up to date: 0.4 s.

@@ -11,7 +11,8 @@ interval (the same resamples of the faces for every run, tools/metrics.py). The 
 in AUDIT.md) turns them into a verdict; nothing else does.
 
 Only what results/<dataset>/<experiment>/runs/<budget>-s<seed>/ holds is read (each run's
-<run>.test.npz), so the verdicts are rebuilt from the results tree alone.
+<run>.test.npz, and its record <run>.json for the code it was trained with), so the verdicts are
+rebuilt from the results tree alone.
 """
 import json
 from dataclasses import dataclass, field
