@@ -20,8 +20,8 @@ def help_of(command):
 def test_every_command_is_an_au_script():
     assert sorted(SCRIPTS) == sorted(
         ["au-predict", "au-prototxt", "au-gradcheck", "au-evaluate", "au-reproduce", "au-audit", "au-parse-log",
-         "au-model-card", "au-net-size", "au-activations", "au-build-synthau", "au-build-ckplus", "au-build-emotionet", "au-build-csv",
-         "au-hog-baseline", "au-bench"])
+         "au-model-card", "au-net-size", "au-activations", "au-build-synthau", "au-build-ckplus", "au-build-emotionet",
+         "au-build-csv", "au-hog-baseline", "au-bench"])
 
 
 @pytest.mark.parametrize("command", sorted(SCRIPTS))
