@@ -297,20 +297,20 @@ def main(argv=None):
         r, data_dir, splits, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
-        if committed is not None and training_run.code_changed(committed):
-            if opts.retrain_stale and (not only or r.method in only):
-                committed = None
-            else:
-                print(f"[reproduce] {r.method} {r.data_name}: warning: the committed run was trained with code that "
-                      f"has changed since (code {committed['code']}, today {training_run.current_code(committed)}); "
-                      "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
+        retrain = opts.retrain_stale and (not only or r.method in only)
+        if committed is not None and retrain and training_run.code_changed(committed):
+            committed = None
         if committed is None and (reused := reproduce_report.load_run_elsewhere(out, opts.budget_name, opts.seed,
                                                                                  name, config)) \
-                and not (opts.retrain_stale and training_run.code_changed(reused)):
+                and not (retrain and training_run.code_changed(reused)):
             reproduce_report.save_run(kept, name, reused)
             committed = reproduce_report.load_run(kept, name, config)
             print(f"[reproduce] {r.method} {r.data_name}: the same run is committed in {reused['reused_from']}; "
                   f"copied to {kept / name}.json, not trained again", file=sys.stderr)
+        if committed is not None and training_run.code_changed(committed):
+            print(f"[reproduce] {r.method} {r.data_name}: warning: the committed run was trained with code that "
+                  f"has changed since (code {committed['code']}, today {training_run.current_code(committed)}); "
+                  "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
         if committed is None and only and r.method not in only:
             continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
