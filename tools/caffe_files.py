@@ -114,9 +114,11 @@ def check_loads(model, weights=None, phase="TEST", shown_as=None):
     raise InputError(shown, f"Caffe cannot build this net: {reason.strip()}")
 
 
-def load_net(model, weights=None, phase="TEST", shown_as=None):
-    """caffe.Net(model, weights, phase) once check_loads has found that Caffe can build it."""
-    check_loads(model, weights, phase, shown_as)
+def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True):
+    """caffe.Net(model, weights, phase) once check_loads has found that Caffe can build it; probe=False
+    skips that check, for a net and weights that `caffe train` has just built and written itself."""
+    if probe:
+        check_loads(model, weights, phase, shown_as)
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
     return caffe.Net(str(model), *([str(weights)] if weights is not None else []), getattr(caffe, phase))

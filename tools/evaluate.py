@@ -55,9 +55,9 @@ def is_deploy(net_param):
     return not any(layer.type == "Data" for layer in net_param.layer)
 
 
-def predict(model, weights, split_dir, batch_size):
+def predict(model, weights, split_dir, batch_size, probe=True):
     """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
-    train_val net's TEST phase."""
+    train_val net's TEST phase; probe as caffe_files.load_net's."""
     import caffe
     from google.protobuf import text_format
 
@@ -74,7 +74,7 @@ def predict(model, weights, split_dir, batch_size):
     with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
         f.write(text_format.MessageToString(net_param))
     try:
-        net = load_net(f.name, weights, shown_as=model)
+        net = load_net(f.name, weights, shown_as=model, probe=probe)
     finally:
         os.unlink(f.name)
     n = split_size(split_dir)
