@@ -207,6 +207,14 @@ def test_a_run_trained_with_code_changed_since_is_stale_and_retrained_only_when_
     capsys.readouterr()
     main("--plan")
     assert "stale            alexnet " in capsys.readouterr().out
+    # Tables 2-3 would take AlexNet+Ad-MSR on 11 AUs from Tables 4-5: its plan says whether that one is stale
+    admsr = dict(json.loads((kept / "alexnet_aus11.json").read_text()), method="alexnet_admsr")
+    for code, state in (("0" * 16, "stale in table4-5"), (training_run.current_code(admsr), "in table4-5")):
+        (kept / "alexnet_admsr_aus11.json").write_text(json.dumps(dict(admsr, code=code)))
+        reproduce.main(["table2-3", "--budget", "smoke", "--plan", "--data", str(tiny), "--work",
+                        str(tmp_path / "work"), "--results", str(tmp_path / "results")])
+        assert f"{state:16s} alexnet_admsr  aus11" in capsys.readouterr().out
+    (kept / "alexnet_admsr_aus11.json").unlink()
     log = done.parent / "train.log"
     stamp = log.stat().st_mtime_ns
     main("--only", "alexnet")

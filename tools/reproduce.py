@@ -237,15 +237,19 @@ def parse_args(argv=None):
 
 def run_state(kept, run_dir, planned):
     """committed (in results/), stale (committed, but trained with code that has changed since), in
-    <experiment> (committed there under the same name: reused if it is the same run), done (in --work,
-    not committed), at <iteration> (a snapshot to resume from) or todo."""
+    <experiment> (committed there under the same name: reused if it is the same run; stale in
+    <experiment> if that one is stale), done (in --work, not committed), at <iteration> (a snapshot to
+    resume from) or todo."""
+    def stale(path):
+        return training_run.code_changed(json.loads(path.read_text()))
+
     name = f"{reproduce_report.run_name(planned)}.json"
     if (kept / name).is_file():
-        return "stale" if training_run.code_changed(json.loads((kept / name).read_text())) else "committed"
+        return "stale" if stale(kept / name) else "committed"
     experiment_dir = kept.parent.parent
     for other in sorted(p for p in experiment_dir.parent.glob("*") if p.is_dir() and p != experiment_dir):
         if (other / "runs" / kept.name / name).is_file():
-            return f"in {other.name}"
+            return f"{'stale in' if stale(other / 'runs' / kept.name / name) else 'in'} {other.name}"
     if (run_dir / "done.json").is_file():
         return "done"
     state = training_run.latest_solverstate(run_dir, planned.method) if run_dir.is_dir() else None
