@@ -78,5 +78,9 @@ def test_bad_input_is_named(solver, tmp_path, capsys):
     orphan.write_text('net: "missing/net.prototxt"\n')
     assert activations.main([str(orphan)]) == 2
     assert "orphan.prototxt: names the net missing/net.prototxt, which is not found" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.caffemodel"
+    garbage.write_bytes(b"not a net")
+    assert activations.main([str(solver), "--weights", str(garbage)]) == 2
+    assert str(garbage) in capsys.readouterr().err
     with pytest.raises(SystemExit):
         activations.main([str(solver), "--iters", "0"])

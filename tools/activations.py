@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from dscmr.errors import InputError, cli
-from tools.caffe_files import check_loads, read_net, read_solver, read_weights
+from tools.caffe_files import check_loads, read_net, read_solver
 
 PROG = "au-activations"
 
@@ -100,8 +100,6 @@ def main(argv=None):
     opts = ap.parse_args(argv)
     if opts.iters < 1 or opts.every < 1:
         ap.error(f"--iters and --every must be at least 1 (got {opts.iters} and {opts.every})")
-    if opts.weights is not None:
-        read_weights(opts.weights)
     header = False
     for it, loss, shares in step(opts.solver, opts.iters, opts.every, opts.blobs, opts.weights):
         if not header:
