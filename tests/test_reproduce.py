@@ -272,6 +272,23 @@ def test_an_unfinished_run_with_another_configuration_starts_again_and_the_old_o
     assert json.loads((tmp_path / "run.replaced-2" / "done.json").read_text())["data_manifest"] == result["data_manifest"]
 
 
+def test_an_unfinished_run_begun_with_other_code_starts_again_and_the_old_one_is_kept(tiny, tmp_path, capsys):
+    from caffe.proto import caffe_pb2
+    data, run_dir, schedule = tmp_path / "d", tmp_path / "run", training_run.Schedule(1, 2, 1)
+    derive.derive(tiny, data, (1,), lambda split, labels: [0, 1], {})
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(training_run.run_config("alexnet", data, (1,), schedule, 2)))
+    (run_dir / "code.txt").write_text("0000000000000000\n")
+    (run_dir / "alexnet_iter_5.solverstate").write_bytes(caffe_pb2.SolverState(iter=5).SerializeToString())
+    (run_dir / "alexnet_iter_5.caffemodel").write_bytes(b"")
+    result = training_run.run(run_dir, "alexnet", data, (1,), schedule, 2)
+    today = training_run.code_fingerprint("alexnet", (1,), schedule, 2)
+    assert "begun with code that has changed since (code 0000000000000000, today " + today in capsys.readouterr().err
+    assert (tmp_path / "run.replaced-1" / "alexnet_iter_5.solverstate").is_file()
+    assert [e["iteration"] for e in result["evaluations"]] == [1]
+    assert result["code"] == today and (run_dir / "code.txt").read_text() == today + "\n"
+
+
 def test_the_same_data_derived_in_another_clone_has_the_same_fingerprint(tiny, tmp_path):
     """A committed run is reused on another machine: its data's fingerprint ignores where the data
     was built and how the command was spelled, but not what the data is."""

@@ -3,8 +3,8 @@
 
 A run owns a directory. It is finished when done.json is there: that file is written last and
 atomically, so an interrupted run never looks finished. A finished run is never repeated; an
-unfinished one resumes from its newest .solverstate with the same configuration, or starts again
-when the configuration changed. Afterwards only the last .caffemodel is kept, with the model card
+unfinished one resumes from its newest .solverstate with the same configuration and code, or starts
+again when either changed. Afterwards only the last .caffemodel is kept, with the model card
 (<method>.model.json) that lets au-predict use it. A finished run whose configuration (method,
 dataset manifest, AUs, schedule) differs from the one asked for, or which today's code would not
 train the same way (code_changed), is not reused: it is moved aside and starts again.
@@ -150,7 +150,8 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size
 # nets and solver as the generator writes them (with placeholders for its folders), so that a
 # refactoring which changes no net leaves the runs current, and a generator change that shows only
 # under a run's own options (its AUs, batch size, schedule, seed) does not. The audit flags a
-# committed run whose code has changed since.
+# committed run whose code has changed since. A run records the code it starts with (code.txt), not
+# the code on disk when it ends, and an unfinished run is not resumed under other code.
 CODE = ("cpp_layers", "setup/patches")
 RUN_DIR, DATA_DIR = Path("<run>"), Path("<data>")
 
@@ -213,11 +214,16 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
                 return result
             move_aside(run_dir, f"a run finished with code that has changed since (code {result['code']}, "
                                 f"today {current_code(result)})")
-    config_path = run_dir / "config.json"
+    config_path, code_path = run_dir / "config.json", run_dir / "code.txt"
+    code = code_fingerprint(method, aus, schedule, val_count)
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
         move_aside(run_dir, "a run of another configuration (its config.json)")
+    elif code_path.is_file() and code_path.read_text().strip() != code and latest_solverstate(run_dir, method):
+        move_aside(run_dir, f"a run begun with code that has changed since (code {code_path.read_text().strip()}, "
+                            f"today {code}): resumed, it would mix the two")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(config, indent=1) + "\n")
+    code_path.write_text(code + "\n")
     solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
     log_path = run_dir / "train.log"
     resume_from = latest_solverstate(run_dir, method)
@@ -237,7 +243,6 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     for path in run_dir.glob(f"{method}_iter_*"):
         if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
             path.unlink()
-    code = code_fingerprint(method, aus, schedule, val_count)
     result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code,
                   caffe=caffe_build(), trained_on=parse_log.trained_on(lines), log=str(log_path),
                   test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
