@@ -74,6 +74,11 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     assert "**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`): **inconclusive** (no seed" in text
     assert "not compared yet: DSCMR vs ResNet18, L-DSCMR vs DSCMR" in text
     assert "not learned in some seed" not in text  # without test probabilities there is no interval to judge by
+    # every claim of the paper has a verdict, in the paper's order, those of experiments not run too
+    fig5 = "- **Fig. 5: MSR is robust to the N:P ratio**, on synthau: **inconclusive** (not run: `au-reproduce fig5`)."
+    table23 = "- **Tables 2-3: Ad-MSR >= MSR**, on synthau: **inconclusive** (not run: `au-reproduce table2-3`)."
+    assert text.index(fig5) < text.index(table23) < text.index("- **Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**") \
+        < text.index("- **Tables 4-5: AlexNet+Ad-MSR >= AlexNet**")
 
 
 def test_the_audit_names_the_runs_that_have_not_learned_by_the_claims_rule(tmp_path):

@@ -313,6 +313,10 @@ def code_changed(report, dataset, experiment):
 def claim_lines(claim):
     """One judged claim: its verdict, and each comparison per seed with its interval and the mean ±
     sd of the differences over seeds."""
+    if claim.budget is None:
+        experiment = next(e for e, (where, _) in claims.CLAIMS.items() if where == claim.where)
+        return [f"- **{claim.where}: {claim.text}**, on {claim.dataset}: **{claim.verdict}** (not run: "
+                f"`au-reproduce {experiment}`)."]
     lines = [f"- **{claim.where}: {claim.text}**, on {claim.dataset} (budget `{claim.budget}`): **{claim.verdict}**"
              + ("" if claim.comparisons else " (no seed has the test probabilities of the runs it compares)") + "."]
     for what, (mean, sd, n) in claims.over_seeds(claim.comparisons).items():
@@ -357,7 +361,8 @@ def results_section(results):
         for experiment in ("fig5", "table2-3", "table4-5"):
             for report in load_results(results, dataset, experiment):
                 notes += code_changed(report, dataset, experiment)
-        missing = [e for e in ("fig5", "table2-3", "table4-5") if not load_results(results, dataset, e)]
+        missing = [e for e in claims.CLAIMS if not load_results(results, dataset, e)]
+        judged += [c for e in missing for c in claims.not_run(dataset, e)]
         if missing:
             notes.append(f"- Not run on {dataset}: {', '.join(missing)} (`au-reproduce <experiment>`).")
     if not datasets:
@@ -365,7 +370,8 @@ def results_section(results):
     verdicts = ["### The paper's claims, judged", "", f"One rule for every claim (`tools/claims.py`): {claims.RULE} "
                 "Each comparison is a difference between two runs of the same seed on the same test faces, in "
                 "points, with its 95 % paired bootstrap interval.", ""]
-    verdicts += [line for c in judged for line in claim_lines(c)] or ["- No claim can be checked yet."]
+    verdicts += [line for c in claims.in_paper_order(judged) for line in claim_lines(c)] or \
+        ["- No claim can be checked yet."]
     return lines + verdicts + [""] + (["### Notes on these results", ""] + notes + [""] if notes else [])
 
 

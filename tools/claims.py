@@ -25,6 +25,11 @@ from dscmr.errors import InputError
 from tools import metrics, reproduce_report, training_run
 from tools.reproduce import FIG5_METHODS
 
+# The four claims, per experiment, in the paper's order: where the paper makes them and what they say.
+CLAIMS = {"fig5": ("Fig. 5", ("MSR is robust to the N:P ratio",)),
+          "table2-3": ("Tables 2-3", ("Ad-MSR >= MSR",)),
+          "table4-5": ("Tables 4-5", ("L-DSCMR >= DSCMR >= ResNet18", "AlexNet+Ad-MSR >= AlexNet"))}
+
 RULE = ("A comparison counts when at least one of its runs has learned (the 95 % bootstrap interval of its test "
         "mean ROC AUC lies above 50) and neither was trained with code that has changed since (its recorded code "
         "fingerprint is not today's). A claim **holds** when every comparison it names has been made in some seed, "
@@ -51,7 +56,7 @@ class Claim:
     where: str            # the paper's figure or tables
     text: str             # the claim, in the paper's direction
     dataset: str
-    budget: str
+    budget: str           # None: the experiment has not been run on the dataset
     comparisons: tuple = ()
     missing: list = field(default_factory=list)   # runs that no seed has: why a comparison is absent
 
@@ -144,6 +149,17 @@ def compared(faces, names, pairs):
     return tuple(comparisons), sorted(set(missing))
 
 
+def not_run(dataset, experiment):
+    """The claims of an experiment with no run on the dataset: inconclusive, and saying so."""
+    where, texts = CLAIMS[experiment]
+    return [Claim(where, text, dataset, None) for text in texts]
+
+
+def in_paper_order(judged):
+    order = [(where, text) for where, texts in CLAIMS.values() for text in texts]
+    return sorted(judged, key=lambda c: order.index((c.where, c.text)))
+
+
 def show(key):
     return " ".join(map(str, key)) if isinstance(key, tuple) else key
 
@@ -168,7 +184,8 @@ def fig5_claim(results, report):
         comparisons.append(Comparison(seed, f"spread of test accuracy over N:P, {' − '.join(fig5_methods)}",
                                       without[0] - with_msr[0], metrics.interval(without[1] - with_msr[1]),
                                       faces.learned(seed, *wanted.values()), faces.current(seed, *wanted.values())))
-    return Claim("Fig. 5", "MSR is robust to the N:P ratio", report["dataset"], report["budget_name"],
+    (where, (text,)) = CLAIMS["fig5"]
+    return Claim(where, text, report["dataset"], report["budget_name"],
                  tuple(comparisons), [] if comparisons else ["the eight runs of one seed"])
 
 
@@ -178,15 +195,18 @@ def table23_claim(results, report):
     counts = sorted({k[1] for k in names})
     pairs = [("accuracy", f"mean accuracy, {k} AUs", ("Ad-MSR", k), ("MSR", k)) for k in counts]
     comparisons, missing = compared(faces, names, pairs)
-    return Claim("Tables 2-3", "Ad-MSR >= MSR", report["dataset"], report["budget_name"], comparisons, missing)
+    (where, (text,)) = CLAIMS["table2-3"]
+    return Claim(where, text, report["dataset"], report["budget_name"], comparisons, missing)
 
 
 def table45_claims(results, report):
     faces = TestFaces(Path(results) / report["dataset"] / "table4-5", report["budget_name"])
     names = run_names(report)
 
+    where, (ordering, admsr) = CLAIMS["table4-5"]
+
     def claim(text, pairs):
         both = [(metric, label, a, b) for a, b in pairs for metric, label in (("f1", "mean F1"), ("auc", "mean AUC"))]
-        return Claim("Tables 4-5", text, report["dataset"], report["budget_name"], *compared(faces, names, both))
-    return [claim("L-DSCMR >= DSCMR >= ResNet18", (("L-DSCMR", "DSCMR"), ("DSCMR", "ResNet18"))),
-            claim("AlexNet+Ad-MSR >= AlexNet", (("AlexNet+Ad-MSR", "AlexNet"),))]
+        return Claim(where, text, report["dataset"], report["budget_name"], *compared(faces, names, both))
+    return [claim(ordering, (("L-DSCMR", "DSCMR"), ("DSCMR", "ResNet18"))),
+            claim(admsr, (("AlexNet+Ad-MSR", "AlexNet"),))]
