@@ -62,7 +62,9 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "au-reproduce",
               "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 256},
               "runs": [run("L-DSCMR", "ldscmr", 1, 30.0, 70.0), run("L-DSCMR", "ldscmr", 2, 34.0, 72.0),
-                       run("DSCMR", "dscmr", 1, 20.0, 55.0), run("ResNet18", "resnet18", 1, 25.0, 60.0)]}
+                       dict(run("DSCMR", "dscmr", 1, 20.0, 55.0), code="0123456789abcdef", val_count=8,
+                            schedule=asdict(training_run.Schedule(40, 16, 2))),
+                       run("ResNet18", "resnet18", 1, 25.0, 60.0)]}
     (tmp_path / "synthau" / "table4-5" / "short").mkdir(parents=True)
     (tmp_path / "synthau" / "table4-5" / "short" / "table4-5.json").write_text(json.dumps(report))
     text = "\n".join(audit.results_section(tmp_path))
@@ -70,6 +72,7 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     # paper Table 4, AU1 and AU2 of L-DSCMR: F1 (89.84 + 51.42) / 2, AUC (49.77 + 49.83) / 2
     assert "| L-DSCMR | 1 | 30.00 | – | 70.63 | 70.00 | – | 49.80 | 2.00 |" in text
     assert "| L-DSCMR | mean ± sd of 2 | 32.00 ± 2.83 |  | 70.63 | 71.00 ± 1.41 |  | 49.80 |  |" in text
+    assert "| DSCMR | 1 † | 20.00 |" in text and "| L-DSCMR | 1 | 30.00 |" in text   # † trained with other code
     # no test probabilities committed: every claim is inconclusive, and says what it lacks
     assert "**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`): **inconclusive** (no seed" in text
     assert "not compared yet: DSCMR vs ResNet18, L-DSCMR vs DSCMR" in text

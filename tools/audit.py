@@ -263,7 +263,8 @@ def table45_results(report, results):
              f"`results/{dataset}/table4-5/{budget}/` ({budget_line(report)}). Means over AUs; the per-AU F1 and AUC "
              f"beside the paper's are in `results/{dataset}/table4-5/{budget}/table4-5.md`.", "",
              "95 % intervals: bootstrap over test faces, per seed; – where the run kept no test probabilities. "
-             "With several seeds, a last row per method gives the mean ± sd over them.", ""]
+             "With several seeds, a last row per method gives the mean ± sd over them. † after a seed: that run was "
+             "trained with code that has changed since (notes below).", ""]
     by_method = {}
     for run in report["runs"]:
         by_method.setdefault(run["key"], {})[seed_of(run)] = run
@@ -275,6 +276,8 @@ def table45_results(report, results):
         for seed, found in intervals.items():
             if found and not found[1]["auc_ci"][0] > 50:
                 not_learned.setdefault(key, []).append(seed)
+    stale = {(run["key"], seed_of(run)) for run in report["runs"] if training_run.code_changed(run)}
+    rows = [[row[0], f"{row[1]} †", *row[2:]] if (row[0], row[1]) in stale else row for row in rows]
     return lines + reproduce_report.table(reproduce_report.means_head(dataset), rows), not_learned
 
 
