@@ -361,7 +361,7 @@ def results_section(results):
                              f"{'has' if len(not_learned) == 1 else 'have'} not learned in some seed (the "
                              "95 % interval of the test mean AUC is not above 50): "
                              + ", ".join(f"{m} (seed {', '.join(map(str, s))})" for m, s in not_learned.items()) + ".")
-        for experiment in ("fig5", "table2-3", "table4-5"):
+        for experiment in claims.CLAIMS:
             for report in load_results(results, dataset, experiment):
                 notes += code_changed(report, dataset, experiment)
         missing = [e for e in claims.CLAIMS if not load_results(results, dataset, e)]
