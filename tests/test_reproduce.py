@@ -134,6 +134,23 @@ def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
     assert "95 % CI" in (out / "table4-5.md").read_text()
 
 
+def test_a_command_stopped_after_its_first_run_leaves_that_run_in_the_report(tiny, tmp_path, monkeypatch, capsys):
+    real_run, trained = training_run.run, []
+
+    def fails_after_the_first(*args, **kwargs):
+        if trained:
+            raise training_run.RunFailed("stopped")
+        trained.append(args[1])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(training_run, "run", fails_after_the_first)
+    assert reproduce.main(["table4-5", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                           "--results", str(tmp_path / "results")]) == 1
+    assert "resnet18 on aus11 failed: stopped" in capsys.readouterr().err
+    report = json.loads((tmp_path / "results" / "synthau" / "table4-5" / "smoke" / "table4-5.json").read_text())
+    assert [r["method"] for r in report["runs"]] == trained == ["drml"]   # Table 4's first column
+
+
 def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path, capsys):
     for seed in (2, 1):
         reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--seed", str(seed), "--data", str(tiny),

@@ -272,6 +272,21 @@ def committed_runs(opts, work, out, runs, schedule):
     return found
 
 
+def write_report(opts, work, out, runs, schedule, manifest, mode, argv):
+    """Writes the report of every committed seed of the budget from results/ alone; called after each
+    run that finishes, so results/ is whole wherever a long command is stopped. Returns {seed: runs}."""
+    seeds = set(reproduce_report.committed_seeds(out, opts.budget_name)) | {opts.seed}
+    by_seed = {seed: committed_runs(opts, work, out, runs, replace(schedule, seed=seed)) for seed in sorted(seeds)}
+    by_seed = {seed: found for seed, found in by_seed.items() if found}
+    command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    context = {"experiment": opts.experiment, "dataset": out.parent.name, "dataset_aus": manifest["aus"],
+               "data": str(opts.data), "data_command": manifest.get("command"), "budget_name": opts.budget_name,
+               "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,
+               "commit": git_commit()}
+    reproduce_report.write(out / opts.budget_name, opts.experiment, runs, by_seed, context)
+    return by_seed
+
+
 @cli(PROG)
 def main(argv=None):
     opts = parse_args(argv)
@@ -326,19 +341,12 @@ def main(argv=None):
         if committed is None:
             reproduce_report.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
+            write_report(opts, work, out, runs, schedule, manifest, mode, argv)
         results[r.key]["derived"] = splits
-    by_seed = {seed: committed_runs(opts, work, out, runs, replace(schedule, seed=seed))
-               for seed in reproduce_report.committed_seeds(out, opts.budget_name) if seed != opts.seed}
-    by_seed = {seed: found for seed, found in sorted({**by_seed, opts.seed: results}.items()) if found}
-    command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    context = {"experiment": opts.experiment, "dataset": dataset, "dataset_aus": manifest["aus"], "data": str(opts.data),
-               "data_command": manifest.get("command"), "budget_name": opts.budget_name,
-               "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,
-               "commit": git_commit()}
-    reproduce_report.write(out / opts.budget_name, opts.experiment, runs, by_seed, context)
+    by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
     others = "".join(f"; seed {s}: {len(found)}" for s, found in by_seed.items() if s != opts.seed)
     print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); report in "
-          f"{out / opts.budget_name}",
+          f"{out / opts.budget_name} (AUDIT.md reads results/: `au-audit` brings it up to date)",
           file=sys.stderr)
     return 0
 
