@@ -309,11 +309,11 @@ def main(argv=None):
             print(f"  {run_state(kept, where, r):16s} {r.method:14s} {r.data_name:18s} {where}")
         return 0
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
-    results = {}
+    results, by_seed = {}, None   # by_seed: the report as last written; None: results/ has changed since
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
         name = reproduce_report.run_name(r)
-        r, data_dir, splits, val_count = prepare(opts, work, r, opts.seed)
+        r, data_dir, _, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
         retrain = opts.retrain_stale and (not only or r.method in only)
@@ -323,6 +323,7 @@ def main(argv=None):
                                                                                  name, config)) \
                 and not (retrain and training_run.code_changed(reused)):
             reproduce_report.save_run(kept, name, reused)
+            by_seed = None
             committed = reproduce_report.load_run(kept, name, config)
             print(f"[reproduce] {r.method} {r.data_name}: the same run is committed in {reused['reused_from']}; "
                   f"copied to {kept / name}.json, not trained again", file=sys.stderr)
@@ -341,9 +342,9 @@ def main(argv=None):
         if committed is None:
             reproduce_report.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
-            write_report(opts, work, out, runs, schedule, manifest, mode, argv)
-        results[r.key]["derived"] = splits
-    by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
+            by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
+    if by_seed is None:
+        by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
     others = "".join(f"; seed {s}: {len(found)}" for s, found in by_seed.items() if s != opts.seed)
     print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); report in "
           f"{out / opts.budget_name} (AUDIT.md reads results/: `au-audit` brings it up to date)",
