@@ -151,6 +151,26 @@ def test_a_command_stopped_after_its_first_run_leaves_that_run_in_the_report(tin
     assert [r["method"] for r in report["runs"]] == trained == ["drml"]   # Table 4's first column
 
 
+def test_per_au_bars_spread_a_method_over_its_seeds_and_give_one_seed_no_error_bar(tiny, tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(reproduce_report, "per_au_bars", lambda bars, aus, path, dataset, spread: drawn.append((bars, spread)))
+    for seed, only in ((1, "alexnet,drml"), (2, "alexnet")):
+        reproduce.main(["table4-5", "--budget", "smoke", "--only", only, "--seed", str(seed), "--data", str(tiny),
+                        "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
+    bars, spread = drawn[-1]
+    assert spread == "mean ± sd over seeds, dots: each seed"
+    assert list(bars) == ["DRML (1 seed)", "AlexNet (2 seeds)"]
+    report = json.loads((tmp_path / "results" / "synthau" / "table4-5" / "smoke" / "table4-5.json").read_text())
+    auc = {r["seed"]: [a["auc"] for a in r["evaluations"][-1]["per_au"]] for r in report["runs"] if r["key"] == "AlexNet"}
+    values, low, high, dots = bars["AlexNet (2 seeds)"]["auc"]
+    sd = np.std([auc[1], auc[2]], axis=0, ddof=1)
+    assert np.allclose(values, np.mean([auc[1], auc[2]], axis=0), equal_nan=True)
+    assert np.allclose(high - values, sd, equal_nan=True) and not np.isnan(sd).all()
+    assert np.allclose(dots, [auc[1], auc[2]], equal_nan=True)
+    _, low, high, dots = bars["DRML (1 seed)"]["auc"]
+    assert np.isnan(low).all() and np.isnan(high).all() and len(dots) == 1
+
+
 def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path, capsys):
     for seed in (2, 1):
         reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--seed", str(seed), "--data", str(tiny),

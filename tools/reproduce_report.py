@@ -400,13 +400,15 @@ def table45(runs, by_seed, out, dataset):
             per_seed = np.array([finals(r, m, i) for i in range(len(aus))]).T       # seeds x AUs
             values = per_seed.mean(0)
             if several:
-                sd = per_seed.std(0, ddof=1) if len(per_seed) > 1 else np.zeros(len(aus))
+                # A method with one seed among several has no spread: no error bar, not a zero one.
+                sd = per_seed.std(0, ddof=1) if len(per_seed) > 1 else np.full(len(aus), np.nan)
                 by_metric[m] = (values, values - sd, values + sd, list(per_seed))
             else:
                 rows = (intervals[(r.key, seeds[0])] or [None])[0]
                 bounds = np.array([row[f"{m}_ci"] for row in rows]) if rows else np.column_stack([values, values])
                 by_metric[m] = (values, bounds[:, 0], bounds[:, 1], [])
-        bars[r.key] = by_metric
+        n_seeds = len(seeded_results[r.key])
+        bars[f"{r.key} ({n_seeds} seed{'s' if n_seeds > 1 else ''})" if several else r.key] = by_metric
     spread = "mean ± sd over seeds, dots: each seed" if several else "95 % bootstrap intervals over test faces"
     per_au_bars(bars, aus, out / "table4-5-per-au.png", dataset, spread)
     lines += [f"![per-AU F1 and AUC, {spread}](table4-5-per-au.png)", ""]
@@ -415,7 +417,7 @@ def table45(runs, by_seed, out, dataset):
     x = np.arange(len(done))
     for ax, (metric, paper_index, label) in zip(axes, (("f1", 0, "mean F1 (%)"), ("auc", 1, "mean AUC (%)"))):
         ours = np.array([means[r.key][metric] for r in done])
-        ax.bar(x - 0.2, ours[:, 0], 0.4, yerr=np.nan_to_num(ours[:, 1]) if several else None, capsize=3,
+        ax.bar(x - 0.2, ours[:, 0], 0.4, yerr=ours[:, 1] if several else None, capsize=3,
                label=f"this project ({dataset}{over})")
         ax.bar(x + 0.2, [means[r.key]["paper"][paper_index] for r in done], 0.4, label=f"paper, {reference[0]}")
         ax.set_xticks(x, [r.key for r in done], rotation=20)
