@@ -171,6 +171,27 @@ def test_per_au_bars_spread_a_method_over_its_seeds_and_give_one_seed_no_error_b
     assert np.isnan(low).all() and np.isnan(high).all() and len(dots) == 1
 
 
+def test_report_rewrites_the_report_from_results_alone_and_trains_nothing(tiny, tmp_path, monkeypatch, capsys):
+    args = ["table4-5", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+            "--results", str(tmp_path / "results")]
+    assert reproduce.main(args + ["--only", "alexnet"]) == 0
+    out = tmp_path / "results" / "synthau" / "table4-5" / "smoke"
+    written = (out / "table4-5.md").read_text()
+    shutil.rmtree(tmp_path / "work")
+    (out / "table4-5.md").write_text("an older report")
+
+    def trains(*args, **kwargs):
+        raise AssertionError("--report trained a run")
+    monkeypatch.setattr(training_run, "run", trains)
+    capsys.readouterr()
+    assert reproduce.main(args + ["--report"]) == 0
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert "report rewritten in" in last and last.endswith("from results/ (seed 1: 1)")
+    text = (out / "table4-5.md").read_text()
+    assert text.replace("--report", "--only alexnet") == written
+    assert not (tmp_path / "work" / "synthau" / "it2-b2-tr24-va4-te8-p1-cpu").exists()
+
+
 def test_the_report_covers_every_committed_seed_of_its_budget(tiny, tmp_path, capsys):
     for seed in (2, 1):
         reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--seed", str(seed), "--data", str(tiny),

@@ -22,7 +22,7 @@ Budgets (--budget; each number can be overridden):
 Runs resume: a finished run (its done.json) is never repeated, an interrupted one continues from
 its last snapshot, and the results folder is rewritten from all finished runs. A committed run
 trained with code that has changed since (--plan: stale) is reported with a warning, or trained
-again with --retrain-stale.
+again with --retrain-stale. --report rewrites a budget's report from results/ alone, training nothing.
 
 Examples:
   au-reproduce table4-5 --budget smoke          # every run in seconds (a check)
@@ -220,7 +220,12 @@ def parse_args(argv=None):
                     help="train again the committed runs whose code has changed since (their layers, Caffe patches, "
                          "or the nets and solver the generator writes for them; --plan says `stale`); without it they "
                          "are reported as they are, with a warning. The old record is kept in runs/.../replaced-<k>/")
-    ap.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
+    what = ap.add_mutually_exclusive_group()
+    what.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
+    what.add_argument("--report", action="store_true",
+                      help="rewrite the budget's report from the runs committed in results/ (every seed); train "
+                           "nothing (after a change to the report's code: a command that trains nothing new leaves "
+                           "the report as it is)")
     opts = ap.parse_args(argv)
     budget = BUDGETS[opts.budget or ("paper" if opts.gpu else "short")]
     overrides = {k: getattr(opts, k) for k in ("iters", "batch_size", "train_size", "val_size", "test_size", "points")
@@ -309,6 +314,11 @@ def main(argv=None):
             print(f"  {run_state(kept, where, r):16s} {r.method:14s} {r.data_name:18s} {where}")
         return 0
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
+    if opts.report:
+        by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
+        found = ", ".join(f"seed {s}: {len(runs_of)}" for s, runs_of in by_seed.items()) or "no committed run"
+        print(f"[reproduce] report rewritten in {out / opts.budget_name} from results/ ({found})", file=sys.stderr)
+        return 0
     results, by_seed = {}, None   # by_seed: the report as last written; None: results/ has changed since
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
