@@ -251,6 +251,22 @@ def test_tables_2_3_take_the_same_run_from_tables_4_5_instead_of_training_it_aga
     assert sorted(r["run_name"] for r in report["runs"]) == [f"alexnet_admsr_aus{k}" for k in (11, 3, 5, 8)]
 
 
+def test_only_picks_one_run_by_method_and_data_and_names_the_runs_when_it_matches_none(tiny, tmp_path, capsys):
+    def main(*extra):
+        return reproduce.main(["table2-3", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                               "--results", str(tmp_path / "results"), *extra])
+    assert main("--only", "alexnet_msr/aus3") == 0
+    runs = tmp_path / "results" / "synthau" / "table2-3" / "runs" / "smoke-s1"
+    assert sorted(p.name for p in runs.glob("*.json")) == ["alexnet_msr_aus3.json"]
+    capsys.readouterr()
+    assert main("--only", "alexnet_msr/aus3,alexnet_msr/aus4") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("au-reproduce: --only: alexnet_msr/aus4 is not a run of table2-3; its methods: "
+                          "alexnet_admsr,alexnet_msr, its runs: alexnet_admsr/aus11,")
+    assert len(err.splitlines()) == 1 and "alexnet_msr/aus8" in err
+    assert sorted(p.name for p in runs.glob("*.json")) == ["alexnet_msr_aus3.json"]   # nothing trained
+
+
 def test_a_run_trained_with_code_changed_since_is_stale_and_retrained_only_when_asked(tiny, tmp_path, capsys):
     def main(*extra):
         return reproduce.main(["table4-5", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),

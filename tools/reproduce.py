@@ -210,8 +210,9 @@ def parse_args(argv=None):
                          "the order the train split is read in (a permutation seeded by it; the same samples) "
                          "(default: 1)")
     ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
-    ap.add_argument("--only", help="comma-separated generator methods to run (e.g. alexnet,ldscmr); the report "
-                                   "covers every finished run")
+    ap.add_argument("--only", help="comma-separated runs to train: a generator method (all its runs, e.g. "
+                                   "alexnet,ldscmr) or one run as method/data, the two columns --plan prints (e.g. "
+                                   "alexnet_msr/aus11); the report covers every finished run")
     ap.add_argument("--work", type=Path, default=REPO / "runs" / "reproduce",
                     help="runs and derived data (default: runs/reproduce)")
     ap.add_argument("--results", type=Path, default=REPO / "results",
@@ -301,8 +302,14 @@ def main(argv=None):
     mode = "GPU" if opts.gpu else "CPU"
     runs = EXPERIMENTS[opts.experiment](manifest, opts.budget, opts.data)
     only = set(opts.only.split(",")) if opts.only else None
-    if only and not only & {r.method for r in runs}:
-        raise InputError("--only", f"{opts.only} names none of {sorted({r.method for r in runs})}")
+    names = {r.method for r in runs} | {f"{r.method}/{r.data_name}" for r in runs}
+    if only and only - names:
+        raise InputError("--only", f"{','.join(sorted(only - names))} is not a run of {opts.experiment}; its "
+                                   f"methods: {','.join(sorted({r.method for r in runs}))}, its runs: "
+                                   f"{','.join(sorted(names - {r.method for r in runs}))}")
+
+    def wanted(r):
+        return not only or bool({r.method, f"{r.method}/{r.data_name}"} & only)
     print(f"[reproduce] {opts.experiment} on {dataset} ({opts.data}), budget {opts.budget_name}: "
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
     out = opts.results / dataset / opts.experiment
@@ -326,7 +333,7 @@ def main(argv=None):
         r, data_dir, _, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
         committed = reproduce_report.load_run(kept, name, config)
-        retrain = opts.retrain_stale and (not only or r.method in only)
+        retrain = opts.retrain_stale and wanted(r)
         if committed is not None and retrain and training_run.code_changed(committed):
             committed = None
         if committed is None and (reused := reproduce_report.load_run_elsewhere(out, opts.budget_name, opts.seed,
@@ -341,7 +348,7 @@ def main(argv=None):
             print(f"[reproduce] {r.method} {r.data_name}: warning: the committed run was trained with code that "
                   f"has changed since (code {committed['code']}, today {training_run.current_code(committed)}); "
                   "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
-        if committed is None and only and r.method not in only:
+        if committed is None and not wanted(r):
             continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
         try:
