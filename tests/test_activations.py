@@ -1,5 +1,6 @@
 """tools/activations.py (au-activations): the share of each ReLU's positive outputs while a solver
-steps, on a self-feeding net whose ReLUs are on, half on, or off by construction."""
+steps, on a self-feeding net whose ReLUs are on, half on, or off by construction, and the loss's
+gradient at the scores against sigmoid cross-entropy's by hand."""
 import os
 
 import numpy as np
@@ -44,8 +45,8 @@ def solver(tmp_path):
 def test_shares_of_positive_outputs_per_relu(solver, tmp_path):
     before = sorted(os.listdir(tmp_path))
     rows = list(activations.step(solver, 5, 2))
-    assert [it for it, _, _ in rows] == [2, 4, 5]
-    for _, loss, shares in rows:
+    assert [it for it, _, _, _ in rows] == [2, 4, 5]
+    for _, loss, _, shares in rows:
         assert list(shares) == ["on", "half", "off"]
         assert shares["on"][0] == 1.0 and shares["on"][1] == pytest.approx(10, abs=0.1)
         assert shares["off"] == (0.0, 0.0)
@@ -54,7 +55,7 @@ def test_shares_of_positive_outputs_per_relu(solver, tmp_path):
     # no snapshot, no test net, nothing left behind, though the solver asks for both every iteration
     assert sorted(os.listdir(tmp_path)) == before
     only = list(activations.step(solver, 1, 1, blobs=["off"]))
-    assert list(only[0][2]) == ["off"]
+    assert list(only[0][3]) == ["off"]
 
 
 def test_the_iterations_are_those_of_the_solver_itself(solver, tmp_path):
@@ -68,7 +69,11 @@ def test_the_iterations_are_those_of_the_solver_itself(solver, tmp_path):
     own = caffe.get_solver(str(same))       # after ours: Caffe's random generator is one for the process
     own.step(1)
     assert ours[0][1] == float(own.net.blobs["loss"].data)
-    assert ours[0][2]["half"][0] == float(np.mean(own.net.blobs["half"].data > 0))
+    assert ours[0][3]["half"][0] == float(np.mean(own.net.blobs["half"].data > 0))
+    # Caffe's sigmoid cross-entropy divides by the batch (8 faces); every label is 1
+    by_hand = (1 / (1 + np.exp(-own.net.blobs["fc"].data.astype(np.float64))) - 1) / 8
+    assert ours[0][2] == pytest.approx(np.sqrt(np.mean(by_hand ** 2)), rel=1e-5)
+    assert 0.01 < ours[0][2] < 1 / 8                     # |p - 1| / 8 with p in (0, 1), not saturated
 
 
 def test_bad_input_is_named(solver, tmp_path, capsys):
@@ -84,3 +89,8 @@ def test_bad_input_is_named(solver, tmp_path, capsys):
     assert str(garbage) in capsys.readouterr().err
     with pytest.raises(SystemExit):
         activations.main([str(solver), "--iters", "0"])
+    lossless = tmp_path / "lossless.prototxt"
+    lossless.write_text(NET.replace('top: "loss"', 'top: "cost"'))
+    solver.write_text(solver.read_text().replace(str(tmp_path / "net.prototxt"), str(lossless)))
+    with pytest.raises(InputError, match="lossless.prototxt: no layer writes the blob `loss` in the TRAIN phase"):
+        list(activations.step(solver, 1, 1))

@@ -8,14 +8,17 @@ au-prototxt writes (their TEST phase has no dropout and reads its data in order)
 `caffe train` would run (the repository root for prototxt/): the solver's paths are read from the
 current directory, as Caffe does.
 
-Every --every iterations it prints the training loss and, for each blob a ReLU writes, the share of
-that batch's outputs above 0 and their mean. A share of 0 means the layer passes nothing on: every
+Every --every iterations it prints the training loss, the root mean square of the loss's gradient
+at the net's scores (the blob the loss layer reads: how hard that loss pushes the net, which is what
+differs between two losses on the same net, batch and weights) and, for each blob a ReLU writes, the
+share of that batch's outputs above 0 and their mean. A share of 0 means the layer passes nothing on: every
 face then gets the same output from there up. A blob that a Dropout layer also rewrites in place
 (fc6 and fc7 of AlexNet and DRML) counts dropout's zeros too: about half of it is 0 in training.
 
 Examples:
   au-activations prototxt/drml_solver.prototxt --iters 200 --every 10
   au-activations prototxt/alexnet_solver.prototxt --blobs conv5,fc7
+  au-activations prototxt/alexnet_admsr_solver.prototxt --iters 1 --blobs conv5
   au-activations runs/ldscmr_solver.prototxt --weights runs/ldscmr_iter_1000.caffemodel --iters 20
 """
 import argparse
@@ -41,6 +44,16 @@ def relu_blobs(net_param):
     return list(dict.fromkeys(layer.top[0] for layer in net_param.layer if layer.type == "ReLU" and in_train(layer)))
 
 
+def scores_blob(net_path, net_param):
+    """The blob the TRAIN phase's loss layer (the one writing `loss`) reads first: the net's scores."""
+    from caffe.proto import caffe_pb2
+
+    for layer in net_param.layer:
+        if "loss" in layer.top and not any(rule.phase == caffe_pb2.TEST for rule in layer.include):
+            return layer.bottom[0]
+    raise InputError(net_path, "no layer writes the blob `loss` in the TRAIN phase (au-activations reports it)")
+
+
 def training_solver(solver_path, folder):
     """A copy of the solver in folder that never runs a test phase or snapshots (the net is its own
     path), the net's path and the solver mode."""
@@ -60,7 +73,8 @@ def training_solver(solver_path, folder):
 
 
 def step(solver_path, iters, every, blobs=None, weights=None):
-    """Yields (iteration, loss, {blob: (share of outputs > 0, mean)}) every `every` iterations."""
+    """Yields (iteration, loss, root mean square of the loss's gradient at the scores,
+    {blob: (share of outputs > 0, mean)}) every `every` iterations."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
     from caffe.proto import caffe_pb2
@@ -68,7 +82,8 @@ def step(solver_path, iters, every, blobs=None, weights=None):
     with tempfile.TemporaryDirectory(prefix="au-activations-") as folder:
         copy, net_path, mode = training_solver(solver_path, folder)
         check_loads(net_path, weights, phase="TRAIN")
-        known = relu_blobs(read_net(net_path))
+        net_param = read_net(net_path)
+        known, scores = relu_blobs(net_param), scores_blob(net_path, net_param)
         blobs = blobs or known
         unknown = [b for b in blobs if b not in known]
         if unknown:
@@ -84,7 +99,8 @@ def step(solver_path, iters, every, blobs=None, weights=None):
             solver.step(1)
             if it % every == 0 or it == iters:
                 data = {b: solver.net.blobs[b].data for b in blobs}
-                yield it, float(solver.net.blobs["loss"].data), {b: (float(np.mean(d > 0)), float(d.mean()))
+                grad = float(np.sqrt(np.mean(np.square(solver.net.blobs[scores].diff, dtype=np.float64))))
+                yield it, float(solver.net.blobs["loss"].data), grad, {b: (float(np.mean(d > 0)), float(d.mean()))
                                                                  for b, d in data.items()}
 
 
@@ -101,14 +117,14 @@ def main(argv=None):
     if opts.iters < 1 or opts.every < 1:
         ap.error(f"--iters and --every must be at least 1 (got {opts.iters} and {opts.every})")
     header = False
-    for it, loss, shares in step(opts.solver, opts.iters, opts.every, opts.blobs, opts.weights):
+    for it, loss, grad, shares in step(opts.solver, opts.iters, opts.every, opts.blobs, opts.weights):
         if not header:
             print("share of outputs > 0 (mean) per ReLU'd blob, on the training batch of that iteration")
-            print("| iteration | loss | " + " | ".join(shares) + " |")
-            print("|---:|---:|" + "---:|" * len(shares))
+            print("| iteration | loss | loss gradient at the scores (RMS) | " + " | ".join(shares) + " |")
+            print("|---:|---:|---:|" + "---:|" * len(shares))
             header = True
         cells = " | ".join(f"{share:.3f} ({mean:.3g})" for share, mean in shares.values())
-        print(f"| {it} | {loss:.3f} | {cells} |", flush=True)
+        print(f"| {it} | {loss:.3f} | {grad:.3g} | {cells} |", flush=True)
     return 0
 
 
