@@ -122,3 +122,34 @@ def test_a_run_whose_own_nets_would_be_written_otherwise_today_is_flagged():
     lines = audit.code_changed(report, "synthau", "table4-5")
     assert lines[0].endswith("since (layers, Caffe patches, or the nets and solver the generator writes for them): stale.")
     assert lines[1].startswith("- table4-5 on synthau: 1 run(s) predate the code record")
+
+
+def test_tables_2_3_show_accuracy_with_intervals_and_whether_each_run_has_learned(tmp_path):
+    """Accuracy on an imbalanced test split rewards answering "absent": a run answering 0 for every face
+    scores high accuracy at an AUC of 50, which the section shows beside it."""
+    labels = np.zeros((400, 3), np.int64)
+    labels[:40] = 1                                       # 10 % positives per AU
+    folder = tmp_path / "synthau" / "table2-3" / "runs" / "cpu-s1"
+    folder.mkdir(parents=True)
+    np.savez(folder / "alexnet_msr_aus3.test.npz", probs=np.zeros((400, 3)), labels=labels, aus=np.array([1, 2, 4]))
+    np.savez(folder / "alexnet_admsr_aus3.test.npz", probs=labels * 0.9 + 0.05, labels=labels,
+             aus=np.array([1, 2, 4]))
+
+    def run(key, method, accuracy, auc):
+        return {"key": [key, 3], "method": method, "seed": 1, "run_name": f"{method}_aus3", "aus": [1, 2, 4],
+                "evaluations": [{"mean": {"f1": 0.0, "auc": auc, "accuracy": accuracy}}]}
+    report = {"dataset": "synthau", "budget_name": "cpu", "commit": "abc", "command": "au-reproduce",
+              "budget": {"iters": 4000, "batch_size": 16, "train_size": None, "test_size": None},
+              "runs": [run("MSR", "alexnet_msr", 90.0, 50.0), run("Ad-MSR", "alexnet_admsr", 100.0, 100.0)]}
+    (tmp_path / "synthau" / "table2-3" / "cpu").mkdir(parents=True)
+    (tmp_path / "synthau" / "table2-3" / "cpu" / "table2-3.json").write_text(json.dumps(report))
+    text = "\n".join(audit.results_section(tmp_path))
+    # paper Table 3, 3 AUs: MSR 82.37, Ad-MSR 85.11 (dscmr/paper.py); the intervals come from the probabilities:
+    # the constant run's AUC is 50 in every resample, the perfect one's accuracy and AUC 100
+    row = next(line for line in text.splitlines() if line.startswith("| 3 | 1 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2:4] == [f"{v:.2f}" for v in paper.TABLE3_MEAN[3]]
+    assert cells[4] == "90.00" and cells[6:] == ["100.00", "[100.0, 100.0]", "50.00 [50.0, 50.0]",
+                                                  "100.00 [100.0, 100.0]"]
+    low, high = (float(v) for v in cells[5].strip("[]").split(", "))
+    assert 86 < low < 90 < high < 94                      # 10 % positives of 400 faces, resampled
