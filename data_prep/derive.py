@@ -8,6 +8,7 @@ samples keep their source order (the source's seeded shuffle). A derived dataset
 temporary directory and renamed into place; its manifest records the source and the selection, so
 an existing one is reused only if it was derived the same way.
 """
+import fcntl
 import json
 import shutil
 import tempfile
@@ -82,10 +83,19 @@ def derive(source, out, aus, select, description):
         raise InputError(source, f"has AUs {manifest['aus']}, not AU{', AU'.join(map(str, missing))}")
     derivation = {"source": str(source), "source_command": manifest.get("command"), "aus": list(aus),
                   "selection": description}
-    if (out / "manifest.json").is_file() and read_manifest(out).get("derivation") == derivation:
-        return read_manifest(out)
-    columns = [manifest["aus"].index(a) for a in aus]
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Runs of one experiment trained side by side (au-reproduce --only, one process each) derive the
+    # same datasets: the second waits for the first and reuses its output instead of replacing it
+    # under a running caffe.
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (out / "manifest.json").is_file() and read_manifest(out).get("derivation") == derivation:
+            return read_manifest(out)
+        return write_derived(source, out, manifest, aus, select, derivation)
+
+
+def write_derived(source, out, manifest, aus, select, derivation):
+    columns = [manifest["aus"].index(a) for a in aus]
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         splits = {}

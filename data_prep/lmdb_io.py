@@ -4,6 +4,8 @@ Per split: images/ holds uint8 Datums 3 x 224 x 224 in BGR (raw, or PNG/JPEG byt
 encoded=True), labels/ holds float Datums n x 1 x 1 (float_data; 999 = ignore), with the same keys.
 Caffe's Data layer reads each LMDB in key order, so the keys carry the (seeded) shuffle.
 """
+from pathlib import Path
+
 import cv2
 import lmdb
 import numpy as np
@@ -128,3 +130,22 @@ def iter_split(split_dir):
 def read_split(split_dir):
     """[(key, image, labels)] of a split, in key order: for tests and checks."""
     return list(iter_split(split_dir))
+
+
+def digest(data_dir, splits=("train", "val", "test")):
+    """A short hash of every split's keys, decoded pixels and labels: equal for the same data however
+    its images were compressed (PNG bytes differ between zlib builds; the pixels may not)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for split in splits:
+        for k, image, labels in iter_split(Path(data_dir) / split):
+            h.update(k.encode() + image.tobytes() + np.asarray(labels, np.float32).tobytes())
+    return h.hexdigest()[:16]
+
+
+if __name__ == "__main__":   # python -m data_prep.lmdb_io DIR: what a machine checks its own build of DIR against
+    import sys
+
+    from dscmr.dataset import fingerprint, read_manifest
+    print(fingerprint(read_manifest(sys.argv[1])), digest(sys.argv[1]))

@@ -68,3 +68,21 @@ def test_manifest_json_keeps_flat_lists_on_one_line_and_round_trips():
     text = dump_json(obj)
     assert json.loads(text) == obj
     assert '"aus": [1, 2, 4],' in text and '"train": ["S005", "a,\\n  b"]' in text
+
+
+def test_the_digest_sees_pixels_and_labels_not_how_the_images_were_compressed(tmp_path):
+    from data_prep.lmdb_io import digest
+
+    def write(root, encoding, pixel=0, label=1.0):
+        for split in ("train", "val", "test"):
+            writer = PairWriter(root / split)
+            for i in range(2):
+                img = _image(i)
+                img[0, 0, 0] = pixel if i == 1 else img[0, 0, 0]
+                writer.put(i, image_datum(img, encoding), np.array([label, 0], np.float32))
+            writer.close()
+        return digest(root)
+    raw = write(tmp_path / "raw", "none")
+    assert write(tmp_path / "png", "png") == raw
+    assert write(tmp_path / "pixel", "png", pixel=1) != raw
+    assert write(tmp_path / "label", "png", label=999.0) != raw

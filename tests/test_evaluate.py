@@ -8,8 +8,8 @@ import pytest
 from data_helpers import write_random_lmdbs
 
 from data_prep.lmdb_io import read_split
-from dscmr.errors import InputError
-from tools import evaluate
+from dscmr.errors import InputError, RunError
+from tools import evaluate, training_run
 from tools import generate_prototxt as gen
 from tools.metrics import per_au_metrics
 
@@ -48,6 +48,34 @@ def test_evaluates_the_test_split_like_the_deploy_net(tmp_path):
     again = tmp_path / "again"
     evaluate.main(["--predictions", str(out.with_suffix(".npz")), "--out", str(again)])
     assert json.loads(again.with_suffix(".json").read_text())["per_au"] == report["per_au"]
+
+
+def test_caffe_test_gives_pycaffes_probabilities_and_labels_without_pycaffe(tmp_path):
+    write_random_lmdbs(tmp_path, len(AUS), n_images=7, splits=("train", "val", "test"))
+    (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
+    gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
+              "alexnet_admsr", "--aus", "1,2,4", "--batch-size", "3"])
+    caffe.set_random_seed(7)
+    weights = tmp_path / "init.caffemodel"
+    caffe.Net(str(tmp_path / "alexnet_admsr_deploy.prototxt"), caffe.TEST).save(str(weights))
+    model = tmp_path / "alexnet_admsr_train_val.prototxt"
+
+    probs, labels = evaluate.predict(model, weights, tmp_path / "test", 3, probe=False)
+    read, read_labels = evaluate.predict_by_caffe_test(model, weights, tmp_path / "test", 3, training_run.CAFFE)
+    assert read.shape == probs.shape == (7, 3)   # 3 batches of 3: the wrap-around is cut off
+    assert np.allclose(read, probs, rtol=0, atol=1e-6)   # glog's 6 significant digits of each logit
+    assert np.array_equal(read_labels, labels)
+
+
+def test_caffe_test_that_fails_is_one_error_naming_the_weights(tmp_path):
+    write_random_lmdbs(tmp_path, len(AUS), n_images=2, splits=("train", "val", "test"))
+    (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
+    gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
+              "alexnet", "--aus", "1,2,4", "--batch-size", "2"])
+    weights = tmp_path / "missing.caffemodel"
+    with pytest.raises(RunError, match=r"caffe test of .*missing\.caffemodel .* exited with status"):
+        evaluate.predict_by_caffe_test(tmp_path / "alexnet_train_val.prototxt", weights, tmp_path / "test", 2,
+                                       training_run.CAFFE)
 
 
 def test_a_deploy_net_on_the_split_and_on_an_image_list_gives_the_train_val_numbers(tmp_path):

@@ -3,6 +3,8 @@ AU columns, and every experiment runs end to end through `caffe train` at the sm
 import json
 import shutil
 import subprocess
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -53,6 +55,22 @@ def test_derive_copies_the_selected_images_and_au_columns(tiny, tmp_path):
     stamp = (out / "manifest.json").stat().st_mtime_ns
     derive.derive(tiny, out, (4, 12), lambda split, labels: [1, 3] if split == "train" else [0], {"note": "test"})
     assert (out / "manifest.json").stat().st_mtime_ns == stamp
+
+
+def test_two_processes_deriving_one_dataset_write_it_once(tiny, tmp_path):
+    calls, started = [], threading.Event()
+
+    def select(split, labels):
+        calls.append(split)
+        started.set()
+        time.sleep(0.3)   # the second derive arrives while the first is writing
+        return [0]
+    first = threading.Thread(target=derive.derive, args=(tiny, tmp_path / "d", (1,), select, {"note": "x"}))
+    first.start()
+    started.wait()
+    derived = derive.derive(tiny, tmp_path / "d", (1,), select, {"note": "x"})
+    first.join()
+    assert calls == ["train", "val", "test"] and derived["splits"]["train"]["count"] == 1
 
 
 def test_derive_names_a_missing_au_and_a_missing_dataset(tiny, tmp_path):
@@ -402,3 +420,19 @@ def test_the_cpu_budget_is_where_the_committed_learning_curves_flatten():
     cpu, curve = reproduce.BUDGETS["cpu"], reproduce.BUDGETS["curve"]
     assert cpu.iters == max(plateaus.values())
     assert cpu.iters // cpu.points == curve.iters // curve.points
+
+
+def test_a_budget_trained_on_the_gpu_is_reported_apart():
+    assert reproduce.parse_args(["fig5", "--budget", "cpu", "--gpu"]).budget_name == "cpu-gpu"
+    assert reproduce.parse_args(["fig5", "--gpu", "--iters", "10"]).budget_name == "paper-iters10-gpu"
+    assert reproduce.parse_args(["fig5", "--budget", "cpu"]).budget_name == "cpu"
+
+
+def test_a_training_keeps_only_the_states_it_can_resume_from(tmp_path):
+    announced = []
+    for it in (250, 500, 750, 1000):
+        state = tmp_path / f"m_iter_{it}.solverstate"
+        state.write_bytes(b"s")
+        training_run.prune_states(announced, state)
+    # 1000 is being written: 750 is the newest whole one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m_iter_1000.solverstate", "m_iter_750.solverstate"]

@@ -24,6 +24,8 @@ import argparse
 import csv
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +34,7 @@ import numpy as np
 
 from dscmr.aus import parse_au_list
 from dscmr.dataset import read_manifest
-from dscmr.errors import InputError, cli
+from dscmr.errors import InputError, RunError, cli
 from dscmr.files import replacing, write_atomically
 from dscmr.paper import IGNORE_LABEL
 from tools.caffe_files import load_net, read_net
@@ -55,28 +57,41 @@ def is_deploy(net_param):
     return not any(layer.type == "Data" for layer in net_param.layer)
 
 
-def predict(model, weights, split_dir, batch_size, probe=True):
-    """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
-    train_val net's TEST phase; probe as caffe_files.load_net's."""
-    import caffe
-    from google.protobuf import text_format
+def split_net(model, split_dir, batch_size):
+    """(NetParameter, logits blob, label blob): a train_val net whose TEST-phase Data layers read
+    split_dir in batches of batch_size; the logits are the first bottom of its layer named 'loss'."""
+    from caffe.proto import caffe_pb2
 
     net_param = read_net(model)
     for layer in net_param.layer:
-        if layer.type == "Data" and any(rule.phase == caffe.TEST for rule in layer.include):
+        if layer.type == "Data" and any(rule.phase == caffe_pb2.TEST for rule in layer.include):
             kind = Path(layer.data_param.source).name  # images or labels
             layer.data_param.source = str(Path(split_dir) / kind)
             layer.data_param.batch_size = batch_size
     loss = [layer for layer in net_param.layer if layer.name == "loss"]
     if not loss:
         raise InputError(model, "has no layer named 'loss' whose first bottom is the logits")
-    logits_blob, label_blob = loss[0].bottom[0], loss[0].bottom[1]
+    return net_param, loss[0].bottom[0], loss[0].bottom[1]
+
+
+def written(net_param):
+    """The path of a temporary prototxt holding net_param (the caller removes it)."""
+    from google.protobuf import text_format
+
     with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
         f.write(text_format.MessageToString(net_param))
+    return f.name
+
+
+def predict(model, weights, split_dir, batch_size, probe=True):
+    """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
+    train_val net's TEST phase; probe as caffe_files.load_net's."""
+    net_param, logits_blob, label_blob = split_net(model, split_dir, batch_size)
+    path = written(net_param)
     try:
-        net = load_net(f.name, weights, shown_as=model, probe=probe)
+        net = load_net(path, weights, shown_as=model, probe=probe)
     finally:
-        os.unlink(f.name)
+        os.unlink(path)
     n = split_size(split_dir)
     probs, labels = [], []
     for _ in range(-(-n // batch_size)):
@@ -84,6 +99,42 @@ def predict(model, weights, split_dir, batch_size, probe=True):
         probs.append(1 / (1 + np.exp(-net.blobs[logits_blob].data.astype(np.float64))))
         labels.append(net.blobs[label_blob].data.copy())
     return np.concatenate(probs)[:n], np.concatenate(labels)[:n]
+
+
+# `caffe test` logs every element of the net's outputs, batch by batch ("Batch 3, name = value"):
+# with the logits and labels made outputs, that log is the predictions, and no pycaffe is needed (a
+# machine where only the caffe binary runs: docs/setup.md, "Run on a GPU").
+OUTPUT_ELEMENT = re.compile(r"\] Batch (\d+), (\w+) = (\S+)$")
+LOGITS_OUT, LABELS_OUT = "evaluated_logits", "evaluated_labels"
+
+
+def predict_by_caffe_test(model, weights, split_dir, batch_size, caffe, gpu=None):
+    """predict's (probabilities, labels) through the `caffe` binary's test command (on GPU `gpu` if
+    given). glog prints 6 significant digits: the logits are read to that precision, the labels exactly."""
+    net_param, logits_blob, label_blob = split_net(model, split_dir, batch_size)
+    for blob, out in ((logits_blob, LOGITS_OUT), (label_blob, LABELS_OUT)):
+        copy = net_param.layer.add()   # the loss consumes both blobs; an identity Power layer outputs them
+        copy.name, copy.type = out, "Power"
+        copy.bottom.append(blob)
+        copy.top.append(out)
+    n = split_size(split_dir)
+    path = written(net_param)
+    cmd = [str(caffe), "test", "-model", path, "-weights", str(weights), "-iterations", str(-(-n // batch_size))]
+    try:
+        done = subprocess.run(cmd + (["-gpu", str(gpu)] if gpu is not None else []), capture_output=True,
+                              text=True, errors="replace", env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"))
+    finally:
+        os.unlink(path)
+    values = {LOGITS_OUT: [], LABELS_OUT: []}
+    for line in done.stderr.splitlines():
+        if (m := OUTPUT_ELEMENT.search(line)) and m.group(2) in values:
+            values[m.group(2)].append(float(m.group(3)))
+    if done.returncode != 0 or not values[LOGITS_OUT]:
+        tail = "\n".join(done.stderr.splitlines()[-5:])
+        raise RunError(f"caffe test of {weights} on {split_dir} exited with status {done.returncode}:\n{tail}")
+    logits = np.array(values[LOGITS_OUT]).reshape(-(-n // batch_size) * batch_size, -1)
+    labels = np.array(values[LABELS_OUT], np.float32).reshape(logits.shape)
+    return (1 / (1 + np.exp(-logits)))[:n], labels[:n]
 
 
 def split_samples(split_dir):

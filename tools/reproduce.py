@@ -15,7 +15,8 @@ result is never an EmotioNet one). Runs and derived datasets live under --work (
 
 Budgets (--budget; each number can be overridden):
 {budgets}
-  --gpu picks the paper budget and solver_mode GPU (a CUDA build: make setup-gpu).
+  --gpu picks the paper budget and solver_mode GPU (a CUDA build: make setup-gpu); a budget trained
+  on the GPU is reported apart, as <budget>-gpu (the same seed gives other numbers on another device).
   Sec. 3.1 fixes lr 0.0005 (x0.1 after 2000 iterations), momentum 0.9, weight decay 0.0005;
   every budget keeps them, so short budgets stop long before the paper's nets converge.
 
@@ -184,9 +185,12 @@ def run_dir_of(work, budget, solver_mode, planned, seed=1):
 
 
 def git_commit():
-    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                           capture_output=True, text=True).stdout.strip()
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:   # no git (a copy of the tree on another machine)
+        return "unknown"
     return (out.stdout.strip() or "unknown") + ("+changes" if dirty else "")
 
 
@@ -210,6 +214,9 @@ def parse_args(argv=None):
                          "the order the train split is read in (a permutation seeded by it; the same samples) "
                          "(default: 1)")
     ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
+    ap.add_argument("--evaluate-with", choices=training_run.EVALUATORS, default="pycaffe",
+                    help="how snapshots are evaluated: pycaffe, or the caffe binary's `caffe test` (the same "
+                         "numbers to 6 digits, for a machine where pycaffe does not import; default: pycaffe)")
     ap.add_argument("--only", help="comma-separated runs to train: a generator method (all its runs, e.g. "
                                    "alexnet,ldscmr) or one run as method/data, the two columns --plan prints (e.g. "
                                    "alexnet_msr/aus11); the report covers every finished run")
@@ -236,7 +243,7 @@ def parse_args(argv=None):
         ap.error(f"these must be at least 1: {bad}")
     # An overridden budget is another budget: its runs and report never replace the named one's.
     opts.budget_name = (opts.budget or ("paper" if opts.gpu else "short")) + "".join(
-        f"-{k.replace('_', '')}{v}" for k, v in sorted(overrides.items()))
+        f"-{k.replace('_', '')}{v}" for k, v in sorted(overrides.items())) + ("-gpu" if opts.gpu else "")
     opts.budget = replace(budget, **overrides)
     return opts
 
@@ -352,8 +359,8 @@ def main(argv=None):
             continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
         try:
-            results[r.key] = committed or training_run.run(run_dir, r.method, data_dir, r.aus, schedule,
-                                                           val_count, r.every_snapshot, label)
+            results[r.key] = committed or training_run.run(run_dir, r.method, data_dir, r.aus, schedule, val_count,
+                                                           r.every_snapshot, label, opts.evaluate_with)
         except training_run.RunFailed as e:
             raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
         if committed is None:

@@ -31,8 +31,11 @@ from tools import evaluate, model_card, parse_log
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
 
-CAFFE = REPO / ".venv" / "bin" / "caffe"
+# DSCMR_CAFFE: another caffe binary, e.g. a CUDA build on a machine without this venv (docs/setup.md).
+CAFFE = Path(os.environ.get("DSCMR_CAFFE") or REPO / ".venv" / "bin" / "caffe")
 ITERATION = re.compile(r"Iteration (\d+)")
+SOLVER_STATE = re.compile(r"Snapshotting solver state to binary proto file (\S+)")
+EVALUATORS = ("pycaffe", "caffe-test")   # how snapshots are evaluated: tools/evaluate.py's predict, predict_by_caffe_test
 GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
 
 
@@ -100,7 +103,7 @@ def train(solver, log_path, resume_from, iters, label):
     cmd = [str(CAFFE), "train", "-solver", str(solver)]
     if resume_from:
         cmd += ["-snapshot", str(resume_from)]
-    tail, errors = deque(maxlen=15), deque(maxlen=3)
+    tail, errors, announced = deque(maxlen=15), deque(maxlen=3), []
     env = dict(os.environ, GLOG_minloglevel="0")
     with open(log_path, "a", buffering=1) as log, tqdm(total=iters, desc=label, unit="it", file=sys.stderr,
                                           dynamic_ncols=True, leave=True) as bar:
@@ -114,6 +117,8 @@ def train(solver, log_path, resume_from, iters, label):
                 errors.append(line.rstrip())
             if m := ITERATION.search(line):
                 bar.update(max(0, int(m.group(1)) - bar.n))
+            if m := SOLVER_STATE.search(line):
+                prune_states(announced, Path(m.group(1)))
         rc = proc.wait()
     if rc != 0:
         how = f"was killed by signal {-rc}" if rc < 0 else f"exited with status {rc}"
@@ -121,16 +126,32 @@ def train(solver, log_path, resume_from, iters, label):
         raise RunFailed(f"caffe train {how}; the log is {log_path}; {said}:\n" + "\n".join(errors or tail))
 
 
-def evaluate_split(train_val, weights, data_dir, split, aus, batch_size):
+def prune_states(announced, state):
+    """Deletes the solver states a run can no longer resume from. Caffe announces a state before
+    writing it, so when `state` is announced the one before it is whole: every older one goes. A run
+    keeps its snapshots' weights for the evaluation, but only the last state or two (AlexNet's are
+    227 MB each, 16 snapshots a run)."""
+    announced.append(state)
+    for old in announced[:-2]:
+        old.unlink(missing_ok=True)
+    del announced[:-2]
+
+
+def evaluate_split(train_val, weights, data_dir, split, aus, schedule, evaluator="pycaffe"):
     """(metrics, probabilities, labels) of a snapshot on one split of the run's dataset."""
-    # No probe process: caffe train has just built this net and written these weights (a probe took
-    # nearly twice as long as the rest of a smoke run's evaluation, by cProfile).
-    probs, labels = evaluate.predict(train_val, weights, Path(data_dir) / split, batch_size, probe=False)
+    split_dir = Path(data_dir) / split
+    if evaluator == "caffe-test":
+        probs, labels = evaluate.predict_by_caffe_test(train_val, weights, split_dir, schedule.batch_size, CAFFE,
+                                                       gpu=0 if schedule.solver_mode == "GPU" else None)
+    else:
+        # No probe process: caffe train has just built this net and written these weights (a probe took
+        # nearly twice as long as the rest of a smoke run's evaluation, by cProfile).
+        probs, labels = evaluate.predict(train_val, weights, split_dir, schedule.batch_size, probe=False)
     rows = per_au_metrics(probs, labels, aus)
     return {"per_au": rows, "mean": mean_metrics(rows)}, probs, labels
 
 
-def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size):
+def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator="pycaffe"):
     """Test metrics ("per_au", "mean") and validation metrics ("val") of one snapshot, cached in
     evaluations/<iteration>.json (an interrupted evaluation does not start over); the test
     probabilities go to evaluations/<iteration>.test.npz."""
@@ -138,8 +159,8 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, batch_size
     if cache.is_file():
         return json.loads(cache.read_text())
     cache.parent.mkdir(exist_ok=True)
-    test, probs, labels = evaluate_split(train_val, weights, data_dir, "test", aus, batch_size)
-    val, _, _ = evaluate_split(train_val, weights, data_dir, "val", aus, batch_size)
+    test, probs, labels = evaluate_split(train_val, weights, data_dir, "test", aus, schedule, evaluator)
+    val, _, _ = evaluate_split(train_val, weights, data_dir, "val", aus, schedule, evaluator)
     result = dict(iteration=it, **test, val=val)
     np.savez(cache.with_suffix(".test.npz"), probs=probs, labels=labels, aus=np.array(aus))
     write_atomically(cache, json.dumps(result, default=float) + "\n")
@@ -186,7 +207,10 @@ def move_aside(run_dir, why):
 
 
 def caffe_build():
-    """The cached Caffe product the launcher runs (its directory name hashes source, patches, layers)."""
+    """The cached Caffe product the launcher runs (its directory name hashes source, patches, layers),
+    or the one DSCMR_CAFFE names (its bin/caffe)."""
+    if os.environ.get("DSCMR_CAFFE"):
+        return CAFFE.resolve().parent.parent.name
     home = REPO / ".venv" / "caffe-home"
     return Path(home.read_text().strip()).name if home.is_file() else "unknown"
 
@@ -202,8 +226,9 @@ def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False)
             "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
 
 
-def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None):
-    """Trains and evaluates one run unless it is finished; returns its done.json content."""
+def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None, evaluator="pycaffe"):
+    """Trains and evaluates one run unless it is finished; returns its done.json content. evaluator:
+    one of EVALUATORS (the same numbers; caffe-test where pycaffe cannot be imported)."""
     run_dir = Path(run_dir)
     done = run_dir / "done.json"
     config = run_config(method, data_dir, aus, schedule, val_count, every_snapshot)
@@ -239,12 +264,12 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
         weights = run_dir / f"{method}_iter_{it}.caffemodel"
         if not weights.is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
             raise RunFailed(f"{weights} is missing after training; see {log_path}")
-        evaluations.append(evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule.batch_size))
+        evaluations.append(evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator))
     for path in run_dir.glob(f"{method}_iter_*"):
         if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
             path.unlink()
     result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code,
-                  caffe=caffe_build(), trained_on=parse_log.trained_on(lines), log=str(log_path),
+                  caffe=caffe_build(), evaluated_with=evaluator, trained_on=parse_log.trained_on(lines), log=str(log_path),
                   test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
                   weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
     write_atomically(done, json.dumps(result, indent=1, default=float) + "\n")
