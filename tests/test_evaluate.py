@@ -16,14 +16,22 @@ from tools.metrics import per_au_metrics
 AUS = (1, 2, 4)
 
 
-def test_evaluates_the_test_split_like_the_deploy_net(tmp_path):
-    write_random_lmdbs(tmp_path, len(AUS), n_images=5, splits=("train", "val", "test"))
+def dataset_and_net(tmp_path, n_images, batch_size, seed=None):
+    """n random faces in each split, AlexNet+Ad-MSR's nets for them and, with a seed, weights drawn
+    from it (init.caffemodel)."""
+    write_random_lmdbs(tmp_path, len(AUS), n_images=n_images, splits=("train", "val", "test"))
     (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
     gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
-              "alexnet_admsr", "--aus", "1,2,4", "--batch-size", "2"])
-    caffe.set_random_seed(5)
+              "alexnet_admsr", "--aus", "1,2,4", "--batch-size", str(batch_size)])
     weights = tmp_path / "init.caffemodel"
-    caffe.Net(str(tmp_path / "alexnet_admsr_deploy.prototxt"), caffe.TEST).save(str(weights))
+    if seed is not None:
+        caffe.set_random_seed(seed)
+        caffe.Net(str(tmp_path / "alexnet_admsr_deploy.prototxt"), caffe.TEST).save(str(weights))
+    return tmp_path / "alexnet_admsr_train_val.prototxt", weights
+
+
+def test_evaluates_the_test_split_like_the_deploy_net(tmp_path):
+    _, weights = dataset_and_net(tmp_path, n_images=5, batch_size=2, seed=5)
 
     out = tmp_path / "eval"
     evaluate.main(["--model", str(tmp_path / "alexnet_admsr_train_val.prototxt"), "--weights", str(weights),
@@ -51,14 +59,7 @@ def test_evaluates_the_test_split_like_the_deploy_net(tmp_path):
 
 
 def test_caffe_test_gives_pycaffes_probabilities_and_labels_without_pycaffe(tmp_path):
-    write_random_lmdbs(tmp_path, len(AUS), n_images=7, splits=("train", "val", "test"))
-    (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
-    gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
-              "alexnet_admsr", "--aus", "1,2,4", "--batch-size", "3"])
-    caffe.set_random_seed(7)
-    weights = tmp_path / "init.caffemodel"
-    caffe.Net(str(tmp_path / "alexnet_admsr_deploy.prototxt"), caffe.TEST).save(str(weights))
-    model = tmp_path / "alexnet_admsr_train_val.prototxt"
+    model, weights = dataset_and_net(tmp_path, n_images=7, batch_size=3, seed=7)
 
     probs, labels = evaluate.predict(model, weights, tmp_path / "test", 3, probe=False)
     read, read_labels = evaluate.predict_by_caffe_test(model, weights, tmp_path / "test", 3, training_run.CAFFE)
@@ -68,14 +69,9 @@ def test_caffe_test_gives_pycaffes_probabilities_and_labels_without_pycaffe(tmp_
 
 
 def test_caffe_test_that_fails_is_one_error_naming_the_weights(tmp_path):
-    write_random_lmdbs(tmp_path, len(AUS), n_images=2, splits=("train", "val", "test"))
-    (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
-    gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
-              "alexnet", "--aus", "1,2,4", "--batch-size", "2"])
-    weights = tmp_path / "missing.caffemodel"
-    with pytest.raises(RunError, match=r"caffe test of .*missing\.caffemodel .* exited with status"):
-        evaluate.predict_by_caffe_test(tmp_path / "alexnet_train_val.prototxt", weights, tmp_path / "test", 2,
-                                       training_run.CAFFE)
+    model, weights = dataset_and_net(tmp_path, n_images=2, batch_size=2)   # no weights written
+    with pytest.raises(RunError, match=r"caffe test of .*init\.caffemodel .* exited with status"):
+        evaluate.predict_by_caffe_test(model, weights, tmp_path / "test", 2, training_run.CAFFE)
 
 
 def test_a_deploy_net_on_the_split_and_on_an_image_list_gives_the_train_val_numbers(tmp_path):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the CUDA build (make setup-gpu) for a GPU machine that has a driver, CUDA 13's cuBLAS and
 # Python 3.12 with numpy and OpenCV, but none of Caffe's Debian libraries and no pycaffe for its
-# Python (docs/setup.md, "Run on a GPU"). Writes .device/bundle.tar.xz (about 30 MB):
+# Python (docs/setup.md, "Run on a GPU"). Writes .device-opencv/opencv.tar.xz (below) and
+# .device/bundle.tar.xz (about 30 MB):
 #   <product>/bin/caffe, lib/libcaffe.so   the build, under its cache name (runs record it)
 #   lib/                                   the shared libraries it needs that such a machine lacks
 #   python/caffe/proto/caffe_pb2.py        Caffe's messages alone (tools read prototxt and solver states)
@@ -67,3 +68,16 @@ fi
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -cJf "$out.tmp" . && mv "$out.tmp" "$out"
 say "device bundle: $out ($(du -h "$out" | cut -f1)) from $product"
+
+# This venv's OpenCV, for the data: synthau drawn by another OpenCV is other data (the machine's
+# 5.0.0 gave another fingerprint; this 4.14 with its numpy 2.5.2 gave this clone's pixels). It is
+# too big to travel beside the bundle, so a first call carries it alone and builds data/, which
+# stays on the machine while it is warm (reproduce.sh, data only). Left out: its Haar cascades.
+opencv=$REPO_ROOT/.device-opencv/opencv.tar.xz
+site=$("$VENV/bin/python" -c 'import cv2, os; print(os.path.dirname(os.path.dirname(cv2.__file__)))')
+mkdir -p "$stage/site" "$(dirname "$opencv")"
+cp -r "$site/cv2" "$site/opencv_python_headless.libs" "$stage/site/"
+rm -rf "$stage/site/cv2/data"
+find "$stage/site" \( -name '*.pyi' -o -name __pycache__ \) -prune -exec rm -rf {} +
+tar -C "$stage" -cf - python wheels site $(cd "$stage" && ls synthau.digest 2>/dev/null) | xz -9e -T2 > "$opencv.tmp" && mv "$opencv.tmp" "$opencv"
+say "device OpenCV: $opencv ($(du -h "$opencv" | cut -f1))"
