@@ -144,7 +144,9 @@ def digest(data_dir, splits=("train", "val", "test")):
     return h.hexdigest()[:16]
 
 
-if __name__ == "__main__":   # python -m data_prep.lmdb_io DIR: what a machine checks its own build of DIR against
+# Run as a module with a dataset folder: its fingerprint and digest, which setup/device/ compares between
+# a GPU machine's build of synthau and this clone's.
+if __name__ == "__main__":
     import sys
 
     from dscmr.dataset import fingerprint, read_manifest
