@@ -12,6 +12,7 @@ dscmr/paper.py and are labelled with their database; ours with the dataset they 
 """
 import itertools
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -435,15 +436,12 @@ def write(out, experiment, runs, by_seed, context):
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        (tmp / "logs").mkdir()
         (tmp / "curves").mkdir()
         for seed, results in by_seed.items():
             for r in runs:
                 if r.key in results:
                     name = seeded(run_name(r), seed)
-                    log = Path(results[r.key]["log"])
-                    shutil.copyfile(log, tmp / "logs" / f"{name}.log")
-                    with open(log, errors="replace") as f:
+                    with open(results[r.key]["log"], errors="replace") as f:
                         train, test = parse_log(f)
                     if train or test:
                         plot_curves(train, test, tmp / "curves" / f"{name}.png", title=name, aus=r.aus)
@@ -455,11 +453,11 @@ def write(out, experiment, runs, by_seed, context):
                 lines += fig5(runs, results, tmp, seed)
             elif experiment == "table2-3":
                 lines += table23(runs, results, context["dataset_aus"], seed)
-        lines += ["Each run's caffe log is in logs/, its loss curves in curves/ (<run>-s<seed>); every number is in "
-                  f"{experiment}.json.", ""]
+        lines += [f"Each run's caffe log is beside its record in ../runs/{out.name}-s<seed>/, its loss curves in "
+                  f"curves/ (<run>-s<seed>); every number is in {experiment}.json.", ""]
         (tmp / f"{experiment}.md").write_text("\n".join(lines))
         runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method, "seed": seed,
-                      "run_name": run_name(r), "log": f"logs/{seeded(run_name(r), seed)}.log",
+                      "run_name": run_name(r), "log": os.path.relpath(results[r.key]["log"], out),
                       **{k: v for k, v in results[r.key].items() if k not in ("log", "weights", "test_probs")}}
                      for seed, results in by_seed.items() for r in runs if r.key in results]
         report = dict(context, seeds=list(by_seed), runs=runs_json)
