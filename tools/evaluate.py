@@ -103,7 +103,7 @@ def predict(model, weights, split_dir, batch_size, probe=True):
 
 # `caffe test` logs every element of the net's outputs, batch by batch ("Batch 3, name = value"):
 # with the logits and labels made outputs, that log is the predictions, and no pycaffe is needed (a
-# machine where only the caffe binary runs: docs/setup.md, "Run on a GPU").
+# machine where only the caffe binary runs: docs/setup.md, "Training on a GPU machine").
 OUTPUT_ELEMENT = re.compile(r"\] Batch (\d+), (\w+) = (\S+)$")
 LOGITS_OUT, LABELS_OUT = "evaluated_logits", "evaluated_labels"
 

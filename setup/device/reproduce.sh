@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# au-reproduce's runs side by side on one GPU machine (the device tool; docs/setup.md, "Run on a GPU"),
-# with what setup/device/bundle.sh packed. From the repo root there:
+# au-reproduce's runs side by side on one GPU machine (the device tool), with what
+# setup/device/bundle.sh packed (docs/setup.md, "Training on a GPU machine"). From the repo root there:
 #   bash setup/device/reproduce.sh SECONDS EXPERIMENT RUN... -- AU-REPRODUCE-OPTIONS
 #   bash setup/device/reproduce.sh                  (.device-opencv alone carried: the data only)
 # e.g. bash setup/device/reproduce.sh 540 fig5 alexnet/au1_np5_p258 alexnet_msr/au1_np5_p258 -- --budget cpu --gpu
@@ -71,8 +71,10 @@ for run in "${runs[@]}"; do
   while [ ${#running[@]} -ge "$jobs" ]; do
     wait -n -p pid; finished "$pid" $?
   done
+  left=$(( seconds - ($(date +%s) - t0) ))
+  [ "$left" -gt 0 ] || { say "$run: not started, the deadline has passed"; continue; }   # timeout 0 never stops
   log="$OUT/logs/$(echo "$run" | tr '/' '_').log"
-  OMP_NUM_THREADS=2 timeout $(( seconds - ($(date +%s) - t0) )) \
+  OMP_NUM_THREADS=2 timeout "$left" \
     python3 -c 'import sys; from tools.reproduce import main; sys.exit(main())' \
     "$experiment" "${options[@]}" --evaluate-with caffe-test --only "$run" --work /tmp/work > "$log" 2>&1 &
   running[$!]=$run
