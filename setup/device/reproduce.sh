@@ -12,7 +12,7 @@
 # 2. trains each RUN (method/data, as `au-reproduce EXPERIMENT --plan` names them) in a process of
 #    its own, JOBS at a time, evaluating with `caffe test` (no pycaffe for this machine's Python),
 #    all stopped at SECONDS after the script began; a run stopped unfinished is lost;
-# 3. rewrites the report from results/ and packs results/<dataset>/EXPERIMENT and the logs into
+# 3. rewrites the report from results/ and packs results/synthau/EXPERIMENT and the logs into
 #    $OUT/results.tar.xz (default OUT: .device/out), to unpack in this clone.
 set -u
 t0=$(date +%s)
@@ -86,6 +86,5 @@ while [ ${#running[@]} -gt 0 ]; do
 done
 main tools.reproduce "$experiment" "${options[@]}" --report \
   > "$OUT/logs/report.log" 2>&1
-dataset=$(python3 -c 'import json; print(json.load(open("data/synthau/manifest.json"))["dataset"])' 2>/dev/null || echo synthau)
-tar -cJf "$OUT/results.tar.xz" "results/$dataset/$experiment" -C "$OUT" logs
+tar -cJf "$OUT/results.tar.xz" "results/synthau/$experiment" -C "$OUT" logs   # the one dataset it builds
 say "packed $OUT/results.tar.xz"
