@@ -438,3 +438,24 @@ def test_a_training_keeps_only_the_states_it_can_resume_from(tmp_path):
         training_run.prune_states(announced, state)
     # 1000 is being written: 750 is the newest whole one
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m_iter_1000.solverstate", "m_iter_750.solverstate"]
+
+
+def test_gpu_snapshots_are_evaluated_several_at_once_and_kept_in_order():
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def evaluate(it):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05 * (it % 3))   # later snapshots may finish first
+        with lock:
+            running[0] -= 1
+        return it, threading.get_ident()
+
+    iterations = list(range(250, 4250, 250))
+    together = training_run.mapped(evaluate, iterations, 4, "test")
+    assert [it for it, _ in together] == iterations and most[0] == 4
+    most[0] = 0
+    alone = training_run.mapped(evaluate, iterations, 1, "test")
+    # one at a time, in this thread (pycaffe's Caffe mode is per thread)
+    assert most[0] == 1 and {thread for _, thread in alone} == {threading.get_ident()}

@@ -18,6 +18,8 @@ import re
 import subprocess
 import sys
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +39,10 @@ ITERATION = re.compile(r"Iteration (\d+)")
 SOLVER_STATE = re.compile(r"Snapshotting solver state to binary proto file (\S+)")
 EVALUATORS = ("pycaffe", "caffe-test")   # how snapshots are evaluated: tools/evaluate.py's predict, predict_by_caffe_test
 GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
+# `caffe test` processes evaluating one GPU run's snapshots at once: each spends most of its few seconds
+# starting CUDA, which overlaps (16 snapshots one at a time took 110 s of an AlexNet run's 320 s on the
+# H200, docs/setup.md). On a CPU they would only share its cores.
+GPU_EVALUATIONS_AT_ONCE = 4
 
 
 class RunFailed(RunError):
@@ -135,6 +141,14 @@ def prune_states(announced, state):
     for old in announced[:-2]:
         old.unlink(missing_ok=True)
     del announced[:-2]
+
+
+def mapped(function, items, at_once, desc):
+    """[function(item) for item in items], at_once calls at a time, with a progress bar. Calls overlap in
+    threads only when asked: pycaffe's mode and device are per thread (Caffe::Get), so it stays in this one."""
+    with ThreadPoolExecutor(at_once) if at_once > 1 else nullcontext() as pool:
+        results = (pool.map if pool else map)(function, items)
+        return list(tqdm(results, total=len(items), desc=desc, unit="snapshot", file=sys.stderr, leave=False))
 
 
 def evaluate_split(train_val, weights, data_dir, split, aus, schedule, evaluator="pycaffe"):
@@ -258,13 +272,17 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
         lines = log.readlines()
     seconds = parse_log.wall_seconds(lines)
     iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
-    evaluations = []
-    for it in tqdm(iterations, desc=f"{label or method}: val and test", unit="snapshot", file=sys.stderr,
-                   leave=False):
+    for it in iterations:
         weights = run_dir / f"{method}_iter_{it}.caffemodel"
         if not weights.is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
             raise RunFailed(f"{weights} is missing after training; see {log_path}")
-        evaluations.append(evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator))
+
+    def evaluated(it):
+        weights = run_dir / f"{method}_iter_{it}.caffemodel"
+        return evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator)
+
+    at_once = GPU_EVALUATIONS_AT_ONCE if evaluator == "caffe-test" and schedule.solver_mode == "GPU" else 1
+    evaluations = mapped(evaluated, iterations, at_once, f"{label or method}: val and test")
     for path in run_dir.glob(f"{method}_iter_*"):
         if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
             path.unlink()
