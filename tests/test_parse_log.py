@@ -85,3 +85,13 @@ def test_the_cpus_and_builds_a_log_trained_on_each_once_in_order():
     assert trained_on(lines) == [lines[1][len("# on: "):], lines[5][len("# on: "):]]
     assert trained_on(lines[2:4]) == []         # a log from before the runs recorded it
     assert wall_seconds(lines) == 10.0 + 5.0     # the extra header line is no segment of its own
+
+
+def test_a_gpu_segment_names_its_gpu_beside_the_cpu():
+    lines = ["# caffe train -solver s.prototxt",
+             "# on: Intel Xeon (family 6, model 207), 16 cores, avx512f, OPENBLAS_CORETYPE=unset; build caffe-b",
+             "I20261204 17:36:35.341534   791 caffe.cpp:205] Using GPUs 0",
+             "I20261204 17:36:35.360069   791 caffe.cpp:210] GPU 0: NVIDIA H200",
+             "# caffe train -solver s.prototxt -snapshot s_iter_20.solverstate",
+             "# on: AMD EPYC (family 26, model 2), 2 cores, avx512f, OPENBLAS_CORETYPE=unset; build caffe-a"]
+    assert trained_on(lines) == [lines[1][len("# on: "):] + "; GPU 0: NVIDIA H200", lines[5][len("# on: "):]]

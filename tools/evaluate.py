@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,9 @@ from tools.generate_prototxt import DEFAULT_MEAN_BGR
 from tools.metrics import mean_metrics, per_au_metrics
 
 PROG = "au-evaluate"
+# py-lmdb refuses to open an environment a second time in one process, as two threads evaluating
+# snapshots of one run would (tools/training_run.py, GPU_EVALUATIONS_AT_ONCE).
+LMDB_OPEN = threading.Lock()
 
 
 def split_size(split_dir):
@@ -49,7 +53,7 @@ def split_size(split_dir):
     labels = Path(split_dir) / "labels"
     if not labels.is_dir():
         raise InputError(labels, "not found (expected an LMDB split written by data_prep)")
-    with lmdb.open(str(labels), readonly=True, lock=False) as env:
+    with LMDB_OPEN, lmdb.open(str(labels), readonly=True, lock=False) as env:
         return env.stat()["entries"]
 
 

@@ -26,6 +26,7 @@ OUTPUT = re.compile(r"(Train|Test) net output #\d+: (\S+) = ([-+]?(?:nan|inf)|[-
 GLOG_TIME = re.compile(r"[IWEF](\d{8} \d\d:\d\d:\d\d\.\d+) ")
 SEGMENT = "# "     # training_run starts each `caffe train` it appends to a log with such a line
 TRAINED_ON = "# on: "   # ... and the CPU and Caffe build it ran on (training_run.train)
+CAFFE_GPU = re.compile(r"caffe\.cpp:\d+\] (GPU \d+: .+)$")   # caffe train's own line naming a device it uses
 
 
 def wall_seconds(lines):
@@ -44,12 +45,16 @@ def wall_seconds(lines):
 
 
 def trained_on(lines):
-    """The CPUs and Caffe builds the log's `caffe train` segments ran on, each once, in order; [] for
-    a log written before training_run recorded them."""
-    found = []
-    for line in lines:
-        if line.startswith(TRAINED_ON) and (where := line[len(TRAINED_ON):].strip()) not in found:
-            found.append(where)
+    """The CPUs and Caffe builds the log's `caffe train` segments ran on, with the GPUs caffe names
+    in a GPU segment, each once, in order; [] for a log written before training_run recorded them."""
+    found, where = [], None
+    for line in lines + [TRAINED_ON]:
+        if line.startswith(TRAINED_ON):
+            if where and where not in found:
+                found.append(where)
+            where = line[len(TRAINED_ON):].strip()
+        elif where and (m := CAFFE_GPU.search(line)):
+            where += f"; {m.group(1).strip()}"
     return found
 
 
