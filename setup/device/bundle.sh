@@ -6,7 +6,9 @@
 #   <product>/bin/caffe, lib/libcaffe.so   the build, under its cache name (runs record it)
 #   lib/                                   the shared libraries it needs that such a machine lacks
 #   python/caffe/proto/caffe_pb2.py        Caffe's messages alone (tools read prototxt and solver states)
-#   wheels/                                lmdb for Python 3.12 (the data builders write LMDB)
+#   wheels/                                for Python 3.12: lmdb (the data builders write LMDB) and this
+#                                          venv's protobuf (another release writes the nets' text, and so
+#                                          the runs' code fingerprints, otherwise: 7.36 orders fields by number)
 #   synthau.digest                         data/synthau's fingerprint and pixel digest, if built here
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -64,7 +66,8 @@ if [ -n "$gdal" ]; then
 fi
 "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
   --python-version 3.12 --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-  -d "$stage/wheels" "lmdb==$("$VENV/bin/python" -c 'import lmdb; print(lmdb.__version__)')"
+  -d "$stage/wheels" "lmdb==$("$VENV/bin/python" -c 'import lmdb; print(lmdb.__version__)')" \
+  "protobuf==$("$VENV/bin/python" -c 'import google.protobuf as p; print(p.__version__)')"
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -cJf "$out.tmp" . && mv "$out.tmp" "$out"
 say "device bundle: $out ($(du -h "$out" | cut -f1)) from $product"

@@ -35,8 +35,12 @@ for payload in .device-opencv/opencv.tar.xz .device/bundle.tar.xz; do
   say "unpacked $payload"
 done
 [ -d "$d/python" ] || { say "carry .device-opencv or .device (setup/device/bundle.sh writes them)"; exit 3; }
-python3 -c 'import lmdb' 2>/dev/null \
-  || python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$d"/wheels/*.whl || exit 3
+python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$d"/wheels/*.whl || exit 3
+want=$(ls "$d/wheels" | sed -n 's/^protobuf-\([^-]*\)-.*/\1/p')
+have=$(PYTHONPATH=/tmp/site python3 -c 'import google.protobuf as p; print(p.__version__)' 2>&1)
+[ -n "$want" ] && [ "$have" = "$want" ] || {
+  say "protobuf ${have:-missing}, not this clone's ${want:-(none in the bundle: run setup/device/bundle.sh again)}:" \
+      "the nets' text, and so each run's code fingerprint, would not be this clone's"; exit 3; }
 cu13=$(python3 -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13", "lib"))' 2>/dev/null)
 export LD_LIBRARY_PATH=$d/lib:${cu13:+$cu13:}/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export PYTHONPATH=/tmp/site:$d/python:$PWD PYTHONUNBUFFERED=1
