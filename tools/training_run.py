@@ -40,8 +40,8 @@ SOLVER_STATE = re.compile(r"Snapshotting solver state to binary proto file (\S+)
 EVALUATORS = ("pycaffe", "caffe-test")   # how snapshots are evaluated: tools/evaluate.py's predict, predict_by_caffe_test
 GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
 # `caffe test` processes evaluating one GPU run's snapshots at once: each spends most of its few seconds
-# starting CUDA, which overlaps (16 snapshots one at a time took 110 s of an AlexNet run's 320 s on the
-# H200, docs/setup.md). On a CPU they would only share its cores.
+# starting CUDA, which overlaps (an AlexNet run's 16 snapshots took 110 s one at a time, 38-50 s four at
+# a time, on an H200 shared by other runs: docs/setup.md). On a CPU they would only share its cores.
 GPU_EVALUATIONS_AT_ONCE = 4
 
 

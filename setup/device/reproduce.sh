@@ -37,7 +37,7 @@ done
 [ -d "$d/python" ] || { say "carry .device-opencv or .device (setup/device/bundle.sh writes them)"; exit 3; }
 python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target /tmp/site "$d"/wheels/*.whl || exit 3
 want=$(ls "$d/wheels" | sed -n 's/^protobuf-\([^-]*\)-.*/\1/p')
-have=$(PYTHONPATH=/tmp/site python3 -c 'import google.protobuf as p; print(p.__version__)' 2>&1)
+have=$(PYTHONPATH=/tmp/site python3 -c 'import google.protobuf as p; print(p.__version__)' 2>/dev/null)
 [ -n "$want" ] && [ "$have" = "$want" ] || {
   say "protobuf ${have:-missing}, not this clone's ${want:-(none in the bundle: run setup/device/bundle.sh again)}:" \
       "the nets' text, and so each run's code fingerprint, would not be this clone's"; exit 3; }
