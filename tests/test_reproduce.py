@@ -447,7 +447,7 @@ def test_gpu_snapshots_are_evaluated_several_at_once_and_kept_in_order():
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-        time.sleep(0.05 * (it % 3))   # later snapshots may finish first
+        time.sleep(0.05 * (1 + it % 3))   # long enough for four to overlap; later snapshots may finish first
         with lock:
             running[0] -= 1
         return it, threading.get_ident()

@@ -272,14 +272,13 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
         lines = log.readlines()
     seconds = parse_log.wall_seconds(lines)
     iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
+    weights = {it: run_dir / f"{method}_iter_{it}.caffemodel" for it in iterations}
     for it in iterations:
-        weights = run_dir / f"{method}_iter_{it}.caffemodel"
-        if not weights.is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
-            raise RunFailed(f"{weights} is missing after training; see {log_path}")
+        if not weights[it].is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
+            raise RunFailed(f"{weights[it]} is missing after training; see {log_path}")
 
     def evaluated(it):
-        weights = run_dir / f"{method}_iter_{it}.caffemodel"
-        return evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator)
+        return evaluate_snapshot(run_dir, train_val, weights[it], it, data_dir, aus, schedule, evaluator)
 
     at_once = GPU_EVALUATIONS_AT_ONCE if evaluator == "caffe-test" and schedule.solver_mode == "GPU" else 1
     evaluations = mapped(evaluated, iterations, at_once, f"{label or method}: val and test")
