@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from caffe_helpers import REPO
 
-from dscmr import paper
+from dscmr import paper, readings
 from tools import audit, training_run
 
 
 def test_every_quote_is_in_the_paper(paper_text):
-    assert [f.quote for f in audit.unquoted(paper_text)] == []
+    assert audit.unquoted(paper_text) == []
 
 
 def test_without_the_paper_the_audit_writes_all_else_and_says_so(tmp_path, monkeypatch, capsys):
@@ -28,7 +28,8 @@ def test_without_the_paper_the_audit_writes_all_else_and_says_so(tmp_path, monke
 def test_a_quote_not_in_the_text_fails_the_audit(tmp_path, capsys):
     (tmp_path / "paper.txt").write_text("a text that quotes nothing of the audit")
     assert audit.main(["--out", str(tmp_path / "AUDIT.md"), "--paper", str(tmp_path / "paper.txt")]) == 1
-    assert f"{len(audit.FACTS)} quote(s) of tools/audit.py are not in" in capsys.readouterr().err
+    quotes = len(audit.FACTS) + len(readings.AXES)
+    assert f"{quotes} quote(s) of tools/audit.py or dscmr/readings.py are not in" in capsys.readouterr().err
     assert not (tmp_path / "AUDIT.md").exists()
 
 
@@ -74,9 +75,10 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     assert "| L-DSCMR | mean ± sd of 2 | 32.00 ± 2.83 |  | 70.63 | 71.00 ± 1.41 |  | 49.80 |  |" in text
     assert "| DSCMR | 1 † | 20.00 |" in text and "| L-DSCMR | 1 | 30.00 |" in text   # † trained with other code
     # no test probabilities committed: every claim is inconclusive, and says what it lacks
-    assert "**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`): **inconclusive** (no seed" in text
+    assert ("**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`; readings loss_scale sum, "
+            "lr_policy step, beta clamped): **inconclusive** (no seed") in text
     assert "not compared yet: DSCMR vs ResNet18, L-DSCMR vs DSCMR" in text
-    assert "not learned in some seed" not in text  # without test probabilities there is no interval to judge by
+    assert "not trained in some seed" not in text  # without test probabilities there is no interval to judge by
     # every claim of the paper has a verdict, in the paper's order, those of experiments not run too
     fig5 = "- **Fig. 5: MSR is robust to the N:P ratio**, on synthau: **inconclusive** (not run: `au-reproduce fig5`)."
     table23 = "- **Tables 2-3: Ad-MSR >= MSR**, on synthau: **inconclusive** (not run: `au-reproduce table2-3`)."
@@ -102,7 +104,7 @@ def test_the_audit_names_the_runs_that_have_not_learned_by_the_claims_rule(tmp_p
     (tmp_path / "synthau" / "table4-5" / "short" / "table4-5.json").write_text(json.dumps(report))
     text = "\n".join(audit.results_section(tmp_path))
     # random scores: an AUC interval around 50; labels plus noise: far above it
-    assert ("1 of 2 methods has not learned in some seed (the 95 % interval of the test mean AUC is not above 50): "
+    assert ("1 of 2 methods has not trained in some seed (by the rule's measure, `metrics.trained`): "
             "DSCMR (seed 1).") in text
 
 
@@ -153,3 +155,42 @@ def test_tables_2_3_show_accuracy_with_intervals_and_whether_each_run_has_learne
                                                   "100.00 [100.0, 100.0]"]
     low, high = (float(v) for v in cells[5].strip("[]").split(", "))
     assert 86 < low < 90 < high < 94                      # 10 % positives of 400 faces, resampled
+
+
+def test_part_a_lists_each_reading_with_its_sentence_and_the_values_tried(tmp_path):
+    for budget, tried in (("cpu", {}), ("cpu-once", {"lr_policy": "once"})):
+        (tmp_path / "synthau" / "table4-5" / budget).mkdir(parents=True)
+        (tmp_path / "synthau" / "table4-5" / budget / "table4-5.json").write_text(json.dumps({"readings": tried}))
+    rows = {line.split(" | ")[2]: line for line in audit.readings_table(tmp_path) if line.startswith("| ") and "`" in
+            line.split(" | ")[2]}
+    assert set(rows) == {"`loss_scale`", "`lr_policy`", "`beta`"}
+    assert '"Here, we use the arithmetic mean of the all label loss values' in rows["`loss_scale`"]
+    assert rows["`lr_policy`"].endswith("| `step`, `once` |") and rows["`beta`"].endswith("| `clamped` |")
+    assert "`dscmr/readings.py:" in rows["`beta`"]
+
+
+def test_the_sensitivity_table_summarises_each_claim_over_the_readings():
+    from tools import claims
+
+    def claim(budget, verdict_interval, reading):
+        c = claims.Comparison(1, "mean F1, A − B", sum(verdict_interval) / 2, verdict_interval)
+        return claims.Claim("Tables 4-5", "AlexNet+Ad-MSR >= AlexNet", "synthau", budget, (c,), [], reading)
+    judged = [claim("cpu", (-3.0, -1.0), readings.DEFAULT),
+              claim("cpu-once", (1.0, 3.0), readings.Readings(lr_policy="once"))]
+    text = "\n".join(audit.sensitivity(judged))
+    assert ("| Tables 4-5: AlexNet+Ad-MSR >= AlexNet | synthau | `cpu-once` | loss_scale sum, lr_policy once, beta "
+            "clamped | 1 | holds | mean F1, A − B: +2.00 |") in text
+    assert ("- **Tables 4-5: AlexNet+Ad-MSR >= AlexNet** on synthau: depends on the reading: does not hold under "
+            "`cpu`; holds under `cpu-once`.") in text
+
+
+def test_an_unfinished_run_is_listed_with_how_far_it_got_and_never_judged(tmp_path):
+    folder = tmp_path / "synthau" / "table4-5" / "runs" / "plateau-once-s1"
+    folder.mkdir(parents=True)
+    (folder / "alexnet_admsr_aus11.partial.json").write_text(json.dumps({
+        "unfinished": True, "plateau": {"cap": 10000, "reached": 5000, "stopped_at": None, "flattened": None},
+        "evaluations": [{"iteration": 5000, "val": {"mean": {"auc": 51.234}, "trained": False}}]}))
+    (line,) = audit.unfinished(tmp_path, "synthau")
+    assert line == ("- Unfinished (not judged): `synthau/table4-5/runs/plateau-once-s1/alexnet_admsr_aus11.partial.json` "
+                    "reached iteration 5000 of at most 10000; validation mean AUC 51.23 there, and it has not trained "
+                    "yet (`metrics.trained` on val).")

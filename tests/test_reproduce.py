@@ -117,9 +117,10 @@ def test_fig5_smoke_trains_every_ratio_with_and_without_msr(tiny, tmp_path):
     assert "| AlexNet + MSR | 30 | 1 | 30 |" in (out / "fig5.md").read_text()
     # each run's log is named by the report, not copied into it
     assert not (out / "logs").exists() and len({(out / r["log"]).resolve() for r in runs if (out / r["log"]).is_file()}) == 8
-    # the claim is judged from the committed runs: one comparison, seed 1's eight runs
-    (c,) = claims.fig5_claim(tmp_path / "results", report).comparisons
-    assert c.seed == 1 and c.interval[0] <= c.difference <= c.interval[1]
+    # the claim is judged from the committed runs: N:P 30 against 5, and each ratio's pair, seed 1
+    found = claims.fig5_claim(tmp_path / "results", report).comparisons
+    assert len(found) == 1 + len(paper.FIG5_TRAIN_NP)
+    assert all(c.seed == 1 and c.interval[0] <= c.difference <= c.interval[1] for c in found)
 
 
 def test_table45_smoke_runs_the_six_methods_and_resumes(tiny, tmp_path, capsys):
@@ -459,3 +460,56 @@ def test_gpu_snapshots_are_evaluated_several_at_once_and_kept_in_order():
     alone = training_run.mapped(evaluate, iterations, 1, "test")
     # one at a time, in this thread (pycaffe's Caffe mode is per thread)
     assert most[0] == 1 and {thread for _, thread in alone} == {threading.get_ident()}
+
+
+def test_a_run_trained_until_flat_goes_on_in_segments_commits_each_and_says_where_it_stopped(tiny, tmp_path,
+                                                                                             monkeypatch):
+    partials = []
+    save_partial = reproduce_report.save_partial
+
+    def recorded(folder, name, record):
+        save_partial(folder, name, record)
+        partials.append(json.loads((folder / f"{name}.partial.json").read_text()))
+    monkeypatch.setattr(reproduce_report, "save_partial", recorded)
+    reproduce.main(["table4-5", "--budget", "smoke", "--until-flat", "4", "--lr-policy", "once", "--only",
+                    "alexnet_admsr", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                    "--results", str(tmp_path / "results")])
+    kept = tmp_path / "results" / "synthau" / "table4-5" / "runs" / "smoke-untilflat4-once-s1"
+    record = json.loads((kept / "alexnet_admsr_aus11.json").read_text())
+    # at chance after 4 iterations: not flat, so it trained on to the cap, and says it did not flatten
+    assert record["plateau"] == {"cap": 4, "reached": 4, "stopped_at": 4, "flattened": False}
+    assert record["readings"] == {"lr_policy": "once"} and record["until_flat"] == 4
+    assert [e["iteration"] for e in record["evaluations"]] == [2, 4]
+    assert all(e["val"]["trained"] is False and len(e["val"]["auc_ci"]) == 2 for e in record["evaluations"])
+    # a partial record after each segment, flagged unfinished until the last; removed once the run is committed
+    assert [(p["plateau"]["reached"], p.get("unfinished", False)) for p in partials] == [(2, True), (4, False)]
+    assert not list(kept.glob("*.partial.*"))
+    run_dir = next((tmp_path / "work").rglob("aus11/alexnet_admsr"))
+    assert "-cpu-once" in str(run_dir)
+    assert sorted(p.name for p in run_dir.glob("alexnet_admsr_iter_*")) == ["alexnet_admsr_iter_4.caffemodel"]
+    log = (run_dir / "train.log").read_text()
+    assert log.count("# ") >= 2 and "Resuming from" in log           # two `caffe train`, the second resumed
+    assert 'lr_policy: "multistep"' in (run_dir / "alexnet_admsr_solver.prototxt").read_text()
+
+
+def test_a_reading_that_does_not_change_a_method_reuses_its_run(tiny, tmp_path, capsys):
+    def main(*extra):
+        return reproduce.main(["table4-5", "--budget", "smoke", "--only", "alexnet", "--data", str(tiny),
+                               "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"), *extra])
+    main()
+    log = next((tmp_path / "work").rglob("aus11/alexnet/train.log"))
+    stamp = log.stat().st_mtime_ns
+    capsys.readouterr()
+    main("--loss-scale", "mean", "--beta", "paper_zero")    # cross-entropy: neither changes AlexNet's nets
+    assert "alexnet aus11: the same run is committed in table4-5/smoke" in capsys.readouterr().err
+    assert log.stat().st_mtime_ns == stamp
+    runs = tmp_path / "results" / "synthau" / "table4-5" / "runs"
+    copied = json.loads((runs / "smoke-mean-paperzero-s1" / "alexnet_aus11.json").read_text())
+    assert copied["reused_from"] == "table4-5/smoke" and "readings" not in copied
+    report = json.loads((tmp_path / "results" / "synthau" / "table4-5" / "smoke-mean-paperzero" / "table4-5.json")
+                        .read_text())
+    assert report["readings"] == {"loss_scale": "mean", "lr_policy": "step", "beta": "paper_zero"}
+    # the rate schedule changes every method: trained anew
+    main("--lr-policy", "once")
+    assert "the same run is committed" not in capsys.readouterr().err
+    assert json.loads((runs / "smoke-once-s1" / "alexnet_aus11.json").read_text())["readings"] == {"lr_policy": "once"}

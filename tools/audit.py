@@ -26,14 +26,16 @@ import json
 import platform
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from dscmr import REPO, machine, paper
+import numpy as np
+
+from dscmr import REPO, machine, paper, readings
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
-from tools import auc_bound, claims, repeatability, reproduce_report, training_run
+from tools import auc_bound, claims, metrics, repeatability, reproduce_report, training_run
 from tools.reproduce_report import ci, fmt
 
 PROG = "au-audit"
@@ -172,9 +174,10 @@ def normalise(text):
 
 
 def unquoted(text):
-    """The FACTS whose quote is not in the paper's text."""
+    """The quotes of FACTS and of the readings' axes (dscmr/readings.py) that are not in the paper's text."""
     text = normalise(text)
-    return [f for f in FACTS if normalise(f.quote) not in text]
+    return [f.quote for f in FACTS if normalise(f.quote) not in text] + \
+        [a.quote for a in readings.AXES if normalise(a.quote) not in text]
 
 
 def check_quotes(paper_text):
@@ -184,9 +187,9 @@ def check_quotes(paper_text):
         return f"{PROG}: quotes not checked: {reason}"
     missing = unquoted(Path(paper_text).read_text(errors="replace"))
     if missing:
-        raise RunError(f"{len(missing)} quote(s) of tools/audit.py are not in {paper_text}: "
-                       + "; ".join(repr(f.quote[:60]) for f in missing))
-    return f"{PROG}: all {len(FACTS)} quotes found in {paper_text}"
+        raise RunError(f"{len(missing)} quote(s) of tools/audit.py or dscmr/readings.py are not in {paper_text}: "
+                       + "; ".join(repr(quote[:60]) for quote in missing))
+    return f"{PROG}: all {len(FACTS) + len(readings.AXES)} quotes found in {paper_text}"
 
 
 def locate(path, anchor):
@@ -195,6 +198,33 @@ def locate(path, anchor):
         if anchor in line:
             return f"{path}:{number}"
     raise KeyError(f"{path} no longer holds {anchor!r}; update the row in tools/audit.py")
+
+
+def readings_tried(results):
+    """{axis: the values some committed report was trained under}, from every report in results/."""
+    tried = {axis.name: set() for axis in readings.AXES}
+    for path in Path(results).glob("*/*/*/*.json"):
+        if path.stem == path.parent.parent.name:      # <dataset>/<experiment>/<budget>/<experiment>.json
+            for name, value in asdict(readings.Readings(**json.loads(path.read_text()).get("readings", {}))).items():
+                tried[name].add(value)
+    return tried
+
+
+def readings_table(results):
+    """(a)'s readings run as axes: each sentence, its values in Caffe's terms, and the values tried."""
+    tried = readings_tried(results)
+    lines = ["### Readings run as axes", "",
+             "Three sentences decide whether some nets train at all. Each is a named choice of `au-reproduce` and "
+             "`au-prototxt` (`--loss-scale`, `--lr-policy`, `--beta`; `dscmr/readings.py`), recorded in each run and "
+             "in its budget's name (e.g. `cpu-mean-once`); (b) judges each claim under each reading tried.", "",
+             "| paper | the paper's sentence | reading | values (default first) | where | tried |",
+             "|---|---|---|---|---|---|"]
+    for axis in readings.AXES:
+        values = "; ".join(f"`{v}`: {what}" for v, what in axis.values.items())
+        shown = ", ".join(f"`{v}`" for v in axis.values if v in tried[axis.name]) or "none yet"
+        where = locate("dscmr/readings.py", f'Axis("{axis.name}"')
+        lines.append(f"| {axis.where} | \"{axis.quote}\" | `{axis.name}` | {values} | `{where}` | {shown} |")
+    return lines + [""]
 
 
 def configuration():
@@ -254,9 +284,16 @@ def run_intervals(results, experiment, report, run):
     return reproduce_report.test_intervals({"test_probs": str(folder / f"{run.get('run_name')}.test.npz")})
 
 
+def test_spread(results, report, run):
+    """metrics.output_spread of a committed run's test probabilities."""
+    folder = reproduce_report.runs_dir(results / report["dataset"] / "table4-5", report["budget_name"], seed_of(run))
+    with np.load(folder / f"{run['run_name']}.test.npz") as saved:
+        return metrics.output_spread(saved["probs"])
+
+
 def table45_results(report, results):
     """The means table, one row per method and seed (and the mean ± sd over seeds); {method: the seeds
-    whose run has not learned by claims.RULE (test mean AUC interval not above 50)}."""
+    whose run has not trained by claims.RULE (metrics.trained)}."""
     dataset, budget = report["dataset"], report["budget_name"]
     reference = reproduce_report.paper_reference(dataset)[0]
     lines = [f"### Tables 4-5, this project on {dataset} at budget `{budget}` vs the paper's {reference}", "",
@@ -274,7 +311,7 @@ def table45_results(report, results):
         aus = next(iter(seeded.values()))["aus"]
         rows += reproduce_report.means_rows(key, seeded, reproduce_report.paper_means(key, aus, dataset), intervals)
         for seed, found in intervals.items():
-            if found and not found[1]["auc_ci"][0] > 50:
+            if found and not metrics.trained(found[1]["auc_ci"], test_spread(results, report, seeded[seed])):
                 not_learned.setdefault(key, []).append(seed)
     stale = {(run["key"], seed_of(run)) for run in report["runs"] if training_run.code_changed(run)}
     rows = [[row[0], f"{row[1]} †", *row[2:]] if (row[0], row[1]) in stale else row for row in rows]
@@ -334,18 +371,76 @@ def claim_lines(claim):
         experiment = next(e for e, (where, _) in claims.CLAIMS.items() if where == claim.where)
         return [f"- **{claim.where}: {claim.text}**, on {claim.dataset}: **{claim.verdict}** (not run: "
                 f"`au-reproduce {experiment}`)."]
-    lines = [f"- **{claim.where}: {claim.text}**, on {claim.dataset} (budget `{claim.budget}`): **{claim.verdict}**"
+    lines = [f"- **{claim.where}: {claim.text}**, on {claim.dataset} (budget `{claim.budget}`; readings "
+             f"{claim.readings.describe()}): **{claim.verdict}**"
              + ("" if claim.comparisons else " (no seed has the test probabilities of the runs it compares)") + "."]
     for what, (mean, sd, n) in claims.over_seeds(claim.comparisons).items():
+        margin = next(c.margin for c in claim.comparisons if c.what == what)
         per_seed = "; ".join(f"seed {c.seed}: {c.difference:+.2f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]"
-                             + ("" if c.learned else " (neither run has learned)")
-                             + ("" if c.current else " (trained with code that has changed since)")
+                             + untrained_note(c) + ("" if c.current else " (trained with code that has changed since)")
                              for c in claim.comparisons if c.what == what)
         over = f"; over {n} seeds {mean:+.2f} ± {sd:.2f}" if n > 1 else ""
-        lines.append(f"  - {what} (points): {per_seed}{over}")
+        bound = f", non-inferiority margin {margin:g}" if margin else ""
+        lines.append(f"  - {what} (points{bound}): {per_seed}{over}")
+        for c in claim.comparisons:
+            if c.what == what and c.per_au:
+                lines.append(f"    - seed {c.seed}, per AU: " + "; ".join(
+                    f"AU{au} {'**' if lo > 0 or hi < 0 else ''}{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                    f"{'**' if lo > 0 or hi < 0 else ''}" for au, d, (lo, hi) in c.per_au)
+                    + " (bold: the interval excludes 0, the AUs that carry the difference)")
+    if claim.findings:
+        lines.append(f"  - findings under these readings: {'; '.join(claim.findings)}")
     if claim.missing:
         lines.append(f"  - not compared yet: {', '.join(claim.missing)}")
     return lines
+
+
+def unfinished(results, dataset):
+    """A line for each run committed unfinished (<run>.partial.json: a run trained until flat, after each
+    segment): how far it got. Never judged, never in a report."""
+    lines = []
+    for path in sorted((Path(results) / dataset).glob("*/runs/*/*.partial.json")):
+        record = json.loads(path.read_text())
+        last = record["evaluations"][-1]
+        state = "has trained" if last["val"].get("trained") else "has not trained yet"
+        lines.append(f"- Unfinished (not judged): `{path.relative_to(results)}` reached iteration "
+                     f"{record['plateau']['reached']} of at most {record['plateau']['cap']}; validation mean AUC "
+                     f"{fmt(last['val']['mean']['auc'])} there, and it {state} (`metrics.trained` on val).")
+    return lines
+
+
+def untrained_note(comparison):
+    if not comparison.untrained:
+        return ""
+    if comparison.finding:
+        return f" ({comparison.finding})"
+    return " (neither run trained)" if comparison.compared == 2 else " (none of the runs trained)"
+
+
+def sensitivity(judged):
+    """Each claim's verdict under every budget and reading tried, and one line over them."""
+    by_claim = {}
+    for c in claims.in_paper_order(judged):
+        if c.budget is not None:
+            by_claim.setdefault((c.where, c.text, c.dataset), []).append(c)
+    lines = ["### Sensitivity: each claim under every reading tried", "",
+             "One row per budget a claim was judged at; the readings are those of `dscmr/readings.py` (defaults: "
+             f"{readings.DEFAULT.describe()}). The differences are means over the seeds that made them (points; the "
+             "seeds' own intervals are in the verdicts above). Where a run was trained under more than one budget or "
+             "reading, `results/<dataset>/<experiment>/readings-curves.png` draws its validation curves side by side.",
+             "",
+             "| claim | dataset | budget | readings | seeds | verdict | comparisons (mean over seeds) |",
+             "|---|---|---|---|---|---|---|"]
+    summaries = []
+    for (where, text, dataset), found in by_claim.items():
+        for c in found:
+            seeds = sorted({x.seed for x in c.comparisons})
+            means = "; ".join(f"{what}: {mean:+.2f}" for what, (mean, _, _) in claims.over_seeds(c.comparisons).items())
+            lines.append(f"| {where}: {text} | {dataset} | `{c.budget}` | {c.readings.describe()} | "
+                         f"{', '.join(map(str, seeds)) or '–'} | {c.verdict} | {means or '–'} |")
+        summaries.append(f"- **{where}: {text}** on {dataset}: "
+                         + claims.summary({c.budget: c.verdict for c in found}) + ".")
+    return lines + [""] + summaries + [""]
 
 
 def results_section(results):
@@ -372,12 +467,13 @@ def results_section(results):
             if not_learned:
                 notes.append(f"- On {dataset} at budget `{report['budget_name']}`, {len(not_learned)} of "
                              f"{len({r['key'] for r in report['runs']})} methods "
-                             f"{'has' if len(not_learned) == 1 else 'have'} not learned in some seed (the "
-                             "95 % interval of the test mean AUC is not above 50): "
+                             f"{'has' if len(not_learned) == 1 else 'have'} not trained in some seed (by the "
+                             "rule's measure, `metrics.trained`): "
                              + ", ".join(f"{m} (seed {', '.join(map(str, s))})" for m, s in not_learned.items()) + ".")
         for experiment in claims.CLAIMS:
             for report in load_results(results, dataset, experiment):
                 notes += code_changed(report, dataset, experiment)
+        notes += unfinished(results, dataset)
         missing = [e for e in claims.CLAIMS if not load_results(results, dataset, e)]
         judged += [c for e in missing for c in claims.not_run(dataset, e)]
         if missing:
@@ -389,6 +485,7 @@ def results_section(results):
                 "points, with its 95 % paired bootstrap interval.", ""]
     verdicts += [line for c in claims.in_paper_order(judged) for line in claim_lines(c)] or \
         ["- No claim can be checked yet."]
+    verdicts += [""] + sensitivity(judged)
     return lines + verdicts + [""] + (["### Notes on these results", ""] + notes + [""] if notes else [])
 
 
@@ -475,8 +572,8 @@ def render(results):
                       "Written by `au-audit`; do not edit by hand. The paper: Wang et al., \"Action "
                       "Units recognition based on Deep Spatial-Convolutional and Multi-label Residual network\", "
                       "Neurocomputing 2019. Its numbers come from `dscmr/paper.py`.", ""]
-                     + configuration() + results_section(results) + auc_consistency() + repeatable(results)
-                     + environment())
+                     + configuration() + readings_table(results) + results_section(results) + auc_consistency()
+                     + repeatable(results) + environment())
 
 
 @cli(PROG)

@@ -10,6 +10,7 @@ Examples:
   au-prototxt                      # rewrite prototxt/ (the defaults)
   au-prototxt --out /tmp/ck --data data/ckplus --aus 1,2,4,5,6,7,9,12,15,17,20,23,24,25
   au-prototxt --only ldscmr --batch-size 8 --out /tmp/small
+  au-prototxt --only alexnet_admsr --loss-scale mean --lr-policy once --out /tmp/mean-once   # other readings
 """
 import argparse
 import json
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 from dscmr import REPO, methods, paper
+from dscmr import readings as readings_
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
 from dscmr.files import write_atomically
@@ -32,15 +34,18 @@ PROG = "au-prototxt"
 # The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
 # use (docs/networks.md). --mean sets others.
 DEFAULT_MEAN_BGR = (104, 117, 123)
+# The beta reading (dscmr/readings.py) as AdMSRLoss's beta_mode (cpp_layers/proto/messages.proto).
+BETA_MODES = {"clamped": "CLAMPED", "paper_zero": "PAPER_ZERO"}
 
 
 class NetBuilder:
     """Builds one method's layers into a NetSpec; `data` is the input blob."""
 
-    def __init__(self, ns, n_aus, python_layers):
+    def __init__(self, ns, n_aus, python_layers, readings=readings_.DEFAULT):
         self.ns = ns
         self.n_aus = n_aus
         self.python_layers = python_layers
+        self.readings = readings
 
     def add(self, name, top):
         setattr(self.ns, name, top)
@@ -184,18 +189,23 @@ class NetBuilder:
         loss_param = dict(ignore_label=paper.IGNORE_LABEL)
         if loss == "SigmoidCrossEntropyLoss":
             return {"loss": L.SigmoidCrossEntropyLoss(logits, label, loss_param=loss_param)}
+        # The loss_scale reading (dscmr/readings.py): eqs. 7 and 11's sum, or the mean over the n AUs.
+        weight = 1 if self.readings.loss_scale == "sum" else 1 / self.n_aus
         if loss == "MSRLoss":
             return dict(zip(("loss", "l_cur"), L.MSRLoss(logits, label, loss_param=loss_param, ntop=2,
-                                                        loss_weight=[1, 0])))
+                                                        loss_weight=[weight, 0])))
         names = ("loss", "beta", "l_cur")
+        beta_mode = BETA_MODES[self.readings.beta]
         if self.python_layers:
             param_str = json.dumps({"ignore_label": paper.IGNORE_LABEL, "alpha": paper.ALPHA,
-                                    "beta_mode": "CLAMPED"})
-            return dict(zip(names, L.Python(logits, label, loss_weight=[1, 0, 0], ntop=3, python_param=dict(
+                                    "beta_mode": beta_mode})
+            return dict(zip(names, L.Python(logits, label, loss_weight=[weight, 0, 0], ntop=3, python_param=dict(
                 module="python_layers.msr_loss", layer="AdMSRLoss", param_str=param_str),
                 param=[dict(lr_mult=0, decay_mult=0)] * 2)))
-        return dict(zip(names, L.AdMSRLoss(logits, label, loss_param=loss_param, ntop=3, loss_weight=[1, 0, 0],
-                                           msr_loss_param=dict(alpha=paper.ALPHA))))
+        # beta_mode is written only where it is not the layer's default, so the default nets stay as they were.
+        msr = dict(alpha=paper.ALPHA) | ({} if beta_mode == "CLAMPED" else {"beta_mode": getattr(P.MSRLoss, beta_mode)})
+        return dict(zip(names, L.AdMSRLoss(logits, label, loss_param=loss_param, ntop=3, loss_weight=[weight, 0, 0],
+                                           msr_loss_param=msr)))
 
 
 def add_data_layers(ns, opts, phase, input_size=paper.INPUT_SIZE):
@@ -216,7 +226,7 @@ def add_data_layers(ns, opts, phase, input_size=paper.INPUT_SIZE):
 def train_val(method, opts):
     ns = caffe.NetSpec()
     add_data_layers(ns, opts, caffe.TRAIN, methods.get(method).input_size)
-    builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers)
+    builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers, readings_.of_options(opts))
     builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
     net.name = method
@@ -242,18 +252,23 @@ def deploy(method, opts):
     return net
 
 
+# The lr_policy reading (dscmr/readings.py) in Caffe's terms: `step` divides the rate by 10 every 2000
+# iterations, `once` (Caffe's multistep with one step value) divides it once, at 2000.
+LR_POLICIES = {"step": ('lr_policy: "step"', "gamma: 0.1", f"stepsize: {paper.LR_STEP}"),
+               "once": ('lr_policy: "multistep"', "gamma: 0.1", f"stepvalue: {paper.LR_STEP}")}
+
+
 def solver(method, opts):
     """Sec. 3.1: "All models were initialized with the learning rate of 0.0005, which was further
     reduced after 2000 iterations. ... A momentum of 0.9 and weight decay of 0.0005 was used."
-    gamma 0.1 and max_iter are this project's choices (docs/networks.md)."""
+    gamma 0.1 and max_iter are this project's choices (docs/networks.md); how often the rate is
+    reduced is the lr_policy reading."""
     lines = [
         f'net: "{opts.out_prefix}/{method}_train_val.prototxt"',
         f"test_iter: {opts.test_iter}",
         f"test_interval: {opts.test_interval}",
         f"base_lr: {paper.BASE_LR}",
-        'lr_policy: "step"',
-        "gamma: 0.1",
-        f"stepsize: {paper.LR_STEP}",
+        *LR_POLICIES[opts.lr_policy],
         f"momentum: {paper.MOMENTUM}",
         f"weight_decay: {paper.WEIGHT_DECAY}",
         f"display: {opts.display}",
@@ -313,6 +328,7 @@ def parse_args(argv=None):
                     help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: CPU)")
     ap.add_argument("--seed", type=int, default=1,
                     help="the solver's random_seed: weight initialisation and random mirroring (default: 1)")
+    readings_.add_options(ap)
     ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=methods.KEYS,
                     help=f"comma-separated methods (default: all: {','.join(methods.KEYS)})")
     opts = ap.parse_args(argv)

@@ -8,12 +8,19 @@ reads no training data, and a snapshot is a copy. So up to the shorter run's end
 training losses and every snapshot's validation and test metrics must be the same numbers; the
 audit reports the largest difference found (0 when the build is repeatable, as it should be on one
 CPU with the same thread count), and where each run trained, which tells why they may differ.
+
+Runs under other readings (dscmr/readings.py) trained something else, except for the rate schedule:
+`step` and `once` reduce the rate alike at 2000 and part only at 4000, so such runs are compared up
+to 4000. A run copied from another budget (reused_from) and an unfinished one (.partial.json) are not
+trainings of their own.
 """
 import json
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from dscmr import paper
+from dscmr.readings import of_record
 from tools.parse_log import parse_log
 
 # What two runs must share to be the same training (schedule.iters and schedule.points may differ).
@@ -76,6 +83,8 @@ def compare(results, runs_root, a, b):
                                                (b, json.loads((runs_root / f"{b}.json").read_text()))),
                                               key=lambda item: item[1]["schedule"]["iters"])
     end = rec_a["schedule"]["iters"]
+    if of_record(rec_a).lr_policy != of_record(rec_b).lr_policy:
+        end = min(end, 2 * paper.LR_STEP)
     loss_a, loss_b = (train_losses(runs_root / f"{n}.log") for n in (name_a, name_b))
     losses = {it: v for it, v in loss_a.items() if it <= end}
     evals_a = {e["iteration"]: metric_values(e) for e in rec_a["evaluations"]}
@@ -95,9 +104,12 @@ def repeats(results):
         records = {}
         for path in sorted(runs_root.glob("*/*.json")):
             record = json.loads(path.read_text())
-            if not all(k in record for k in SAME_TRAINING + ("schedule", "evaluations")):
+            if not all(k in record for k in SAME_TRAINING + ("schedule", "evaluations")) or "reused_from" in record \
+                    or path.name.endswith(".partial.json"):
                 continue
-            same = tuple(json.dumps(record[k]) for k in SAME_TRAINING) + tuple(record["schedule"][k] for k in SAME_SCHEDULE)
+            readings = of_record(record)
+            same = tuple(json.dumps(record[k]) for k in SAME_TRAINING) + tuple(record["schedule"][k] for k in SAME_SCHEDULE) \
+                + (readings.loss_scale, readings.beta)
             records.setdefault(same, []).append(str(path.relative_to(runs_root).with_suffix("")))
         for group in records.values():
             found += [compare(Path(results), runs_root, a, b) for a, b in combinations(group, 2)]

@@ -19,6 +19,13 @@ Budgets (--budget; each number can be overridden):
   on the GPU is reported apart, as <budget>-gpu (the same seed gives other numbers on another device).
   Sec. 3.1 fixes lr 0.0005 (x0.1 after 2000 iterations), momentum 0.9, weight decay 0.0005;
   every budget keeps them, so short budgets stop long before the paper's nets converge.
+  plateau: each run trains 4000 iterations, then on, 1000 at a time, until its validation mean AUC
+  is flat by the cpu budget's rule and it has learned; the record says where, and whether it
+  flattened or hit the cap. Each 1000 is committed as <run>.partial.json until the run ends.
+
+Readings (--loss-scale, --lr-policy, --beta; dscmr/readings.py): the paper's ambiguous sentences,
+each a named choice; the default reads them as every run before these options did. Other readings
+are other budgets: --budget cpu --loss-scale mean --lr-policy once reports as cpu-mean-once.
 
 Runs resume: a finished run (its done.json) is never repeated, an interrupted one continues from
 its last snapshot, and the results folder is rewritten from all finished runs. A committed run
@@ -30,6 +37,7 @@ Examples:
   au-reproduce fig5 --budget short              # minutes per run on a CPU
   au-reproduce table4-5 --data data/emotionet --gpu
   au-reproduce fig5 --plan                      # the runs and their state, nothing run
+  au-reproduce table4-5 --budget plateau --lr-policy once --only alexnet_admsr   # a reading, until flat
 """
 import argparse
 import json
@@ -43,6 +51,7 @@ import numpy as np
 
 from data_prep import derive
 from dscmr import REPO, methods, paper
+from dscmr import readings as readings_
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
 from tools import reproduce_report, training_run
@@ -58,12 +67,13 @@ class Budget:
     val_size: int | None       # samples Caffe's test phase reads during training
     test_size: int | None      # samples the metrics are computed on
     points: int                # tests and snapshots over the run (the curves' points)
+    until_flat: int | None = None   # a cap: train iters, then on until flat (training_run.flat_at), at most this
 
     def tag(self):
         def n(v):
             return "all" if v is None else str(v)
         return (f"it{self.iters}-b{self.batch_size}-tr{n(self.train_size)}-va{n(self.val_size)}"
-                f"-te{n(self.test_size)}-p{self.points}")
+                f"-te{n(self.test_size)}-p{self.points}" + (f"-flat{self.until_flat}" if self.until_flat else ""))
 
 
 BUDGETS = {
@@ -79,6 +89,11 @@ BUDGETS = {
     # validation mean AUC rose 0.8 points from 3000 to 4000 iterations. The paper's two learning rates
     # (0.0005, then 0.00005 after 2000 iterations), snapshots on the curve's 250-iteration grid.
     "cpu": Budget(iters=4000, batch_size=16, train_size=None, val_size=None, test_size=None, points=16),
+    # Each run by its own curve (issue #31): the cpu budget's 4000 iterations at least, then on until its
+    # validation mean AUC is flat by the same rule and it has learned (a run at chance is not flat), at
+    # most 10000 (AlexNet + Ad-MSR's committed cpu runs took 1686-2332 s for 4000 on 2 Zen 5 cores).
+    "plateau": Budget(iters=4000, batch_size=16, train_size=None, val_size=None, test_size=None, points=16,
+                      until_flat=10000),
 }
 
 # Tables 4-5's columns (paper.METHODS) as generator methods.
@@ -179,9 +194,9 @@ def prepare(opts, work, planned, seed):
     return planned, data_dir, splits, splits["val"]["count"]
 
 
-def run_dir_of(work, budget, solver_mode, planned, seed=1):
+def run_dir_of(work, budget, solver_mode, planned, seed=1, readings=readings_.DEFAULT):
     seeded = "" if seed == 1 else f"-s{seed}"
-    return work / f"{budget.tag()}-{solver_mode.lower()}{seeded}" / planned.data_name / planned.method
+    return work / f"{budget.tag()}-{solver_mode.lower()}{readings.tag()}{seeded}" / planned.data_name / planned.method
 
 
 def git_commit():
@@ -195,7 +210,9 @@ def git_commit():
 
 
 def parse_args(argv=None):
-    budgets = "\n".join(f"  {name:6s} {b.iters} iterations, batch {b.batch_size}, train {b.train_size or 'all'}, "
+    budgets = "\n".join(f"  {name:7s} {b.iters} iterations"
+                        + (f" then on until flat, at most {b.until_flat}" if b.until_flat else "")
+                        + f", batch {b.batch_size}, train {b.train_size or 'all'}, "
                         f"val {b.val_size or 'all'}, test {b.test_size or 'all'}, {b.points} points"
                         for name, b in BUDGETS.items())
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.format(budgets=budgets),
@@ -209,10 +226,13 @@ def parse_args(argv=None):
     ap.add_argument("--val-size", type=int, help="override: validation samples of the test phase")
     ap.add_argument("--test-size", type=int, help="override: test samples evaluated")
     ap.add_argument("--points", type=int, help="override: snapshots/tests per run")
+    ap.add_argument("--until-flat", type=int, metavar="CAP",
+                    help="override: after --iters, train on until flat, at most CAP iterations (plateau: 10000)")
     ap.add_argument("--seed", type=int, default=1,
                     help="the solvers' random_seed (weight initialisation, random mirroring, dropout) and, above 1, "
                          "the order the train split is read in (a permutation seeded by it; the same samples) "
                          "(default: 1)")
+    readings_.add_options(ap)
     ap.add_argument("--gpu", action="store_true", help="solver_mode GPU and, unless --budget says otherwise, the paper budget")
     ap.add_argument("--evaluate-with", choices=training_run.EVALUATORS, default="pycaffe",
                     help="how snapshots are evaluated: pycaffe, or the caffe binary's `caffe test` (the same "
@@ -236,16 +256,27 @@ def parse_args(argv=None):
                            "the report as it is)")
     opts = ap.parse_args(argv)
     budget = BUDGETS[opts.budget or ("paper" if opts.gpu else "short")]
-    overrides = {k: getattr(opts, k) for k in ("iters", "batch_size", "train_size", "val_size", "test_size", "points")
-                 if getattr(opts, k) is not None}
+    overrides = {k: getattr(opts, k) for k in ("iters", "batch_size", "train_size", "val_size", "test_size", "points",
+                                               "until_flat") if getattr(opts, k) is not None}
     bad = {k: v for k, v in overrides.items() if v < 1}
     if bad:
         ap.error(f"these must be at least 1: {bad}")
-    # An overridden budget is another budget: its runs and report never replace the named one's.
+    cap, least = overrides.get("until_flat", budget.until_flat), overrides.get("iters", budget.iters)
+    if cap is not None and cap <= least:
+        ap.error(f"--until-flat {cap} must be above the iterations it trains first ({least})")
+    opts.readings = readings_.of_options(opts)
+    # An overridden budget, or other readings, is another budget: its runs and report never replace the
+    # named one's (cpu-mean-once: the cpu budget under loss_scale mean and lr_policy once).
     opts.budget_name = (opts.budget or ("paper" if opts.gpu else "short")) + "".join(
-        f"-{k.replace('_', '')}{v}" for k, v in sorted(overrides.items())) + ("-gpu" if opts.gpu else "")
+        f"-{k.replace('_', '')}{v}" for k, v in sorted(overrides.items())) + opts.readings.tag() + \
+        ("-gpu" if opts.gpu else "")
     opts.budget = replace(budget, **overrides)
     return opts
+
+
+def readings_of(opts, planned):
+    """The readings a run is trained and recorded under: those of the command that change its method."""
+    return opts.readings.of_loss(methods.get(planned.method).loss)
 
 
 def run_state(kept, run_dir, planned):
@@ -278,7 +309,8 @@ def committed_runs(opts, work, out, runs, schedule):
         if not (kept / f"{reproduce_report.run_name(r)}.json").is_file():
             continue
         r, data_dir, splits, val_count = prepare(opts, work, r, schedule.seed)
-        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
+        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot,
+                                         readings_of(opts, r), opts.budget.until_flat)
         result = reproduce_report.load_run(kept, reproduce_report.run_name(r), config)
         if result is not None:
             found[r.key] = dict(result, derived=splits)
@@ -294,8 +326,8 @@ def write_report(opts, work, out, runs, schedule, manifest, mode, argv):
     command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     context = {"experiment": opts.experiment, "dataset": out.parent.name, "dataset_aus": manifest["aus"],
                "data": str(opts.data), "data_command": manifest.get("command"), "budget_name": opts.budget_name,
-               "budget": asdict(opts.budget), "solver_mode": mode, "seed": opts.seed, "command": command,
-               "commit": git_commit()}
+               "budget": asdict(opts.budget), "readings": asdict(opts.readings), "solver_mode": mode,
+               "seed": opts.seed, "command": command, "commit": git_commit()}
     reproduce_report.write(out / opts.budget_name, opts.experiment, runs, by_seed, context)
     return by_seed
 
@@ -324,7 +356,7 @@ def main(argv=None):
     if opts.plan:
         print(f"  seed {opts.seed}; committed runs in {kept}")
         for r in runs:
-            where = run_dir_of(work, opts.budget, mode, r, opts.seed)
+            where = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
             print(f"  {run_state(kept, where, r):16s} {r.method:14s} {r.data_name:18s} {where}")
         return 0
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
@@ -335,10 +367,11 @@ def main(argv=None):
         return 0
     results, by_seed = {}, None   # by_seed: the report as last written; None: results/ has changed since
     for i, r in enumerate(runs, 1):
-        run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed)
+        run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
         name = reproduce_report.run_name(r)
         r, data_dir, _, val_count = prepare(opts, work, r, opts.seed)
-        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot)
+        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot,
+                                         readings_of(opts, r), opts.budget.until_flat)
         committed = reproduce_report.load_run(kept, name, config)
         retrain = opts.retrain_stale and wanted(r)
         if committed is not None and retrain and training_run.code_changed(committed):
@@ -359,8 +392,10 @@ def main(argv=None):
             continue
         label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
         try:
-            results[r.key] = committed or training_run.run(run_dir, r.method, data_dir, r.aus, schedule, val_count,
-                                                           r.every_snapshot, label, opts.evaluate_with)
+            results[r.key] = committed or training_run.run(
+                run_dir, r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot, label, opts.evaluate_with,
+                readings_of(opts, r), opts.budget.until_flat,
+                progress=lambda partial, name=name: reproduce_report.save_partial(kept, name, partial))
         except training_run.RunFailed as e:
             raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
         if committed is None:

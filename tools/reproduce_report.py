@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dscmr import paper
+from dscmr import paper, readings
 from dscmr.files import write_atomically
 from tools.metrics import with_intervals
 from tools.parse_log import parse_log, plot_curves
@@ -34,7 +34,7 @@ def run_name(planned):
 
 
 # What makes two runs the same run: a committed run with these equal is never trained again.
-SAME_RUN = ("method", "data_manifest", "aus", "schedule", "val_count")
+SAME_RUN = ("method", "data_manifest", "aus", "schedule", "val_count", "readings", "until_flat")
 
 
 def runs_dir(out, budget_name, seed):
@@ -69,6 +69,18 @@ def save_run(folder, name, result):
         shutil.copyfile(result["test_probs"], folder / f"{name}.test.npz")
     record = {k: v for k, v in result.items() if k not in ("log", "weights", "test_probs", "data")}
     write_atomically(folder / f"{name}.json", json.dumps(record, indent=1, default=float) + "\n")
+    for partial in (folder / f"{name}.partial.json", folder / f"{name}.partial.log"):
+        partial.unlink(missing_ok=True)
+
+
+def save_partial(folder, name, record):
+    """An unfinished run's evaluated snapshots so far (a run trained until flat, after each segment):
+    <name>.partial.json, flagged unfinished, and its log. Never read as a finished run (load_run reads
+    <name>.json); save_run removes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(record["log"], folder / f"{name}.partial.log")
+    kept = {k: v for k, v in record.items() if k not in ("log", "weights", "test_probs", "data")}
+    write_atomically(folder / f"{name}.partial.json", json.dumps(kept, indent=1, default=float) + "\n")
 
 
 def load_run(folder, name, config):
@@ -85,15 +97,21 @@ def load_run(folder, name, config):
 
 
 def load_run_elsewhere(out, budget_name, seed, name, config):
-    """The same run (SAME_RUN) committed by another experiment of this dataset, budget and seed, or
-    None; "reused_from" names that experiment. Tables 2-3's Ad-MSR on every AU is Tables 4-5's
-    AlexNet+Ad-MSR: one training, whichever experiment ran it first."""
+    """The same run (SAME_RUN) committed by another experiment of this dataset, or under another budget
+    name of the same seed, or None; "reused_from" names where (the experiment, and the budget where it is
+    not this one). Tables 2-3's Ad-MSR on every AU is Tables 4-5's AlexNet+Ad-MSR, and cross-entropy
+    AlexNet under loss_scale mean is AlexNet: one training, whichever command ran it first."""
     out = Path(out)
     siblings = out.parent.iterdir() if out.parent.is_dir() else []
-    for other in sorted(p for p in siblings if p.is_dir() and p != out):
-        found = load_run(runs_dir(other, budget_name, seed), name, config)
+    places = [(other, budget_name) for other in sorted(p for p in siblings if p.is_dir() and p != out)]
+    for experiment in sorted(p for p in (out.parent.iterdir() if out.parent.is_dir() else []) if p.is_dir()):
+        budgets = sorted({f.name.rsplit("-s", 1)[0] for f in (experiment / "runs").glob(f"*-s{seed}")})
+        places += [(experiment, b) for b in budgets if b != budget_name]
+    for other, budget in places:
+        found = load_run(runs_dir(other, budget, seed), name, config)
         if found is not None:
-            return dict(found, reused_from=other.name)
+            where = other.name if budget == budget_name else f"{other.name}/{budget}"
+            return dict(found, reused_from=where)
     return None
 
 
@@ -116,8 +134,10 @@ def header(context):
         f"runs/{context['budget_name']}-s<seed>/",
         f"- budget `{context['budget_name']}`: {b['iters']} iterations, batch {b['batch_size']}, train samples "
         f"{b['train_size'] or 'all'}, validation {b['val_size'] or 'all'}, test {b['test_size'] or 'all'}, "
-        f"{b['points']} test/snapshot points; solver_mode {context['solver_mode']}; Sec. 3.1's lr, momentum and "
-        "weight decay",
+        f"{b['points']} test/snapshot points"
+        + (f", then on until flat, at most {b['until_flat']} iterations" if b.get("until_flat") else "")
+        + f"; solver_mode {context['solver_mode']}; Sec. 3.1's lr, momentum and weight decay",
+        f"- readings (dscmr/readings.py): {readings.Readings(**context.get('readings', {})).describe()}",
         f"- seeds: {', '.join(map(str, context['seeds']))} (the solvers' random_seed; this command trained seed "
         f"{context['seed']}, the others' runs come from runs/{context['budget_name']}-s<seed>/)",
         "",
@@ -270,17 +290,19 @@ def per_au_bars(bars, aus, path, dataset, spread):
 PLATEAU_POINTS = 1.0
 
 
+def flat(curve, t):
+    """Whether the rule holds at snapshot iteration t of [(iteration, val mean AUC)] (it can only be
+    told where 0.75 t is a snapshot too)."""
+    auc = dict(curve)
+    start = 0.75 * t
+    return (t >= 1000 and t in auc and start in auc
+            and max(v for it, v in auc.items() if start < it <= t) - auc[start] < PLATEAU_POINTS)
+
+
 def plateau_iteration(curve):
     """The first snapshot iteration T at which the rule holds, from [(iteration, val mean AUC)], or
     None when the curve never flattens (or is too short to tell)."""
-    auc = dict(curve)
-    for t in sorted(auc):
-        start = 0.75 * t
-        if start not in auc or t < 1000:
-            continue
-        if max(v for it, v in auc.items() if start < it <= t) - auc[start] < PLATEAU_POINTS:
-            return t
-    return None
+    return next((t for t in sorted(dict(curve)) if flat(curve, t)), None)
 
 
 def validation_curves(curves, out, dataset):
@@ -429,6 +451,44 @@ def table45(runs, by_seed, out, dataset):
     return lines + ["![means per method](table4-5.png)", ""]
 
 
+READINGS_PLOT = "readings-curves.png"
+
+
+def readings_curves(experiment_dir, dataset):
+    """experiment_dir/READINGS_PLOT: each run's validation mean AUC per snapshot under every budget and
+    reading it was trained at (seed 1's committed runs), one panel per run, where some run has more than
+    one; returns whether it wrote it."""
+    curves = {}
+    for path in sorted((Path(experiment_dir) / "runs").glob("*-s1/*.json")):
+        if path.name.endswith(".partial.json"):
+            continue
+        record = json.loads(path.read_text())
+        curve = [(e["iteration"], e["val"]["mean"]["auc"]) for e in record.get("evaluations", [])]
+        if len(curve) > 1:
+            curves.setdefault(path.stem, {})[path.parent.name.removesuffix("-s1")] = curve
+    curves = {name: by_budget for name, by_budget in curves.items() if len(by_budget) > 1}
+    if not curves:
+        return False
+    plt = pyplot()
+    columns = min(3, len(curves))
+    rows = -(-len(curves) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.4 * rows), squeeze=False)
+    for ax, (name, by_budget) in zip(axes.flat, sorted(curves.items())):
+        for budget, curve in sorted(by_budget.items()):
+            ax.plot(*zip(*curve), "o-", markersize=2, label=budget)
+        ax.axhline(50, color="grey", linestyle=":", linewidth=1)
+        ax.axvline(paper.LR_STEP, color="grey", linestyle="--", linewidth=0.8)
+        ax.set(title=name, xlabel="iteration", ylabel="val mean AUC (%)")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(curves):]:
+        ax.axis("off")
+    fig.suptitle(f"Validation mean AUC under each budget and reading, seed 1, on {dataset} (dashed: the rate "
+                 f"step at {paper.LR_STEP})", fontsize=9)
+    savefig(fig, Path(experiment_dir) / READINGS_PLOT)
+    plt.close(fig)
+    return True
+
+
 def write(out, experiment, runs, by_seed, context):
     """The report of every seed's runs ({seed: {key: result}}) of one budget, into out
     (results/<dataset>/<experiment>/<budget>)."""
@@ -462,6 +522,7 @@ def write(out, experiment, runs, by_seed, context):
                      for seed, results in by_seed.items() for r in runs if r.key in results]
         report = dict(context, seeds=list(by_seed), runs=runs_json)
         (tmp / f"{experiment}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+        readings_curves(out.parent, context["dataset"])
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -27,9 +27,10 @@ import numpy as np
 from tqdm import tqdm
 
 from dscmr import REPO, dataset, machine
+from dscmr import readings as readings_
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
-from tools import evaluate, model_card, parse_log
+from tools import evaluate, metrics, model_card, parse_log, reproduce_report
 from tools import generate_prototxt as gen
 from tools.metrics import mean_metrics, per_au_metrics
 
@@ -62,23 +63,27 @@ class Schedule:
         return max(1, self.iters // self.points)
 
 
-def snapshot_iterations(schedule):
-    """The iterations with a snapshot: every interval, and the last one (Caffe snapshots it too)."""
-    its = list(range(schedule.interval, schedule.iters + 1, schedule.interval))
-    return its if its and its[-1] == schedule.iters else its + [schedule.iters]
+def snapshot_iterations(schedule, last=None):
+    """The iterations with a snapshot up to last (default: the schedule's end): every interval, and the
+    last one (Caffe snapshots it too)."""
+    last = last or schedule.iters
+    its = list(range(schedule.interval, last + 1, schedule.interval))
+    return its if its and its[-1] == last else its + [last]
 
 
-def nets(run_dir, method, data_dir, aus, schedule, val_count):
-    """{file name: text} of a run's train/val and deploy nets and its solver."""
+def nets(run_dir, method, data_dir, aus, schedule, val_count, readings=readings_.DEFAULT, max_iter=None):
+    """{file name: text} of a run's train/val and deploy nets and its solver (max_iter: where this
+    `caffe train` stops, when not the schedule's end: a segment of a run trained until flat)."""
     return gen.generate(gen.options(
         out=str(run_dir), out_prefix=str(run_dir), data=str(data_dir), aus=tuple(aus), batch_size=schedule.batch_size,
         test_iter=math.ceil(val_count / schedule.batch_size), test_interval=schedule.interval,
-        snapshot=schedule.interval, max_iter=schedule.iters, display=max(1, min(20, schedule.interval // 4)),
-        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, only=(method,)))
+        snapshot=schedule.interval, max_iter=max_iter or schedule.iters, display=max(1, min(20, schedule.interval // 4)),
+        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, only=(method,),
+        loss_scale=readings.loss_scale, lr_policy=readings.lr_policy, beta=readings.beta))
 
 
-def write_nets(run_dir, method, data_dir, aus, schedule, val_count):
-    for name, text in nets(run_dir, method, data_dir, aus, schedule, val_count).items():
+def write_nets(run_dir, method, data_dir, aus, schedule, val_count, readings=readings_.DEFAULT, max_iter=None):
+    for name, text in nets(run_dir, method, data_dir, aus, schedule, val_count, readings, max_iter).items():
         (run_dir / name).write_text(text)
     solver = run_dir / f"{method}_solver.prototxt"
     model_card.write(solver, run_dir / f"{method}_deploy.prototxt", root=REPO)   # for au-predict
@@ -162,7 +167,7 @@ def evaluate_split(train_val, weights, data_dir, split, aus, schedule, evaluator
         # nearly twice as long as the rest of a smoke run's evaluation, by cProfile).
         probs, labels = evaluate.predict(train_val, weights, split_dir, schedule.batch_size, probe=False)
     rows = per_au_metrics(probs, labels, aus)
-    return {"per_au": rows, "mean": mean_metrics(rows)}, probs, labels
+    return {"per_au": rows, "mean": mean_metrics(rows), "spread": metrics.output_spread(probs)}, probs, labels
 
 
 def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator="pycaffe"):
@@ -174,7 +179,12 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, 
         return json.loads(cache.read_text())
     cache.parent.mkdir(exist_ok=True)
     test, probs, labels = evaluate_split(train_val, weights, data_dir, "test", aus, schedule, evaluator)
-    val, _, _ = evaluate_split(train_val, weights, data_dir, "val", aus, schedule, evaluator)
+    val, val_probs, val_labels = evaluate_split(train_val, weights, data_dir, "val", aus, schedule, evaluator)
+    # Whether the net has learned by this snapshot, by the audit's rule (metrics.trained): a run trained
+    # until flat is not flat while it is still at chance.
+    resamples = metrics.resample_counts(len(val_labels))
+    val["auc_ci"] = metrics.interval(metrics.resampled_means(val_probs, val_labels, aus, resamples)["auc"][1])
+    val["trained"] = metrics.trained(val["auc_ci"], val["spread"])
     result = dict(iteration=it, **test, val=val)
     np.savez(cache.with_suffix(".test.npz"), probs=probs, labels=labels, aus=np.array(aus))
     write_atomically(cache, json.dumps(result, default=float) + "\n")
@@ -191,20 +201,21 @@ CODE = ("cpp_layers", "setup/patches")
 RUN_DIR, DATA_DIR = Path("<run>"), Path("<data>")
 
 
-def code_fingerprint(method, aus, schedule, val_count):
+def code_fingerprint(method, aus, schedule, val_count, readings=readings_.DEFAULT):
     digest = hashlib.sha256()
     for root in CODE:
         for f in sorted((REPO / root).rglob("*")):
             if f.is_file():
                 digest.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
-    for name, text in sorted(nets(RUN_DIR, method, DATA_DIR, aus, schedule, val_count).items()):
+    for name, text in sorted(nets(RUN_DIR, method, DATA_DIR, aus, schedule, val_count, readings).items()):
         digest.update(name.encode() + b"\0" + text.encode())
     return digest.hexdigest()[:16]
 
 
 def current_code(record):
     """code_fingerprint of today's code for the run a done.json or committed record describes."""
-    return code_fingerprint(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"])
+    return code_fingerprint(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
+                            readings_.of_record(record))
 
 
 def code_changed(record):
@@ -235,17 +246,63 @@ def data_fingerprint(data_dir):
     return dataset.fingerprint(dataset.read_manifest(data_dir))
 
 
-def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False):
-    return {"method": method, "data": str(Path(data_dir).resolve()), "data_manifest": data_fingerprint(data_dir),
-            "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
+def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False, readings=readings_.DEFAULT,
+               until_flat=None):
+    """What makes a run: with the default readings and a fixed length, the same keys as every run before
+    the readings and the until-flat budget (so those runs stay the same runs)."""
+    config = {"method": method, "data": str(Path(data_dir).resolve()), "data_manifest": data_fingerprint(data_dir),
+              "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
+    if readings.changed():
+        config["readings"] = readings.changed()
+    if until_flat:
+        config["until_flat"] = until_flat
+    return config
 
 
-def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None, evaluator="pycaffe"):
+def flat_at(evaluations, cap):
+    """Where a run trained until flat stops, from its evaluations so far (ascending): (iteration,
+    flattened). It stops at the first snapshot where its validation mean AUC is flat by the CPU budget's
+    rule (reproduce_report.plateau_iteration) and it has learned (metrics.trained on val: a run still at
+    chance is not flat), or at the cap; None while it goes on."""
+    curve = [(e["iteration"], e["val"]["mean"]["auc"]) for e in evaluations]
+    last = curve[-1][0]
+    if evaluations[-1]["val"].get("trained") and reproduce_report.flat(curve, last):
+        return last, True
+    return (last, False) if last >= cap else None
+
+
+def iteration_of(path):
+    return int(path.stem.rsplit("_", 1)[1])
+
+
+def segments(schedule, until_flat):
+    """Where each `caffe train` of a run stops: the schedule's end; for a run trained until flat, that
+    end and then every 4 snapshots up to the cap (the rule compares T with 0.75 T, a snapshot only
+    there)."""
+    if not until_flat:
+        return [schedule.iters]
+    return list(range(schedule.iters, until_flat, 4 * schedule.interval)) + [until_flat]
+
+
+def drop_evaluated(run_dir, method, reached):
+    """A run trained until flat keeps no snapshot before the segment's end `reached` (the one to resume
+    from, and the run's weights if it stops there): those are evaluated, and AlexNet's weights and state
+    are 456 MB a snapshot, up to 40 of them. Later ones (a resumed run's) are not evaluated yet."""
+    for path in run_dir.glob(f"{method}_iter_*"):
+        if iteration_of(path) < reached:
+            path.unlink()
+
+
+def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None, evaluator="pycaffe",
+        readings=readings_.DEFAULT, until_flat=None, progress=None):
     """Trains and evaluates one run unless it is finished; returns its done.json content. evaluator:
-    one of EVALUATORS (the same numbers; caffe-test where pycaffe cannot be imported)."""
+    one of EVALUATORS (the same numbers; caffe-test where pycaffe cannot be imported). readings: the
+    paper's ambiguous sentences as this run reads them (dscmr/readings.py). until_flat: a cap; the run
+    trains schedule.iters, then on until flat_at says stop, each segment's snapshots evaluated before
+    the next, and progress (if given) receives the record so far, flagged unfinished, after each."""
     run_dir = Path(run_dir)
     done = run_dir / "done.json"
-    config = run_config(method, data_dir, aus, schedule, val_count, every_snapshot)
+    config = run_config(method, data_dir, aus, schedule, val_count, every_snapshot, readings, until_flat)
     if done.is_file():
         result = json.loads(done.read_text())
         if {k: result.get(k) for k in config} == config:
@@ -254,7 +311,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
             move_aside(run_dir, f"a run finished with code that has changed since (code {result['code']}, "
                                 f"today {current_code(result)})")
     config_path, code_path = run_dir / "config.json", run_dir / "code.txt"
-    code = code_fingerprint(method, aus, schedule, val_count)
+    code = code_fingerprint(method, aus, schedule, val_count, readings)
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
         move_aside(run_dir, "a run of another configuration (its config.json)")
     elif code_path.is_file() and code_path.read_text().strip() != code and latest_solverstate(run_dir, method):
@@ -263,31 +320,63 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path.write_text(json.dumps(config, indent=1) + "\n")
     code_path.write_text(code + "\n")
-    solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count)
     log_path = run_dir / "train.log"
-    resume_from = latest_solverstate(run_dir, method)
-    if resume_from is None or not resume_from.stem.endswith(f"_iter_{schedule.iters}"):
-        train(solver, log_path, resume_from, schedule.iters, label or method)
+    evaluations, stop = [], None
+    for target in segments(schedule, until_flat):
+        # Only max_iter differs between segments: the rate schedule does not depend on it, and a resumed
+        # run continues bit for bit (setup/patches/10-exact-resume.patch).
+        solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count, readings, target)
+        resume_from = latest_solverstate(run_dir, method)
+        if resume_from is None or iteration_of(resume_from) < target:
+            train(solver, log_path, resume_from, target, label or method)
+        iterations = snapshot_iterations(schedule, target) if every_snapshot or until_flat else [target]
+        iterations = [it for it in iterations if it > (evaluations[-1]["iteration"] if evaluations else 0)]
+        weights = {it: run_dir / f"{method}_iter_{it}.caffemodel" for it in iterations}
+        for it in iterations:
+            if not weights[it].is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
+                raise RunFailed(f"{weights[it]} is missing after training; see {log_path}")
+
+        def evaluated(it, weights=weights, train_val=train_val):
+            return evaluate_snapshot(run_dir, train_val, weights[it], it, data_dir, aus, schedule, evaluator)
+
+        at_once = GPU_EVALUATIONS_AT_ONCE if evaluator == "caffe-test" and schedule.solver_mode == "GPU" else 1
+        evaluations += mapped(evaluated, iterations, at_once, f"{label or method}: val and test")
+        if not until_flat:
+            stop = (target, None)
+            break
+        drop_evaluated(run_dir, method, target)
+        stop = flat_at(evaluations, until_flat)
+        if progress:
+            progress(record(run_dir, method, config, code, evaluator, evaluations, target, log_path,
+                            plateau=plateau_of(stop, target, until_flat), unfinished=stop is None))
+        if stop:
+            break
+    final, flattened = stop
+    for path in run_dir.glob(f"{method}_iter_*"):
+        if path.suffix == ".solverstate" or iteration_of(path) != final:
+            path.unlink()
+    result = record(run_dir, method, config, code, evaluator, evaluations, final, log_path,
+                    plateau=plateau_of(stop, final, until_flat) if until_flat else None)
+    write_atomically(done, json.dumps(result, indent=1, default=float) + "\n")
+    return result
+
+
+def plateau_of(stop, reached, cap):
+    """What a run trained until flat records: where it stopped, and whether it flattened or hit the cap
+    (None for both while it goes on)."""
+    return {"cap": cap, "reached": reached, "stopped_at": stop and stop[0], "flattened": stop and stop[1]}
+
+
+def record(run_dir, method, config, code, evaluator, evaluations, final, log_path, plateau=None, unfinished=False):
+    """A run's record: its configuration, code, every evaluated snapshot, and where its files are."""
     with open(log_path, errors="replace") as log:
         lines = log.readlines()
-    seconds = parse_log.wall_seconds(lines)
-    iterations = snapshot_iterations(schedule) if every_snapshot else [schedule.iters]
-    weights = {it: run_dir / f"{method}_iter_{it}.caffemodel" for it in iterations}
-    for it in iterations:
-        if not weights[it].is_file() and not (run_dir / "evaluations" / f"{it}.json").is_file():
-            raise RunFailed(f"{weights[it]} is missing after training; see {log_path}")
-
-    def evaluated(it):
-        return evaluate_snapshot(run_dir, train_val, weights[it], it, data_dir, aus, schedule, evaluator)
-
-    at_once = GPU_EVALUATIONS_AT_ONCE if evaluator == "caffe-test" and schedule.solver_mode == "GPU" else 1
-    evaluations = mapped(evaluated, iterations, at_once, f"{label or method}: val and test")
-    for path in run_dir.glob(f"{method}_iter_*"):
-        if path.suffix == ".solverstate" or path.stem != f"{method}_iter_{schedule.iters}":
-            path.unlink()
-    result = dict(config, train_seconds=round(seconds, 1), evaluations=evaluations, code=code,
-                  caffe=caffe_build(), evaluated_with=evaluator, trained_on=parse_log.trained_on(lines), log=str(log_path),
-                  test_probs=str(run_dir / "evaluations" / f"{schedule.iters}.test.npz"),
-                  weights=str(run_dir / f"{method}_iter_{schedule.iters}.caffemodel"))
-    write_atomically(done, json.dumps(result, indent=1, default=float) + "\n")
+    result = dict(config, train_seconds=round(parse_log.wall_seconds(lines), 1), evaluations=evaluations, code=code,
+                  caffe=caffe_build(), evaluated_with=evaluator, trained_on=parse_log.trained_on(lines),
+                  log=str(log_path), test_probs=str(run_dir / "evaluations" / f"{final}.test.npz"),
+                  weights=str(run_dir / f"{method}_iter_{final}.caffemodel"))
+    if plateau:
+        result["plateau"] = plateau
+    if unfinished:
+        result["unfinished"] = True
     return result
