@@ -107,7 +107,9 @@ FACTS = (
          "MSRLoss = Σ_i L_cur^(i)", "cpp_layers/src/caffe/layers/msr_loss_layer.cpp", "eq. 7", "same"),
     Fact("Eq. 8", "Here, we use the arithmetic mean of the all label loss values as the final loss value for this "
          "iteration.", "L_S = mean_i(α L_cur + (1 − α) L_pre)", "python_layers/msr_loss.py",
-         "l_s = np.mean(alpha * l_cur + (1 - alpha) * l_pre)", "same"),
+         "l_s = np.mean(alpha * l_cur + (1 - alpha) * l_pre)", "interpreted",
+         "read as eq. 8's mean; whether the final loss is a mean over the n AUs too is the `loss_scale` reading "
+         "(readings run as axes, below)"),
     Fact("Sec. 3.1", "For Eq. (8), α = 0.5.", "alpha 0.5", "dscmr/paper.py", "ALPHA = 0.5", "same"),
     Fact("Eq. 9", "The historical cost value L pre(i) is updated by Eq. (9) before proceeding to the next iteration",
          "L_pre ← α L_cur + (1 − α) L_pre, TRAIN phase only; L_pre := L_cur on the first batch",
@@ -115,7 +117,8 @@ FACTS = (
     Fact("Eq. 10", "In order to ensure that β(i) ∈ [1, 2], β(i) is calculated by the relative deviation of the loss "
          "values of each AU.", "beta_mode CLAMPED: β = eq. 10 above L_S, else 1", "cpp_layers/proto/messages.proto",
          "optional BetaMode beta_mode = 2 [default = CLAMPED];", "interpreted",
-         f"eq. 10 alone gives [0, 2]; PAPER_ZERO and RAW are the other readings ({MSR_DOC}, 4)"),
+         f"eq. 10 alone gives [0, 2]; PAPER_ZERO and RAW are the other readings ({MSR_DOC}, 4); CLAMPED and "
+         "PAPER_ZERO are the `beta` reading (below)"),
     Fact("Eq. 11", "The final loss function of Advanced MSR can be written as follows:",
          "L = Σ β_i L_cur^(i), β constant in the backward pass", "python_layers/msr_loss.py", "eq. 11",
          "interpreted", f"no gradient through β and L_S ({MSR_DOC}, 7)"),
@@ -130,7 +133,8 @@ FACTS = (
     Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005",
          "base_lr 0.0005", "dscmr/paper.py", "BASE_LR = 0.0005", "same"),
     Fact("Sec. 3.1", "which was further reduced after 2000 iterations.", "lr_policy step, stepsize 2000, gamma 0.1",
-         GEN, '"gamma: 0.1",', "interpreted", f"the factor is not stated; Caffe's customary 0.1 ({NETWORKS}, 6)"),
+         GEN, '"gamma: 0.1",', "interpreted", f"the factor is not stated; Caffe's customary 0.1 ({NETWORKS}, 6); "
+         "reduced once or every 2000 iterations is the `lr_policy` reading (below)"),
     Fact("Sec. 3.1", "A momentum of 0.9 and weight decay of 0.0005 was used.", "momentum 0.9, weight_decay 0.0005",
          "dscmr/paper.py", "WEIGHT_DECAY = 0.0005", "same"),
     Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005, which was further reduced after "
