@@ -490,6 +490,9 @@ def test_a_run_trained_until_flat_goes_on_in_segments_commits_each_and_says_wher
     log = (run_dir / "train.log").read_text()
     assert log.count("# ") >= 2 and "Resuming from" in log           # two `caffe train`, the second resumed
     assert 'lr_policy: "multistep"' in (run_dir / "alexnet_admsr_solver.prototxt").read_text()
+    report = (tmp_path / "results" / "synthau" / "table4-5" / "smoke-untilflat4-once" / "table4-5.md").read_text()
+    assert "- readings (dscmr/readings.py): loss_scale sum, lr_policy once, beta clamped" in report
+    assert "| AlexNet+Ad-MSR, seed 1 | 4 |" in report and "| at the cap, 4: not flat, or not trained |" in report
 
 
 def test_a_reading_that_does_not_change_a_method_reuses_its_run(tiny, tmp_path, capsys):

@@ -305,19 +305,28 @@ def plateau_iteration(curve):
     return next((t for t in sorted(dict(curve)) if flat(curve, t)), None)
 
 
-def validation_curves(curves, out, dataset):
+def stop_of(plateau):
+    """Where a run trained until flat stopped, in words (its record's "plateau")."""
+    if plateau["flattened"]:
+        return f"flat and trained at {plateau['stopped_at']}"
+    return f"at the cap, {plateau['stopped_at']}: not flat, or not trained"
+
+
+def validation_curves(curves, out, dataset, plateaus=None):
     """Validation mean AUC per snapshot of each run ({label: [(iteration, AUC)]}), plotted, with the
-    plateau rule applied."""
+    plateau rule applied; plateaus: {label: the record's "plateau"} of runs trained until flat."""
     curves = {k: v for k, v in curves.items() if len(v) > 1}
     if not curves:
         return []
+    plateaus = {k: v for k, v in (plateaus or {}).items() if v and k in curves}
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
     rows = []
     for name, curve in curves.items():
         ax.plot(*zip(*curve), "o-", label=name, markersize=3)
         t = plateau_iteration(curve)
-        rows.append([name, curve[-1][0], fmt(curve[-1][1]), t if t else f"not within {curve[-1][0]}"])
+        rows.append([name, curve[-1][0], fmt(curve[-1][1]), t if t else f"not within {curve[-1][0]}"]
+                    + ([stop_of(plateaus[name]) if name in plateaus else "–"] if plateaus else []))
     ax.axhline(50, color="grey", linestyle=":", linewidth=1, label="chance (AUC 50)")
     ax.set(xlabel="iteration", ylabel="validation mean AUC (%)", title=f"Learning curves on {dataset}")
     ax.legend(fontsize=8)
@@ -326,7 +335,8 @@ def validation_curves(curves, out, dataset):
     return ([f"### Validation mean AUC per snapshot, on {dataset}", "",
              f"Rule: a run has learned what it will at the first iteration T at which its validation mean AUC rose "
              f"by less than {PLATEAU_POINTS:g} point over the last quarter of [0, T] (T >= 1000).", ""]
-            + table(["run", "last iteration", "val mean AUC there", "T (the rule)"], rows)
+            + table(["run", "last iteration", "val mean AUC there", "T (the rule)"]
+                    + (["trained until flat: stopped"] if plateaus else []), rows)
             + ["![validation mean AUC per snapshot](validation-curves.png)", ""])
 
 
@@ -415,7 +425,8 @@ def table45(runs, by_seed, out, dataset):
     lines += trained_on({f"{r.key}, seed {seed}": res for r in done for seed, res in seeded_results[r.key].items()})
     curves = {f"{r.key}, seed {seed}": [(e["iteration"], e["val"]["mean"]["auc"]) for e in res["evaluations"] if "val" in e]
               for r in done for seed, res in seeded_results[r.key].items()}
-    lines += validation_curves(curves, out, dataset)
+    plateaus = {f"{r.key}, seed {seed}": res.get("plateau") for r in done for seed, res in seeded_results[r.key].items()}
+    lines += validation_curves(curves, out, dataset, plateaus)
     bars, several = {}, len(seeds) > 1
     for r in done:
         by_metric = {}
