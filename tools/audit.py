@@ -257,8 +257,10 @@ def final(run, key="mean"):
 
 def budget_line(report):
     b = report["budget"]
-    return (f"budget `{report['budget_name']}` ({b['iters']} iterations, batch {b['batch_size']}, train "
-            f"{b['train_size'] or 'all'}, test {b['test_size'] or 'all'}); the report last written by "
+    until = f" then until flat, at most {b['until_flat']}" if b.get("until_flat") else ""
+    return (f"budget `{report['budget_name']}` ({b['iters']} iterations{until}, batch {b['batch_size']}, train "
+            f"{b['train_size'] or 'all'}, test {b['test_size'] or 'all'}; readings "
+            f"{claims.readings_of(report).describe()}); the report last written by "
             f"`{report['command']}` at commit {report['commit']}")
 
 
