@@ -516,3 +516,18 @@ def test_a_reading_that_does_not_change_a_method_reuses_its_run(tiny, tmp_path, 
     main("--lr-policy", "once")
     assert "the same run is committed" not in capsys.readouterr().err
     assert json.loads((runs / "smoke-once-s1" / "alexnet_aus11.json").read_text())["readings"] == {"lr_policy": "once"}
+
+
+def test_the_readings_plot_draws_a_run_under_each_budget_it_was_trained_at(tmp_path):
+    def commit(budget, name, aucs):
+        folder = tmp_path / "runs" / f"{budget}-s1"
+        folder.mkdir(parents=True, exist_ok=True)
+        evaluations = [{"iteration": 250 * (i + 1), "val": {"mean": {"auc": a}}} for i, a in enumerate(aucs)]
+        (folder / f"{name}.json").write_text(json.dumps({"evaluations": evaluations}))
+    commit("cpu", "alexnet_admsr_aus11", [50.0, 50.5, 51.0])
+    commit("cpu", "alexnet_aus11", [50.0, 55.0, 60.0])
+    assert not reproduce_report.readings_curves(tmp_path, "synthau")      # one budget each: nothing to set side by side
+    commit("plateau-once", "alexnet_admsr_aus11", [50.0, 52.0, 58.0, 63.0])
+    (tmp_path / "runs" / "plateau-once-s1" / "alexnet_aus11.partial.json").write_text("{}")   # never drawn
+    assert reproduce_report.readings_curves(tmp_path, "synthau")
+    assert (tmp_path / reproduce_report.READINGS_PLOT).stat().st_size > 10_000

@@ -493,8 +493,8 @@ def readings_curves(experiment_dir, dataset):
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(curves):]:
         ax.axis("off")
-    fig.suptitle(f"Validation mean AUC under each budget and reading, seed 1, on {dataset} (dashed: the rate "
-                 f"step at {paper.LR_STEP})", fontsize=9)
+    fig.suptitle(f"Validation mean AUC under each budget and reading\nseed 1, on {dataset}; dashed: the rate "
+                 f"step at {paper.LR_STEP}", fontsize=9)
     savefig(fig, Path(experiment_dir) / READINGS_PLOT)
     plt.close(fig)
     return True
