@@ -261,9 +261,9 @@ def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False,
 
 def flat_at(evaluations, cap):
     """Where a run trained until flat stops, from its evaluations so far (ascending): (iteration,
-    flattened). It stops at the first snapshot where its validation mean AUC is flat by the CPU budget's
-    rule (reproduce_report.plateau_iteration) and it has learned (metrics.trained on val: a run still at
-    chance is not flat), or at the cap; None while it goes on."""
+    flattened). It stops at the first segment end where its validation mean AUC is flat by the CPU budget's
+    rule (reproduce_report.flat) and it has learned (metrics.trained on val: a run still at chance is not
+    flat), or at the cap; None while it goes on."""
     curve = [(e["iteration"], e["val"]["mean"]["auc"]) for e in evaluations]
     last = curve[-1][0]
     if evaluations[-1]["val"].get("trained") and reproduce_report.flat(curve, last):
