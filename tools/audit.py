@@ -595,11 +595,12 @@ def main(argv=None):
     opts = ap.parse_args(argv)
     if opts.paper is not None and not opts.paper.is_file():
         raise InputError(opts.paper, "not found (expected the paper's text, given with --paper)")
+    # The quotes first: a quote that is not the paper's stops the audit before its minute of bootstraps.
+    quotes = check_quotes(opts.paper or paper.text_path())
     try:
         text = render(opts.results)
     except KeyError as e:
         raise RunError(e.args[0]) from None
-    quotes = check_quotes(opts.paper or paper.text_path())
     if opts.check:
         committed = opts.out.read_text() if opts.out.is_file() else ""
         if committed.split(ENVIRONMENT_HEADING)[0] != text.split(ENVIRONMENT_HEADING)[0]:
