@@ -146,8 +146,7 @@ class TestFaces:
 
     def __init__(self, folder, budget):
         self.folder, self.budget = Path(folder), budget
-        self._means, self._labels, self._counts = {}, {}, {}   # counts: the shared resamples, per face count
-        self._spread, self._per_au = {}, {}
+        self._means, self._labels, self._spread = {}, {}, {}
 
     def seeds(self):
         return reproduce_report.committed_seeds(self.folder, self.budget)
@@ -163,16 +162,14 @@ class TestFaces:
         not those of the seed's other runs (a comparison would not be paired)."""
         path = self.path(seed, run_name)
         if path not in self._means:
-            with np.load(path) as saved:
-                probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
+            # The resamples depend only on the number of faces (metrics.resample_counts is seeded), so runs on
+            # the same faces share them: a paired bootstrap.
+            probs, labels, aus, counts, boot = reproduce_report.bootstrapped(path)
             first = self._labels.setdefault((seed, aus), (path, labels))
             if not np.array_equal(first[1], labels):
                 raise InputError(path, f"holds other test labels than {first[0]}: the runs were not tested on the "
                                        "same faces, so they cannot be compared pairwise")
-            if len(labels) not in self._counts:
-                self._counts[len(labels)] = metrics.resample_counts(len(labels))
-            counts = self._counts[len(labels)]
-            self._means[path] = metrics.resampled_means(probs, labels, aus, counts)
+            self._means[path] = metrics.resampled_means(probs, labels, aus, counts, boot=boot)
             self._spread[path] = metrics.output_spread(probs)
         return self._means[path]
 
@@ -187,15 +184,10 @@ class TestFaces:
 
     def per_au(self, seed, run_name, metric):
         """(AUs, the metric per AU on all faces, rounds x AUs under the shared resamples)."""
-        path = self.path(seed, run_name)
-        if (path, metric) not in self._per_au:
-            self.means(seed, run_name)
-            with np.load(path) as saved:
-                probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
-            rows = metrics.per_au_metrics(probs, labels, aus)
-            boot = metrics.bootstrap_metrics(probs, labels, aus, self._counts[len(labels)])[metric]
-            self._per_au[(path, metric)] = (aus, np.array([r[metric] for r in rows]), boot)
-        return self._per_au[(path, metric)]
+        self.means(seed, run_name)
+        probs, labels, aus, _, boot = reproduce_report.bootstrapped(self.path(seed, run_name))
+        rows = metrics.per_au_metrics(probs, labels, aus)
+        return aus, np.array([r[metric] for r in rows]), boot[metric]
 
     def per_au_difference(self, seed, metric, better, worse):
         """((AU, difference, its 95 % paired interval), ...) of one metric, run better minus run worse."""

@@ -105,11 +105,11 @@ def mean_over_aus(samples):
         return np.where(defined.any(1), np.where(defined, samples, 0).sum(1) / defined.sum(1), np.nan)
 
 
-def resampled_means(probs, labels, aus, counts, threshold=0.5):
+def resampled_means(probs, labels, aus, counts, threshold=0.5, boot=None):
     """{metric: (mean over AUs, that mean under each resample)}: the means over the AUs defined on
-    the full test set, as mean_metrics takes them."""
+    the full test set, as mean_metrics takes them. boot: bootstrap_metrics of the same, if known."""
     rows = per_au_metrics(probs, labels, aus, threshold)
-    boot = bootstrap_metrics(probs, labels, aus, counts, threshold)
+    boot = bootstrap_metrics(probs, labels, aus, counts, threshold) if boot is None else boot
     out = {}
     for key in METRICS:
         defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
@@ -128,14 +128,15 @@ def interval(samples, level=0.95):
     return tuple(float(v) for v in np.percentile(samples, [tail, 100 - tail]))
 
 
-def with_intervals(probs, labels, aus, threshold=0.5, counts=None):
+def with_intervals(probs, labels, aus, threshold=0.5, counts=None, boot=None):
     """per_au_metrics and mean_metrics, each F1, AUC and accuracy with "f1_ci", "auc_ci" and
     "accuracy_ci" (95 % bootstrap over test faces). The means are over the AUs defined on the full
-    test set."""
+    test set. boot: bootstrap_metrics of the same under counts, if known."""
     rows = per_au_metrics(probs, labels, aus, threshold)
     means = mean_metrics(rows)
-    counts = resample_counts(len(labels)) if counts is None else counts
-    boot = bootstrap_metrics(probs, labels, aus, counts, threshold)
+    if boot is None:
+        counts = resample_counts(len(labels)) if counts is None else counts
+        boot = bootstrap_metrics(probs, labels, aus, counts, threshold)
     for key in METRICS:
         defined = [i for i, r in enumerate(rows) if not np.isnan(r[key])]
         for i, r in enumerate(rows):

@@ -10,6 +10,7 @@ one whole report, and a report at one budget never replaces another budget's (an
 `--budget cpu --iters 100`, is another budget: cpu-iters100). The paper's numbers come from
 dscmr/paper.py and are labelled with their database; ours with the dataset they were measured on.
 """
+import functools
 import itertools
 import json
 import os
@@ -21,7 +22,7 @@ import numpy as np
 
 from dscmr import paper, readings
 from dscmr.files import write_atomically
-from tools.metrics import with_intervals
+from tools.metrics import bootstrap_metrics, resample_counts, with_intervals
 from tools.parse_log import parse_log, plot_curves
 
 
@@ -242,13 +243,28 @@ def ci(bounds):
     return "–" if not bounds or np.isnan(bounds[0]) else f"[{bounds[0]:.1f}, {bounds[1]:.1f}]"
 
 
+@functools.lru_cache(maxsize=None)
+def _bootstrapped(path, version):
+    with np.load(path) as saved:
+        probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
+    counts = resample_counts(len(labels))
+    return probs, labels, aus, counts, bootstrap_metrics(probs, labels, aus, counts)
+
+
+def bootstrapped(path):
+    """(probs, labels, AUs, the shared resamples, bootstrap_metrics under them) of a committed
+    <run>.test.npz: the audit's tables and its claims read the same runs, and each bootstrap of a run
+    takes a second or more, so it is computed once per version of the file."""
+    return _bootstrapped(str(path), Path(path).stat().st_mtime_ns)
+
+
 def test_intervals(result):
     """(per-AU rows, means) with 95 % bootstrap intervals from a run's test probabilities, or None."""
     path = result.get("test_probs")
     if not path or not Path(path).is_file():
         return None
-    with np.load(path) as saved:
-        return with_intervals(saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"]))
+    probs, labels, aus, _, boot = bootstrapped(path)
+    return with_intervals(probs, labels, aus, boot=boot)
 
 
 def over_seeds(values):
