@@ -418,9 +418,7 @@ def unfinished(results, dataset):
 def untrained_note(comparison):
     if not comparison.untrained:
         return ""
-    if comparison.finding:
-        return f" ({comparison.finding})"
-    return " (neither run trained)" if comparison.compared == 2 else " (none of the runs trained)"
+    return f" ({comparison.finding})" if comparison.finding else " (neither run trained)"
 
 
 def sensitivity(judged):

@@ -63,7 +63,6 @@ class Comparison:
     untrained: tuple = () # the compared runs that have not trained (RULE), as the claim names them
     current: bool = True  # no compared run was trained with code that has changed since (RULE)
     margin: float = 0.0   # it supports the claim above -margin (a non-inferiority margin), refutes it below
-    compared: int = 2     # how many runs it compares
     per_au: tuple = ()    # (AU, difference, interval): which AUs carry it, where the claim shows them
 
     @property
@@ -72,8 +71,8 @@ class Comparison:
 
     @property
     def finding(self):
-        """"X did not train" where some of the compared runs trained and some did not, else None."""
-        if self.untrained and len(self.untrained) < self.compared:
+        """"X did not train" where one of the two runs trained and the other did not, else None."""
+        if len(self.untrained) == 1:
             return f"{', '.join(self.untrained)} did not train"
         return None
 
