@@ -103,11 +103,10 @@ def load_run_elsewhere(out, budget_name, seed, name, config):
     not this one). Tables 2-3's Ad-MSR on every AU is Tables 4-5's AlexNet+Ad-MSR, and cross-entropy
     AlexNet under loss_scale mean is AlexNet: one training, whichever command ran it first."""
     out = Path(out)
-    siblings = out.parent.iterdir() if out.parent.is_dir() else []
-    places = [(other, budget_name) for other in sorted(p for p in siblings if p.is_dir() and p != out)]
-    for experiment in sorted(p for p in (out.parent.iterdir() if out.parent.is_dir() else []) if p.is_dir()):
-        budgets = sorted({f.name.rsplit("-s", 1)[0] for f in (experiment / "runs").glob(f"*-s{seed}")})
-        places += [(experiment, b) for b in budgets if b != budget_name]
+    experiments = sorted(p for p in (out.parent.iterdir() if out.parent.is_dir() else []) if p.is_dir())
+    places = [(other, budget_name) for other in experiments if other != out] + [
+        (other, budget) for other in experiments
+        for budget in sorted({f.name.rsplit("-s", 1)[0] for f in (other / "runs").glob(f"*-s{seed}")} - {budget_name})]
     for other, budget in places:
         found = load_run(runs_dir(other, budget, seed), name, config)
         if found is not None:

@@ -287,7 +287,7 @@ def segments(schedule, until_flat):
 def drop_evaluated(run_dir, method, reached):
     """A run trained until flat keeps no snapshot before the segment's end `reached` (the one to resume
     from, and the run's weights if it stops there): those are evaluated, and AlexNet's weights and state
-    are 456 MB a snapshot, up to 40 of them. Later ones (a resumed run's) are not evaluated yet."""
+    are 455 MB a snapshot, up to 40 of them. Later ones (a resumed run's) are not evaluated yet."""
     for path in run_dir.glob(f"{method}_iter_*"):
         if iteration_of(path) < reached:
             path.unlink()
