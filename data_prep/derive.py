@@ -19,7 +19,7 @@ import numpy as np
 
 from data_prep.lmdb_io import PairWriter, decode_labels
 from data_prep.pipeline import SPLITS
-from dscmr.dataset import read_manifest
+from dscmr.dataset import fingerprint, read_manifest
 from dscmr.errors import InputError
 from dscmr.paper import IGNORE_LABEL
 
@@ -73,6 +73,12 @@ def split_counts(labels, aus):
             "negatives": {f"AU{a}": int(np.sum(labels[:, i] == 0)) for i, a in enumerate(aus)}}
 
 
+def derivation_of(source, manifest, aus, description):
+    """What a derived manifest records of how it was derived."""
+    return {"source": str(source), "source_command": manifest.get("command"), "aus": list(aus),
+            "selection": description}
+
+
 def derive(source, out, aus, select, description):
     """Writes `out`: the samples select(split, labels restricted to aus) of each split of `source`,
     with the label columns of `aus`. Reuses `out` when it was derived alike. Returns out's manifest."""
@@ -81,8 +87,7 @@ def derive(source, out, aus, select, description):
     missing = [a for a in aus if a not in manifest["aus"]]
     if missing:
         raise InputError(source, f"has AUs {manifest['aus']}, not AU{', AU'.join(map(str, missing))}")
-    derivation = {"source": str(source), "source_command": manifest.get("command"), "aus": list(aus),
-                  "selection": description}
+    derivation = derivation_of(source, manifest, aus, description)
     out.parent.mkdir(parents=True, exist_ok=True)
     # Runs of one experiment trained side by side (au-reproduce --only, one process each) derive the
     # same datasets: the second waits for the first and reuses its output instead of replacing it
@@ -94,27 +99,49 @@ def derive(source, out, aus, select, description):
         return write_derived(source, out, manifest, aus, select, derivation)
 
 
-def write_derived(source, out, manifest, aus, select, derivation):
+def chosen_samples(source, manifest, aus, select):
+    """{split: (keys, labels of aus, the positions select chooses)} of a source dataset."""
     columns = [manifest["aus"].index(a) for a in aus]
+    chosen = {}
+    for split in SPLITS:
+        keys, labels = read_labels(source / split)
+        labels = labels[:, columns]
+        chosen[split] = (keys, labels, select(split, labels))
+    return chosen
+
+
+def derived_manifest(manifest, aus, chosen, derivation):
+    """The manifest of the dataset derived from manifest's samples chosen (chosen_samples)."""
+    splits = {split: split_counts(labels[positions], aus) for split, (_, labels, positions) in chosen.items()}
+    return dict(manifest, aus=list(aus), labels=[f"AU{a}" for a in aus], splits=splits, ignore_label=IGNORE_LABEL,
+                derivation=derivation)
+
+
+def fingerprint_of(source, aus, select, description):
+    """The fingerprint (dscmr.dataset.fingerprint) of the dataset derive() would write, from the source's
+    labels alone, writing nothing: whether a run recorded as trained on a derived dataset was trained on
+    this source's."""
+    source = Path(source).resolve()
+    manifest = read_manifest(source)
+    derivation = derivation_of(source, manifest, aus, description)
+    return fingerprint(derived_manifest(manifest, aus, chosen_samples(source, manifest, aus, select), derivation))
+
+
+def write_derived(source, out, manifest, aus, select, derivation):
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        splits = {}
-        for split in SPLITS:
-            keys, labels = read_labels(source / split)
-            labels = labels[:, columns]
-            chosen = select(split, labels)
+        chosen = chosen_samples(source, manifest, aus, select)
+        for split, (keys, labels, positions) in chosen.items():
             writer = PairWriter(tmp / split)
             with lmdb.open(str(source / split / "images"), readonly=True, lock=False) as env, env.begin() as txn:
-                for index, position in enumerate(chosen):
+                for index, position in enumerate(positions):
                     raw = txn.get(keys[position])
                     if raw is None:
                         raise InputError(f"{source / split}/images", f"lacks key {keys[position].decode()} "
                                          f"that its labels LMDB holds")
                     writer.put(index, raw, labels[position])
             writer.close()
-            splits[split] = split_counts(labels[chosen], aus)
-        derived = dict(manifest, aus=list(aus), labels=[f"AU{a}" for a in aus], splits=splits,
-                       ignore_label=IGNORE_LABEL, derivation=derivation)
+        derived = derived_manifest(manifest, aus, chosen, derivation)
         (tmp / "manifest.json").write_text(json.dumps(derived, indent=1) + "\n")
         if out.exists():
             shutil.rmtree(out)

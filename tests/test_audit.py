@@ -6,6 +6,7 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 from caffe_helpers import REPO
+from results_helpers import committed_run, report
 
 from dscmr import paper, readings
 from tools import audit, training_run
@@ -56,29 +57,44 @@ def test_committed_audit_is_up_to_date(capsys):
     assert audit.main(["--check"]) == 0, capsys.readouterr().err
 
 
+def learned(seed, n=400, aus=2):
+    """(probs, labels) of a net that has learned: labels plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((n, aus)) < 0.3).astype(np.int64)
+    return labels * 0.4 + rng.random((n, aus)) * 0.5, labels
+
+
 def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path):
-    def run(key, method, seed, f1, auc):
-        return {"key": key, "method": method, "seed": seed, "run_name": f"{method}_aus2", "aus": [1, 2],
-                "evaluations": [{"mean": {"f1": f1, "auc": auc}}], "train_seconds": 80.0, "schedule": {"iters": 40}}
-    report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "au-reproduce",
-              "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 256},
-              "runs": [run("L-DSCMR", "ldscmr", 1, 30.0, 70.0), run("L-DSCMR", "ldscmr", 2, 34.0, 72.0),
-                       dict(run("DSCMR", "dscmr", 1, 20.0, 55.0), code="0123456789abcdef", val_count=8,
-                            schedule=asdict(training_run.Schedule(40, 16, 2))),
-                       run("ResNet18", "resnet18", 1, 25.0, 60.0)]}
-    (tmp_path / "synthau" / "table4-5" / "short").mkdir(parents=True)
-    (tmp_path / "synthau" / "table4-5" / "short" / "table4-5.json").write_text(json.dumps(report))
+    short = {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 400}
+
+    def run(key, method, seed, **fields):
+        probs, labels = learned(seed)
+        return committed_run(tmp_path, "table4-5", "short", seed, f"{method}_aus2", probs, labels, [1, 2],
+                             **{"key": key, "method": method, "train_seconds": 80.0, "schedule": {"iters": 40}, **fields})
+    runs = [run("L-DSCMR", "ldscmr", 1), run("L-DSCMR", "ldscmr", 2),
+            run("DSCMR", "dscmr", 1, code="0123456789abcdef", val_count=8,
+                schedule=asdict(training_run.Schedule(40, 16, 2))),
+            run("ResNet18", "resnet18", 1)]
+    (tmp_path / "synthau" / "table4-5" / "runs" / "short-s1" / "resnet18_aus2.test.npz").unlink()
+    report(tmp_path, "table4-5", "short", runs, budget=short)
     text = "\n".join(audit.results_section(tmp_path))
     assert "### Tables 4-5, this project on synthau at budget `short` vs the paper's Table 4 (EmotioNet)" in text
-    # paper Table 4, AU1 and AU2 of L-DSCMR: F1 (89.84 + 51.42) / 2, AUC (49.77 + 49.83) / 2
-    assert "| L-DSCMR | 1 | 30.00 | – | 70.63 | 70.00 | – | 49.80 | 2.00 |" in text
-    assert "| L-DSCMR | mean ± sd of 2 | 32.00 ± 2.83 |  | 70.63 | 71.00 ± 1.41 |  | 49.80 |  |" in text
-    assert "| DSCMR | 1 † | 20.00 |" in text and "| L-DSCMR | 1 | 30.00 |" in text   # † trained with other code
-    # no test probabilities committed: every claim is inconclusive, and says what it lacks
-    assert ("**Tables 4-5: L-DSCMR >= DSCMR >= ResNet18**, on synthau (budget `short`; readings loss_scale sum, "
-            "lr_policy step, beta clamped): **inconclusive** (no seed") in text
-    assert "not compared yet: DSCMR vs ResNet18, L-DSCMR vs DSCMR" in text
-    assert "not trained in some seed" not in text  # without test probabilities there is no interval to judge by
+    rows = {tuple(c.strip() for c in line.strip("|").split("|")[:2]): [c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines() if line.startswith("| L-DSCMR |") or line.startswith("| DSCMR |")}
+    f1, auc = ([runs[i]["evaluations"][-1]["mean"][m] for i in (0, 1)] for m in ("f1", "auc"))
+    # paper Table 4, AU1 and AU2 of L-DSCMR: F1 (89.84 + 51.42) / 2, AUC (49.77 + 49.83) / 2; 80 s / 40 iterations
+    first = rows["L-DSCMR", "1"]
+    assert [first[i] for i in (2, 4, 5, 7, 8)] == [f"{f1[0]:.2f}", "70.63", f"{auc[0]:.2f}", "49.80", "2.00"]
+    low, high = (float(v) for v in first[3].strip("[]").split(", "))
+    assert low < f1[0] < high
+    assert rows["L-DSCMR", "mean ± sd of 2"][2] == f"{np.mean(f1):.2f} ± {np.std(f1, ddof=1):.2f}"
+    assert ("DSCMR", "1 †") in rows                       # † trained with code that has changed since
+    # a run without test probabilities is shown apart, in no table and no comparison
+    assert "| ResNet18 |" not in text
+    assert ("- Not shown or judged, as it does not re-derive (`tools/rederive.py`): "
+            "`synthau/table4-5/runs/short-s1/resnet18_aus2.json` of budget `short`: it has no test probabilities "
+            "(resnet18_aus2.test.npz).") in text
+    assert "not compared yet: DSCMR vs ResNet18" in text
     # every claim of the paper has a verdict, in the paper's order, those of experiments not run too
     fig5 = "- **Fig. 5: MSR is robust to the N:P ratio**, on synthau: **inconclusive** (not run: `au-reproduce fig5`)."
     table23 = "- **Tables 2-3: Ad-MSR >= MSR**, on synthau: **inconclusive** (not run: `au-reproduce table2-3`)."
@@ -86,22 +102,29 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
         < text.index("- **Tables 4-5: AlexNet+Ad-MSR >= AlexNet**")
 
 
+def test_a_run_whose_record_its_probabilities_do_not_give_is_shown_apart(tmp_path):
+    probs, labels = learned(1)
+    run = committed_run(tmp_path, "table4-5", "short", 1, "resnet18_aus2", probs, labels, [1, 2], key="ResNet18",
+                        method="resnet18", train_seconds=80.0, schedule={"iters": 40})
+    run["evaluations"][-1]["per_au"][1]["auc"] += 0.01          # a number the probabilities do not give
+    report(tmp_path, "table4-5", "short", [run], budget={"iters": 40, "batch_size": 16, "train_size": None,
+                                                          "test_size": None})
+    text = "\n".join(audit.results_section(tmp_path))
+    assert "| ResNet18 |" not in text
+    kept = run["evaluations"][-1]["per_au"][1]["auc"]
+    assert (f"`synthau/table4-5/runs/short-s1/resnet18_aus2.json` of budget `short`: AU2 auc is {kept} in the "
+            f"record, {kept - 0.01} from the probabilities.") in text
+
+
 def test_the_audit_names_the_runs_that_have_not_learned_by_the_claims_rule(tmp_path):
     rng = np.random.default_rng(0)
     labels = (rng.random((400, 2)) < 0.3).astype(np.int64)
     probs = {"dscmr": rng.random((400, 2)), "resnet18": np.clip(labels * 0.6 + rng.random((400, 2)) * 0.5, 0, 1)}
-    runs = []
-    for method, key in (("dscmr", "DSCMR"), ("resnet18", "ResNet18")):
-        folder = tmp_path / "synthau" / "table4-5" / "runs" / "short-s1"
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / f"{method}_aus2.test.npz", probs=probs[method], labels=labels, aus=np.array([1, 2]))
-        runs.append({"key": key, "method": method, "seed": 1, "run_name": f"{method}_aus2", "aus": [1, 2],
-                     "evaluations": [{"mean": {"f1": 30.0, "auc": 60.0}}], "train_seconds": 80.0,
-                     "schedule": {"iters": 40}})
-    report = {"dataset": "synthau", "budget_name": "short", "commit": "abc", "command": "au-reproduce",
-              "budget": {"iters": 40, "batch_size": 16, "train_size": 2000, "test_size": 400}, "runs": runs}
-    (tmp_path / "synthau" / "table4-5" / "short").mkdir(parents=True)
-    (tmp_path / "synthau" / "table4-5" / "short" / "table4-5.json").write_text(json.dumps(report))
+    runs = [committed_run(tmp_path, "table4-5", "short", 1, f"{method}_aus2", probs[method], labels, [1, 2], key=key,
+                          method=method, train_seconds=80.0, schedule={"iters": 40})
+            for method, key in (("dscmr", "DSCMR"), ("resnet18", "ResNet18"))]
+    report(tmp_path, "table4-5", "short", runs, budget={"iters": 40, "batch_size": 16, "train_size": 2000,
+                                                         "test_size": 400})
     text = "\n".join(audit.results_section(tmp_path))
     # random scores: an AUC interval around 50; labels plus noise: far above it
     assert ("1 of 2 methods has not trained in some seed (by the rule's measure, `metrics.trained`): "
@@ -131,20 +154,12 @@ def test_tables_2_3_show_accuracy_with_intervals_and_whether_each_run_has_learne
     scores high accuracy at an AUC of 50, which the section shows beside it."""
     labels = np.zeros((400, 3), np.int64)
     labels[:40] = 1                                       # 10 % positives per AU
-    folder = tmp_path / "synthau" / "table2-3" / "runs" / "cpu-s1"
-    folder.mkdir(parents=True)
-    np.savez(folder / "alexnet_msr_aus3.test.npz", probs=np.zeros((400, 3)), labels=labels, aus=np.array([1, 2, 4]))
-    np.savez(folder / "alexnet_admsr_aus3.test.npz", probs=labels * 0.9 + 0.05, labels=labels,
-             aus=np.array([1, 2, 4]))
-
-    def run(key, method, accuracy, auc):
-        return {"key": [key, 3], "method": method, "seed": 1, "run_name": f"{method}_aus3", "aus": [1, 2, 4],
-                "evaluations": [{"mean": {"f1": 0.0, "auc": auc, "accuracy": accuracy}}]}
-    report = {"dataset": "synthau", "budget_name": "cpu", "commit": "abc", "command": "au-reproduce",
-              "budget": {"iters": 4000, "batch_size": 16, "train_size": None, "test_size": None},
-              "runs": [run("MSR", "alexnet_msr", 90.0, 50.0), run("Ad-MSR", "alexnet_admsr", 100.0, 100.0)]}
-    (tmp_path / "synthau" / "table2-3" / "cpu").mkdir(parents=True)
-    (tmp_path / "synthau" / "table2-3" / "cpu" / "table2-3.json").write_text(json.dumps(report))
+    def run(key, method, probs):
+        return committed_run(tmp_path, "table2-3", "cpu", 1, f"{method}_aus3", probs, labels, [1, 2, 4],
+                             key=[key, 3], method=method)
+    report(tmp_path, "table2-3", "cpu", [run("MSR", "alexnet_msr", np.zeros((400, 3))),
+                                         run("Ad-MSR", "alexnet_admsr", labels * 0.9 + 0.05)],
+           budget={"iters": 4000, "batch_size": 16, "train_size": None, "test_size": None})
     text = "\n".join(audit.results_section(tmp_path))
     # paper Table 3, 3 AUs: MSR 82.37, Ad-MSR 85.11 (dscmr/paper.py); the intervals come from the probabilities:
     # the constant run's AUC is 50 in every resample, the perfect one's accuracy and AUC 100

@@ -288,6 +288,27 @@ def test_only_picks_one_run_by_method_and_data_and_names_the_runs_when_it_matche
     assert sorted(p.name for p in runs.glob("*.json")) == ["alexnet_msr_aus3.json"]   # nothing trained
 
 
+def test_a_committed_run_on_another_build_of_the_data_stops_the_command_in_one_line(tiny, tmp_path, capsys):
+    def main(*extra):
+        return reproduce.main(["table4-5", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),
+                               "--results", str(tmp_path / "results"), *extra])
+    assert main("--only", "alexnet") == 0
+    record = tmp_path / "results" / "synthau" / "table4-5" / "runs" / "smoke-s1" / "alexnet_aus11.json"
+    ours = json.loads(record.read_text())["data_manifest"]
+    record.write_text(record.read_text().replace(ours, "0123456789abcdef"))   # as if trained on another build
+    capsys.readouterr()
+    assert main("--plan") == 0
+    states = {line[19:].split()[0]: line[2:18].strip() for line in capsys.readouterr().out.splitlines()[1:]}
+    assert states["alexnet"] == "other data" and states["drml"] == "todo"
+    for extra in (("--only", "drml"), ("--report",)):
+        assert main(*extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err == (f"au-reproduce: {record}: was trained on data 0123456789abcdef, but {tiny} derives data {ours} "
+                       "for it: another build of the dataset (docs/data.md); train yours apart with --results DIR, or "
+                       "move the committed runs away")
+    assert not (tmp_path / "work" / "synthau" / "it2-b2-tr24-va4-te8-p1-cpu" / "aus11" / "drml").exists()
+
+
 def test_a_run_trained_with_code_changed_since_is_stale_and_retrained_only_when_asked(tiny, tmp_path, capsys):
     def main(*extra):
         return reproduce.main(["table4-5", "--budget", "smoke", "--data", str(tiny), "--work", str(tmp_path / "work"),

@@ -35,7 +35,7 @@ import numpy as np
 from dscmr import REPO, machine, paper, readings
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
-from tools import auc_bound, claims, metrics, repeatability, reproduce_report, training_run
+from tools import auc_bound, claims, metrics, rederive, repeatability, reproduce_report, training_run
 from tools.reproduce_report import ci, fmt
 
 PROG = "au-audit"
@@ -246,9 +246,23 @@ def configuration():
 
 def load_results(results, dataset, experiment):
     """The reports of an experiment, one per budget (results/<dataset>/<experiment>/<budget>/), the
-    shortest budget first."""
+    shortest budget first, each with only the runs that re-derive (tools/rederive.py)."""
     reports = [json.loads(p.read_text()) for p in (results / dataset / experiment).glob(f"*/{experiment}.json")]
-    return sorted(reports, key=lambda r: (r["budget"]["iters"], r["budget_name"]))
+    return [dict(r, runs=[run for run in r["runs"] if not rederive.why_not(results, experiment, r, run)])
+            for r in sorted(reports, key=lambda r: (r["budget"]["iters"], r["budget_name"]))]
+
+
+def not_rederived(results, dataset, experiment):
+    """A line for each run an experiment's reports list that does not re-derive: shown nowhere else."""
+    lines = []
+    for path in sorted((results / dataset / experiment).glob(f"*/{experiment}.json")):
+        report = json.loads(path.read_text())
+        for run in report["runs"]:
+            if why := rederive.why_not(results, experiment, report, run):
+                record, _ = rederive.run_files(results, experiment, report, run)
+                lines.append(f"- Not shown or judged, as it does not re-derive (`tools/rederive.py`): "
+                             f"`{record.relative_to(results)}` of budget `{report['budget_name']}`: {why}.")
+    return lines
 
 
 def final(run, key="mean"):
@@ -453,9 +467,6 @@ def results_section(results):
              "the dataset each heading names: synthau is synthetic (docs/data.md), so a synthau number is never "
              "an EmotioNet one, and short budgets stop long before the paper's schedule.", ""]
     judged, notes = [], []
-    if not Path(results).is_dir():
-        raise InputError(results, "not found (expected the results root written by au-reproduce, "
-                                  "holding <dataset>/<experiment>/)")
     datasets = sorted(p.name for p in results.iterdir() if p.is_dir())
     for dataset in datasets:
         for report in load_results(results, dataset, "fig5"):
@@ -477,6 +488,7 @@ def results_section(results):
         for experiment in claims.CLAIMS:
             for report in load_results(results, dataset, experiment):
                 notes += code_changed(report, dataset, experiment)
+            notes += not_rederived(results, dataset, experiment)
         notes += unfinished(results, dataset)
         missing = [e for e in claims.CLAIMS if not load_results(results, dataset, e)]
         judged += [c for e in missing for c in claims.not_run(dataset, e)]
@@ -580,6 +592,27 @@ def render(results):
                      + repeatable(results) + environment())
 
 
+def data_check(results):
+    """One line per dataset of results/ on whether its committed runs were trained on the dataset built
+    here (data/<dataset>, as `make data` builds synthau): a newcomer's runs on another build are not
+    comparable with them (tools/rederive.py)."""
+    lines = []
+    for dataset in sorted(p.name for p in Path(results).iterdir() if p.is_dir()):
+        data_dir = REPO / "data" / dataset
+        if not (data_dir / "manifest.json").is_file():
+            lines.append(f"{PROG}: {data_dir} is not built, so whether the runs on {dataset} were trained on "
+                         "the data built here was not checked (`make data` builds synthau)")
+        elif found := [(path, recorded, derived) for path, recorded, derived in
+                       rederive.data_of_runs(results, dataset, data_dir) if recorded != derived]:
+            path, recorded, derived = found[0]
+            lines.append(f"{PROG}: {len(found)} committed run(s) on {dataset} were trained on other data than "
+                         f"{data_dir}, e.g. {path}: data {recorded}, where {data_dir} derives {derived} (another "
+                         "build of the dataset: docs/data.md); do not compare your runs with them")
+        else:
+            lines.append(f"{PROG}: every committed run on {dataset} was trained on the data {data_dir} holds")
+    return lines
+
+
 @cli(PROG)
 def main(argv=None):
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
@@ -595,6 +628,10 @@ def main(argv=None):
         raise InputError(opts.paper, "not found (expected the paper's text, given with --paper)")
     # The quotes first: a quote that is not the paper's stops the audit before its minute of bootstraps.
     quotes = check_quotes(opts.paper or paper.text_path())
+    if not Path(opts.results).is_dir():
+        raise InputError(opts.results, "not found (expected the results root written by au-reproduce, "
+                                       "holding <dataset>/<experiment>/)")
+    checked = [quotes] + data_check(opts.results)
     try:
         text = render(opts.results)
     except KeyError as e:
@@ -604,11 +641,11 @@ def main(argv=None):
         if committed.split(ENVIRONMENT_HEADING)[0] != text.split(ENVIRONMENT_HEADING)[0]:
             raise RunError(f"{opts.out} is out of date; run au-audit")
         print(f"{opts.out}: parts (a) and (b) are up to date")
-        print(quotes, file=sys.stderr)
+        print("\n".join(checked), file=sys.stderr)
         return 0
     write_atomically(opts.out, text)
     print(f"wrote {opts.out}")
-    print(quotes, file=sys.stderr)
+    print("\n".join(checked), file=sys.stderr)
     return 0
 
 

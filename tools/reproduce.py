@@ -30,7 +30,9 @@ are other budgets: --budget cpu --loss-scale mean --lr-policy once reports as cp
 Runs resume: a finished run (its done.json) is never repeated, an interrupted one continues from
 its last snapshot, and the results folder is rewritten from all finished runs. A committed run
 trained with code that has changed since (--plan: stale) is reported with a warning, or trained
-again with --retrain-stale. --report rewrites a budget's report from results/ alone, training nothing.
+again with --retrain-stale. A committed run trained on other data than --data derives for it (--plan:
+other data; another build of the dataset) stops the command: runs on two builds are never mixed.
+--report rewrites a budget's report from results/ alone, training nothing.
 
 Examples:
   au-reproduce table4-5 --budget smoke          # every run in seconds (a check)
@@ -279,8 +281,10 @@ def readings_of(opts, planned):
     return opts.readings.of_loss(methods.get(planned.method).loss)
 
 
-def run_state(kept, run_dir, planned):
-    """committed (in results/), stale (committed, but trained with code that has changed since), in
+def run_state(kept, run_dir, planned, data_manifest):
+    """committed (in results/), other data (committed, but trained on data other than the fingerprint
+    data_manifest that this dataset derives for it), stale (committed, but trained with code that has
+    changed since), in
     <experiment> (committed there under the same name: reused if it is the same run; stale in
     <experiment> if that one is stale), done (in --work, not committed), at <iteration> (a snapshot to
     resume from) or todo."""
@@ -289,6 +293,8 @@ def run_state(kept, run_dir, planned):
 
     name = f"{reproduce_report.run_name(planned)}.json"
     if (kept / name).is_file():
+        if json.loads((kept / name).read_text()).get("data_manifest") != data_manifest:
+            return "other data"
         return "stale" if stale(kept / name) else "committed"
     experiment_dir = kept.parent.parent
     for other in sorted(p for p in experiment_dir.parent.glob("*") if p.is_dir() and p != experiment_dir):
@@ -298,6 +304,24 @@ def run_state(kept, run_dir, planned):
         return "done"
     state = training_run.latest_solverstate(run_dir, planned.method) if run_dir.is_dir() else None
     return f"at {state.stem.rsplit('_', 1)[1]}" if state else "todo"
+
+
+def check_data(opts, work, out, runs):
+    """InputError, naming the run and both fingerprints, when a run committed for this budget (any seed)
+    was trained on other data than --data derives for it: another build of the dataset, whose runs must
+    not be mixed or compared with those (tools/rederive.py)."""
+    for seed in sorted(set(reproduce_report.committed_seeds(out, opts.budget_name)) | {opts.seed}):
+        kept = reproduce_report.runs_dir(out, opts.budget_name, seed)
+        for r in runs:
+            path = kept / f"{reproduce_report.run_name(r)}.json"
+            if not path.is_file():
+                continue
+            recorded = json.loads(path.read_text()).get("data_manifest")
+            _, data_dir, _, _ = prepare(opts, work, r, seed)
+            if recorded != (derived := training_run.data_fingerprint(data_dir)):
+                raise InputError(path, f"was trained on data {recorded}, but {opts.data} derives data {derived} "
+                                       "for it: another build of the dataset (docs/data.md); train yours apart "
+                                       "with --results DIR, or move the committed runs away")
 
 
 def committed_runs(opts, work, out, runs, schedule):
@@ -357,9 +381,12 @@ def main(argv=None):
         print(f"  seed {opts.seed}; committed runs in {kept}")
         for r in runs:
             where = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
-            print(f"  {run_state(kept, where, r):16s} {r.method:14s} {r.data_name:18s} {where}")
+            ordered = in_seed_order(r, opts.seed)
+            data = derive.fingerprint_of(opts.data, ordered.aus, ordered.select, ordered.selection)
+            print(f"  {run_state(kept, where, r, data):16s} {r.method:14s} {r.data_name:18s} {where}")
         return 0
     schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
+    check_data(opts, work, out, runs)
     if opts.report:
         by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
         found = ", ".join(f"seed {s}: {len(runs_of)}" for s, runs_of in by_seed.items()) or "no committed run"
