@@ -1,4 +1,6 @@
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -15,3 +17,12 @@ def paper_text():
     if reason:
         pytest.skip(reason)
     return paper.text_path().read_text()
+
+
+@pytest.fixture(scope="session")
+def default_data():
+    """data/synthau as the README builds it (`make data`: about two minutes on 2 cores, seconds when it is
+    built already)."""
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run(["make", "--no-print-directory", "data"], cwd=repo, check=True, capture_output=True)
+    return repo / "data" / "synthau"

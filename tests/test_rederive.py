@@ -2,9 +2,7 @@
 test probabilities, and every committed run was trained on the data `make data` builds."""
 import json
 import shutil
-import subprocess
 
-import pytest
 from caffe_helpers import REPO
 
 from dscmr.dataset import fingerprint, read_manifest
@@ -45,13 +43,6 @@ def test_a_number_its_probabilities_do_not_give_and_missing_probabilities_are_na
                                                  "probabilities"]
     (tmp_path / "resnet18_aus11.test.npz").unlink()
     assert rederive.record_differences(path) == ["it has no test probabilities (resnet18_aus11.test.npz)"]
-
-
-@pytest.fixture(scope="module")
-def default_data():
-    """data/synthau as the README builds it (`make data`: in seconds when it is built already)."""
-    subprocess.run(["make", "--no-print-directory", "data"], cwd=REPO, check=True, capture_output=True)
-    return REPO / "data" / "synthau"
 
 
 def test_the_data_make_data_builds_is_the_data_of_every_committed_run(default_data, capsys):

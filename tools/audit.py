@@ -372,12 +372,14 @@ def table23_results(report, results):
 def code_changed(report, dataset, experiment):
     """A line for the runs whose recorded code (training_run.code_fingerprint) differs from today's, or was not
     recorded: their numbers may not be what this code gives."""
-    changed = [r.get("run_name", r["method"]) for r in report["runs"] if training_run.code_changed(r)]
+    changed = {r.get("run_name", r["method"]): since for r in report["runs"] if (since := training_run.changed_since(r))}
     unknown = [r.get("run_name", r["method"]) for r in report["runs"] if r.get("code") is None]
     lines = []
     if changed:
         lines.append(f"- {experiment} on {dataset}: {len(changed)} run(s) were trained with code that has changed since "
-                     f"(layers, Caffe patches, or the nets and solver the generator writes for them): {', '.join(changed)}.")
+                     f"(layers, Caffe patches, or the nets and solver the generator writes for them): "
+                     + ", ".join(name if since == ["code"] else f"{name} ({', '.join(f'`{f}`' for f in since)})"
+                                 for name, since in changed.items()) + ".")
     if unknown:
         lines.append(f"- {experiment} on {dataset}: {len(unknown)} run(s) predate the code record, so whether their code "
                      "has changed cannot be told.")

@@ -212,16 +212,54 @@ def code_fingerprint(method, aus, schedule, val_count, readings=readings_.DEFAUL
     return digest.hexdigest()[:16]
 
 
+# The paper's layers by their Caffe type, and the sources each is built from (AdMSRLossLayer derives
+# from MSRLossLayer). A run depends on the sources of the layers its nets use and on every other file
+# of CODE but the gtests; on .cu files and setup/patches/gpu/ only when it trains on the GPU.
+LAYER_SOURCES = {"Region": ("region_layer",), "MSRLoss": ("msr_loss_layer",),
+                 "AdMSRLoss": ("ad_msr_loss_layer", "msr_loss_layer")}
+NETS = "<nets>"    # dependencies()'s entry for the run's own nets and solver
+
+
+def dependencies(method, aus, schedule, val_count, readings=readings_.DEFAULT):
+    """{file: short sha256} of what a run's numbers depend on, and NETS: the hash of its nets and solver
+    as the generator writes them. Finer than code_fingerprint: a change to the Region layer leaves the
+    runs of nets without one current."""
+    texts = nets(RUN_DIR, method, DATA_DIR, aus, schedule, val_count, readings)
+    used = {stem for kind, stems in LAYER_SOURCES.items() if any(f'type: "{kind}"' in t for t in texts.values())
+            for stem in stems}
+    others = {stem for stems in LAYER_SOURCES.values() for stem in stems} - used
+    gpu = schedule.solver_mode == "GPU"
+    found = {}
+    for root in CODE:
+        for f in sorted((REPO / root).rglob("*")):
+            path = f.relative_to(REPO)
+            if f.is_file() and "test" not in path.parts and f.stem not in others and \
+                    (gpu or (f.suffix != ".cu" and "gpu" not in path.parts)):
+                found[str(path)] = hashlib.sha256(f.read_bytes()).hexdigest()[:16]
+    found[NETS] = hashlib.sha256("".join(f"{n}\0{t}" for n, t in sorted(texts.items())).encode()).hexdigest()[:16]
+    return found
+
+
 def current_code(record):
     """code_fingerprint of today's code for the run a done.json or committed record describes."""
     return code_fingerprint(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
                             readings_.of_record(record))
 
 
+def changed_since(record):
+    """What a finished run depends on that has changed since it was trained: the files (and NETS) of its
+    recorded "depends" that differ today, or, for a record from before "depends", ["code"] when its code
+    fingerprint is not today's; [] when nothing has, or a record that predates both cannot tell."""
+    if record.get("depends"):
+        today = dependencies(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
+                             readings_.of_record(record))
+        return sorted(k for k in set(today) | set(record["depends"]) if today.get(k) != record["depends"].get(k))
+    return ["code"] if record.get("code") and record["code"] != current_code(record) else []
+
+
 def code_changed(record):
-    """Whether a finished run was trained with code that has changed since; a record that predates the
-    code fingerprint cannot tell, and counts as unchanged."""
-    return bool(record.get("code")) and record["code"] != current_code(record)
+    """Whether a finished run was trained with code that has changed since (changed_since)."""
+    return bool(changed_since(record))
 
 
 def move_aside(run_dir, why):
@@ -312,6 +350,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
                                 f"today {current_code(result)})")
     config_path, code_path = run_dir / "config.json", run_dir / "code.txt"
     code = code_fingerprint(method, aus, schedule, val_count, readings)
+    depends = dependencies(method, aus, schedule, val_count, readings)
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
         move_aside(run_dir, "a run of another configuration (its config.json)")
     elif code_path.is_file() and code_path.read_text().strip() != code and latest_solverstate(run_dir, method):
@@ -347,7 +386,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
         drop_evaluated(run_dir, method, target)
         stop = flat_at(evaluations, until_flat)
         if progress:
-            progress(record(run_dir, method, config, code, evaluator, evaluations, target, log_path,
+            progress(record(run_dir, method, config, code, depends, evaluator, evaluations, target, log_path,
                             plateau=plateau_of(stop, target, until_flat), unfinished=stop is None))
         if stop:
             break
@@ -355,7 +394,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     for path in run_dir.glob(f"{method}_iter_*"):
         if path.suffix == ".solverstate" or iteration_of(path) != final:
             path.unlink()
-    result = record(run_dir, method, config, code, evaluator, evaluations, final, log_path,
+    result = record(run_dir, method, config, code, depends, evaluator, evaluations, final, log_path,
                     plateau=plateau_of(stop, final, until_flat) if until_flat else None)
     write_atomically(done, json.dumps(result, indent=1, default=float) + "\n")
     return result
@@ -367,12 +406,14 @@ def plateau_of(stop, reached, cap):
     return {"cap": cap, "reached": reached, "stopped_at": stop and stop[0], "flattened": stop and stop[1]}
 
 
-def record(run_dir, method, config, code, evaluator, evaluations, final, log_path, plateau=None, unfinished=False):
-    """A run's record: its configuration, code, every evaluated snapshot, and where its files are."""
+def record(run_dir, method, config, code, depends, evaluator, evaluations, final, log_path, plateau=None,
+           unfinished=False):
+    """A run's record: its configuration, code (its fingerprint, and the files it depends on), every
+    evaluated snapshot, and where its files are."""
     with open(log_path, errors="replace") as log:
         lines = log.readlines()
     result = dict(config, train_seconds=round(parse_log.wall_seconds(lines), 1), evaluations=evaluations, code=code,
-                  caffe=caffe_build(), evaluated_with=evaluator, trained_on=parse_log.trained_on(lines),
+                  depends=depends, caffe=caffe_build(), evaluated_with=evaluator, trained_on=parse_log.trained_on(lines),
                   log=str(log_path), test_probs=str(run_dir / "evaluations" / f"{final}.test.npz"),
                   weights=str(run_dir / f"{method}_iter_{final}.caffemodel"))
     if plateau:
