@@ -316,17 +316,18 @@ def test_a_run_trained_with_code_changed_since_is_stale_and_retrained_only_when_
     main("--only", "alexnet")
     kept = tmp_path / "results" / "synthau" / "table4-5" / "runs" / "smoke-s1"
     done = next((tmp_path / "work").rglob("aus11/alexnet/done.json"))
-    today = json.loads(done.read_text())["code"]
-    assert json.loads((kept / "alexnet_aus11.json").read_text())["code"] == today
-    for record in (kept / "alexnet_aus11.json", done):      # as if the generator had changed since
-        record.write_text(json.dumps(dict(json.loads(record.read_text()), code="0" * 16)))
+    today = json.loads(done.read_text())["depends"]
+    assert json.loads((kept / "alexnet_aus11.json").read_text())["depends"] == today
+    before = dict(today, **{training_run.NETS: "0" * 16})      # as if the generator had changed since
+    for record in (kept / "alexnet_aus11.json", done):
+        record.write_text(json.dumps(dict(json.loads(record.read_text()), depends=before)))
     capsys.readouterr()
     main("--plan")
     assert "stale            alexnet " in capsys.readouterr().out
     # Tables 2-3 would take AlexNet+Ad-MSR on 11 AUs from Tables 4-5: its plan says whether that one is stale
     admsr = dict(json.loads((kept / "alexnet_aus11.json").read_text()), method="alexnet_admsr")
-    for code, state in (("0" * 16, "stale in table4-5"), (training_run.current_code(admsr), "in table4-5")):
-        (kept / "alexnet_admsr_aus11.json").write_text(json.dumps(dict(admsr, code=code)))
+    for depends, state in ((before, "stale in table4-5"), (training_run.current_dependencies(admsr), "in table4-5")):
+        (kept / "alexnet_admsr_aus11.json").write_text(json.dumps(dict(admsr, depends=depends)))
         reproduce.main(["table2-3", "--budget", "smoke", "--plan", "--data", str(tiny), "--work",
                         str(tmp_path / "work"), "--results", str(tmp_path / "results")])
         assert f"{state:16s} alexnet_admsr  aus11" in capsys.readouterr().out
@@ -334,13 +335,14 @@ def test_a_run_trained_with_code_changed_since_is_stale_and_retrained_only_when_
     log = done.parent / "train.log"
     stamp = log.stat().st_mtime_ns
     main("--only", "alexnet")
-    assert f"trained with code that has changed since (code {'0' * 16}, today {today})" in capsys.readouterr().err
+    assert "trained with code that has changed since (changed: <nets>)" in capsys.readouterr().err
     assert log.stat().st_mtime_ns == stamp
     main("--only", "alexnet", "--retrain-stale")
-    assert "held a run finished with code that has changed since" in capsys.readouterr().err
-    assert json.loads(done.read_text())["code"] == json.loads((kept / "alexnet_aus11.json").read_text())["code"] == today
-    assert json.loads((kept / "replaced-1" / "alexnet_aus11.json").read_text())["code"] == "0" * 16
-    assert json.loads((done.parent.with_name("alexnet.replaced-1") / "done.json").read_text())["code"] == "0" * 16
+    assert "held a run finished with code that has changed since (changed: <nets>)" in capsys.readouterr().err
+    assert json.loads(done.read_text())["depends"] == json.loads((kept / "alexnet_aus11.json").read_text())["depends"] \
+        == today
+    assert json.loads((kept / "replaced-1" / "alexnet_aus11.json").read_text())["depends"] == before
+    assert json.loads((done.parent.with_name("alexnet.replaced-1") / "done.json").read_text())["depends"] == before
     main("--plan")
     assert "committed        alexnet " in capsys.readouterr().out
 

@@ -413,7 +413,7 @@ def main(argv=None):
                   f"copied to {kept / name}.json, not trained again", file=sys.stderr)
         if committed is not None and training_run.code_changed(committed):
             print(f"[reproduce] {r.method} {r.data_name}: warning: the committed run was trained with code that "
-                  f"has changed since (code {committed['code']}, today {training_run.current_code(committed)}); "
+                  f"has changed since ({training_run.changed_in_words(committed)}); "
                   "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
         if committed is None and not wanted(r):
             continue

@@ -246,13 +246,18 @@ def current_code(record):
                             readings_.of_record(record))
 
 
+def current_dependencies(record):
+    """dependencies of today's code for the run a done.json or committed record describes."""
+    return dependencies(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
+                        readings_.of_record(record))
+
+
 def changed_since(record):
     """What a finished run depends on that has changed since it was trained: the files (and NETS) of its
     recorded "depends" that differ today, or, for a record from before "depends", ["code"] when its code
     fingerprint is not today's; [] when nothing has, or a record that predates both cannot tell."""
     if record.get("depends"):
-        today = dependencies(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
-                             readings_.of_record(record))
+        today = current_dependencies(record)
         return sorted(k for k in set(today) | set(record["depends"]) if today.get(k) != record["depends"].get(k))
     return ["code"] if record.get("code") and record["code"] != current_code(record) else []
 
@@ -260,6 +265,13 @@ def changed_since(record):
 def code_changed(record):
     """Whether a finished run was trained with code that has changed since (changed_since)."""
     return bool(changed_since(record))
+
+
+def changed_in_words(record):
+    """What changed_since finds, for a message: "changed: <files>", or the two code fingerprints."""
+    changed = changed_since(record)
+    return f"code {record['code']}, today {current_code(record)}" if changed == ["code"] else \
+        "changed: " + ", ".join(changed)
 
 
 def move_aside(run_dir, why):
@@ -346,8 +358,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
         if {k: result.get(k) for k in config} == config:
             if not code_changed(result):
                 return result
-            move_aside(run_dir, f"a run finished with code that has changed since (code {result['code']}, "
-                                f"today {current_code(result)})")
+            move_aside(run_dir, f"a run finished with code that has changed since ({changed_in_words(result)})")
     config_path, code_path = run_dir / "config.json", run_dir / "code.txt"
     code = code_fingerprint(method, aus, schedule, val_count, readings)
     depends = dependencies(method, aus, schedule, val_count, readings)
