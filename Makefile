@@ -57,7 +57,7 @@ data: caffe
 	@$(VENV)/bin/au-build-synthau --mirror $(SYNTHAU_ARGS)
 
 # ITERS=N trains for N iterations instead of the solver's max_iter (a short demonstration run).
-# The model card (runs/<snapshot prefix>.model.json, tools/model_card.py) is written first, for au-predict.
+# The model card (runs/<snapshot prefix>.model.json, tools/nets/model_card.py) is written first, for au-predict.
 train: setup data
 	@[ -f "$(SOLVER)" ] || { echo "[train] $(SOLVER) does not exist; au-prototxt --help"; exit 1; }
 	@solver=$(SOLVER); \

@@ -5,7 +5,7 @@ Each (round, net, framework) runs in its own process (bench/time_net.py): Caffe'
 the generator's layers with Input blobs (bench/caffe_nets.py), PyTorch's is its twin
 (bench/torch_nets.py). Within a round every net runs in Caffe and then in PyTorch, so both see
 the same machine load; the result is the median over all timed iterations of all rounds.
-FLOPs per iteration are 3 x 2 x the forward multiply-adds (tools/net_size.py) x batch: the
+FLOPs per iteration are 3 x 2 x the forward multiply-adds (tools/nets/net_size.py) x batch: the
 backward pass costs two forward passes (input and weight gradients).
 
   python bench/bench_nets.py --json /tmp/nets.json
@@ -21,8 +21,8 @@ NETS = ("resnet18", "dscmr", "ldscmr", "alexnet", "drml")
 
 
 def forward_macs(method):
-    """Multiply-adds per image of the method's deploy net (tools/net_size.py)."""
-    from tools.net_size import net_size
+    """Multiply-adds per image of the method's deploy net (tools/nets/net_size.py)."""
+    from tools.nets.net_size import net_size
     return net_size(Path(__file__).resolve().parent.parent / "prototxt" / f"{method}_deploy.prototxt")[1]
 
 

@@ -3,7 +3,7 @@
 The video is skimage's astronaut photograph (512 x 512, one face, and one weak false detection at
 dlib's default threshold), shifted by a few pixels each frame. The model is a paper net's deploy
 prototxt with untrained weights (the speed does not depend on their values) and a model card
-written by tools/model_card.py for an 11-AU dataset, as `make train` leaves them. Besides the end-to-end
+written by tools/nets/model_card.py for an 11-AU dataset, as `make train` leaves them. Besides the end-to-end
 rate (au-predict's own loop: decode, detect, landmarks, align, forward in batches, CSV), it times
 the two stages apart: detection with landmarks and alignment per frame, and the forward pass per face.
 
@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 
 from bench.common import bench_args, load_average, write_result
-from data_prep.align import align_face
-from data_prep.detect import Landmarker
+from data_prep.faces.align import align_face
+from data_prep.faces.detect import Landmarker
 from dscmr import methods
 from dscmr.paper import EMOTIONET_AUS
 from tools import generate_prototxt as gen
-from tools import model_card
+from tools.nets import model_card
 from tools.predict import cli
 from tools.predict.model import AUModel
 

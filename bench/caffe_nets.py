@@ -1,6 +1,6 @@
 """The bench's Caffe nets: each method's generated layer graph with in-memory inputs.
 
-The layers come from tools/generate_prototxt.py's NetBuilder, the generator of every committed
+The layers come from tools/nets/prototxt.py's NetBuilder, the generator of every committed
 prototxt; only the input differs: two Input blobs (data N x 3 x S x S, label N x n) in place of
 the LMDB Data layers, so that a timed iteration is the net's forward and backward alone.
 """
@@ -13,7 +13,7 @@ import numpy as np
 from caffe import layers as L
 
 from dscmr import methods, paper
-from tools.generate_prototxt import NetBuilder
+from tools.nets.prototxt import NetBuilder
 
 N_AUS = len(paper.EMOTIONET_AUS)
 LAYER_NETS = ("region", "conv3x3")

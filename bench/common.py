@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from dscmr import REPO
+from dscmr.caffe_home import caffe_home as dscmr_caffe_home
 from dscmr.machine import cpuinfo
 
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -86,8 +87,7 @@ def load_average():
 
 def caffe_home():
     """The Caffe build under test: BENCH_CAFFE_HOME, or the one .venv points at."""
-    home = os.environ.get("BENCH_CAFFE_HOME") or (REPO / ".venv" / "caffe-home").read_text().strip()
-    return Path(home)
+    return Path(os.environ["BENCH_CAFFE_HOME"]) if os.environ.get("BENCH_CAFFE_HOME") else dscmr_caffe_home()
 
 
 def caffe_blas():

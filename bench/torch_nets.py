@@ -31,7 +31,7 @@ class ResBlock(nn.Module):
 
 
 def resnet18_body(c_in):
-    """generate_prototxt's resnet18_body: every group's first block has a 1x1 projection."""
+    """tools/nets/prototxt.py's resnet18_body: every group's first block has a 1x1 projection."""
     layers = [conv_bn(c_in, 64, 7, 2, 3), nn.MaxPool2d(3, 2, ceil_mode=True)]
     c = 64
     for g, width in enumerate(paper.RESNET18_GROUP_WIDTHS):

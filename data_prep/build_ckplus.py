@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep import faces
+from data_prep.faces import worker
 from data_prep.pipeline import SPLITS, Build, Task, add_common_args, parse_split_fractions
 from dscmr.aus import parse_au_list
 from dscmr.errors import InputError, cli
@@ -40,7 +40,7 @@ in two splits. Missing or malformed files are skipped and listed with the file a
                    help="train,val,test fractions of the subjects (default: 70,15,15)")
     p.add_argument("--detect", action="store_true",
                    help="find landmarks with dlib instead of reading CK+'s Landmarks files")
-    faces.add_detector_args(p)
+    worker.add_detector_args(p)
     add_common_args(p, "data/ckplus")
     return p
 
@@ -173,7 +173,7 @@ def main(argv=None):
         tasks = [Task(split[subj], payload, labels, src) for subj, payload, labels, src in items]
         counts = {s: sum(t.split == s for t in tasks) for s in SPLITS}
         subjects = {s: sorted(k for k, v in split.items() if v == s) for s in SPLITS}
-        build.write(args.aus, counts, tasks, faces.load_face, faces.init, (args.landmarker, args.upsample),
+        build.write(args.aus, counts, tasks, worker.load_face, worker.init, (args.landmarker, args.upsample),
                     source=f"CK+: {args.root}", extra={"subjects": subjects})
     return 0
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep import faces, tables
+from data_prep import tables
+from data_prep.faces import worker
 from data_prep.pipeline import Build, add_common_args, parse_split_fractions, split_of
 from data_prep.tables import Row, RowError
 from dscmr.aus import au_number, parse_au_list
@@ -46,7 +47,7 @@ The split is by a seeded hash of the image name (the fractions are met on averag
                         "(default: the paper's 11 in order)")
     p.add_argument("--split", type=parse_split_fractions, default=(0.8, 0.1, 0.1),
                    help="train,val,test fractions (default: 80,10,10)")
-    faces.add_detector_args(p)
+    worker.add_detector_args(p)
     add_common_args(p, "data/emotionet")
     return p
 
@@ -129,7 +130,7 @@ def main(argv=None):
         parse = make_parser(args, cols, n_fields)
         counts, bad = tables.plan(args.labels, delimiter, first, parse, build.report)
         build.write(args.aus, dict(counts), tables.tasks(args.labels, delimiter, first, parse, bad),
-                    faces.load_face, faces.init, (args.landmarker, args.upsample),
+                    worker.load_face, worker.init, (args.landmarker, args.upsample),
                     source=f"EmotioNet: {args.labels} with images in {args.images}")
     return 0
 

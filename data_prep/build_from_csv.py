@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep import faces, tables
+from data_prep import tables
+from data_prep.faces import worker
 from data_prep.pipeline import SPLITS, Build, add_common_args, parse_split_fractions, split_of
 from data_prep.tables import Row, RowError
 from dscmr.aus import au_number, parse_au_list
@@ -47,7 +48,7 @@ example:
     p.add_argument("--split", type=parse_split_fractions, default=(0.8, 0.1, 0.1),
                    help="train,val,test fractions when there is no split column (default: 80,10,10)")
     p.add_argument("--name", default=None, help="dataset name in the manifest (default: --out's name)")
-    faces.add_detector_args(p)
+    worker.add_detector_args(p)
     add_common_args(p, "data/custom")
     return p
 
@@ -145,7 +146,7 @@ def main(argv=None):
         parse = make_parser(args, h, root)
         counts, bad = tables.plan(args.csv, delimiter, 2, parse, build.report)
         build.write(h.aus, dict(counts), tables.tasks(args.csv, delimiter, 2, parse, bad),
-                    faces.load_face, faces.init, (args.landmarker, args.upsample),
+                    worker.load_face, worker.init, (args.landmarker, args.upsample),
                     source=f"CSV: {args.csv}")
     return 0
 

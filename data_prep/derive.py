@@ -2,7 +2,7 @@
 
 The paper's experiments train on parts of one database (Sec. 3.2): AU1 alone at N:P 5 to 30 with
 a balanced test set (Fig. 5), the first 3, 5, 8 or 11 AUs (Tables 2-3), or all of them (Tables 4-5).
-tools/reproduce.py builds those from any data_prep dataset (synthau, CK+, EmotioNet) with the
+tools/experiments/reproduce.py builds those from any data_prep dataset (synthau, CK+, EmotioNet) with the
 functions here. Image Datums are copied byte for byte, labels keep only the chosen columns, and
 samples keep their source order (the source's seeded shuffle). A derived dataset is written into a
 temporary directory and renamed into place; its manifest records the source and the selection, so

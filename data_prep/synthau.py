@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from data_prep.align import align_face
+from data_prep.faces.align import align_face
 from dscmr.paper import EMOTIONET_AUS
 
 CANVAS = 320

@@ -1,8 +1,8 @@
 """The readings of the paper's ambiguous sentences that change what a run trains: each axis is one
-sentence, quoted, with its values and what each means in Caffe's terms (tools/generate_prototxt.py
+sentence, quoted, with its values and what each means in Caffe's terms (tools/nets/prototxt.py
 realises them). A run records the readings it was trained under, its results folder is named by the
 ones that are not the default, and AUDIT.md (a) lists the values tried and (b) judges each claim under
-each of them (tools/claims.py).
+each of them (tools/experiments/claims.py).
 
 The defaults are the readings every run before these axes was trained under: they write the very
 same nets and solvers, so those runs' code fingerprints do not move.

@@ -2,13 +2,11 @@
 import os
 import subprocess
 import tempfile
-from pathlib import Path
 
 from dscmr import REPO
 
 VENV = REPO / ".venv"
 CAFFE = VENV / "bin" / "caffe"
-CAFFE_HOME = Path((VENV / "caffe-home").read_text().strip())
 
 
 def net_from_text(text, phase="TRAIN", weights=None):

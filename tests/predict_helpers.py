@@ -1,15 +1,14 @@
 """A tiny AU net trained in seconds for the au-predict tests, and synthau faces as image files.
 
 The net reads the same LMDBs through the same Data layers as the paper's nets
-(tools/generate_prototxt.add_data_layers), shrinks the aligned 224 x 224 face to 112 x 112 inside
+(tools/nets/prototxt.add_data_layers), shrinks the aligned 224 x 224 face to 112 x 112 inside
 the net, and has two small convolutions, so au-predict uses it exactly as it uses a paper net.
 """
-import types
 
 import cv2
 
 from data_prep import synthau
-from tools import generate_prototxt as gen
+from tools.nets import prototxt
 
 
 def tiny_logits(ns, data, n_aus):
@@ -32,10 +31,10 @@ def write_tiny_net(folder, data, n_aus, iterations, batch_size=32):
     Adam, snapshots to tiny_iter_<iterations>.caffemodel."""
     import caffe
     from caffe import layers as L
-    opts = types.SimpleNamespace(data=data, batch_size=batch_size, mean=gen.DEFAULT_MEAN_BGR)
+    opts = prototxt.NetOptions(data=data, batch_size=batch_size)
     train, test = caffe.NetSpec(), caffe.NetSpec()
-    gen.add_data_layers(train, opts, caffe.TRAIN)
-    gen.add_data_layers(test, opts, caffe.TEST)
+    prototxt.add_data_layers(train, opts, caffe.TRAIN)
+    prototxt.add_data_layers(test, opts, caffe.TEST)
     train.loss = L.SigmoidCrossEntropyLoss(tiny_logits(train, train.data, n_aus), train.label)
     net = train.to_proto()
     layers = list(net.layer)

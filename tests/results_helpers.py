@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from tools.metrics import mean_metrics, per_au_metrics
+from tools.evaluation.metrics import mean_metrics, per_au_metrics
 
 
 def committed_run(results, experiment, budget, seed, run_name, probs, labels, aus, **fields):

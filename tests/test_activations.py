@@ -1,4 +1,4 @@
-"""tools/activations.py (au-activations): the share of each ReLU's positive outputs while a solver
+"""tools/nets/activations.py (au-activations): the share of each ReLU's positive outputs while a solver
 steps, on a self-feeding net whose ReLUs are on, half on, or off by construction, and the loss's
 gradient at the scores against sigmoid cross-entropy's by hand."""
 import os
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dscmr.errors import InputError
-from tools import activations
+from tools.nets import activations
 
 # DummyData (gaussian x, constant labels) -> three 1x1 convolutions with ReLUs: `on` (bias 10, tiny
 # weights: every output ~10), `half` (zero-mean weights, bias 0: about half of them positive) and

@@ -4,10 +4,15 @@ import numpy as np
 import pytest
 import skimage.data
 
-from data_prep import faces
-from data_prep.align import TEMPLATE_5, align_face, apply_transform, five_from_68, similarity_transform, three_from_dlib5
-from data_prep.detect import Landmarker, NoFaceError
+from data_prep.faces import worker
+from data_prep.faces.align import TEMPLATE_5, align_face, five_from_68, similarity_transform, three_from_dlib5
+from data_prep.faces.detect import Landmarker, NoFaceError
 from dscmr.errors import SkipItem
+
+
+def apply_transform(M, points):
+    """Points (k, 2) mapped by the 2 x 3 matrix M."""
+    return np.asarray(points, dtype=np.float64) @ M[:, :2].T + M[:, 2]
 
 
 def _similarity(scale, angle, tx, ty):
@@ -99,6 +104,6 @@ def test_an_image_without_a_face_is_a_skip_not_a_crash(tmp_path):
         Landmarker("dlib68")(np.full((200, 200, 3), 128, np.uint8))
     p = tmp_path / "wall.png"
     cv2.imwrite(str(p), np.full((200, 200, 3), 128, np.uint8))
-    faces.init("dlib68", 1)
+    worker.init("dlib68", 1)
     with pytest.raises(SkipItem, match="wall.png: no face found"):
-        faces.load_face((str(p), None))
+        worker.load_face((str(p), None))

@@ -58,8 +58,15 @@ def layer_of(module, rows):
 def test_the_table_is_read():
     rows = layers()
     assert list(rows)[:2] == ["core", "reference layers"] and rows["core"] == (["dscmr"], set())
-    assert rows["evaluation"] == (["tools.evaluate"], {"core", "data", "nets"})
-    assert layer_of("data_prep.align", rows) == "faces" and layer_of("data_prep.derive", rows) == "data"
+    assert rows["evaluation"] == (["tools.evaluation"], {"core", "data", "nets"})
+    assert layer_of("data_prep.faces.align", rows) == "faces" and layer_of("data_prep.derive", rows) == "data"
+
+
+def test_a_layer_is_a_folder():
+    """Each row names packages, so the tree shows the layers; the one module outside its layer's folder
+    is the command whose path every generated prototxt names (docs/architecture.md)."""
+    named = [m for prefixes, _ in layers().values() for m in prefixes]
+    assert [m for m in named if not (REPO / m.replace(".", "/") / "__init__.py").is_file()] == ["tools.generate_prototxt"]
 
 
 def test_every_module_has_a_layer():
@@ -85,7 +92,7 @@ def test_imports_run_one_way():
 
 def test_the_contract_catches_an_upward_import(tmp_path):
     path = tmp_path / "align.py"
-    path.write_text("def f():\n    from tools.reproduce import main\n    from dscmr import paper\n")
+    path.write_text("def f():\n    from tools.experiments.reproduce import main\n    from dscmr import paper\n")
     rows, known = layers(), modules()
-    assert wrong_imports("data_prep.align", path, rows, known) == [
-        "data_prep.align (faces) imports tools.reproduce (experiments)"]
+    assert wrong_imports("data_prep.faces.align", path, rows, known) == [
+        "data_prep.faces.align (faces) imports tools.experiments.reproduce (experiments)"]

@@ -1,10 +1,10 @@
-"""tools/auc_bound.py: the lowest ROC AUC an F1-score allows, on constructed classifiers."""
+"""tools/evaluation/auc_bound.py: the lowest ROC AUC an F1-score allows, on constructed classifiers."""
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
 from dscmr import paper
-from tools import auc_bound
+from tools.evaluation import auc_bound
 
 
 def staircase(tp, fn, fp, tn):

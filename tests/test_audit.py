@@ -1,4 +1,4 @@
-"""tools/audit.py: every quoted sentence is the paper's, every row points at a line that holds its
+"""tools/experiments/audit.py: every quoted sentence is the paper's, every row points at a line that holds its
 value, and the committed AUDIT.md is what the audit writes from the committed results."""
 import json
 from dataclasses import asdict
@@ -9,7 +9,7 @@ from caffe_helpers import REPO
 from results_helpers import committed_run, report
 
 from dscmr import paper, readings
-from tools import audit, training_run
+from tools.experiments import audit, training_run
 
 
 def test_every_quote_is_in_the_paper(paper_text):
@@ -30,7 +30,7 @@ def test_a_quote_not_in_the_text_fails_the_audit(tmp_path, capsys):
     (tmp_path / "paper.txt").write_text("a text that quotes nothing of the audit")
     assert audit.main(["--out", str(tmp_path / "AUDIT.md"), "--paper", str(tmp_path / "paper.txt")]) == 1
     quotes = len(audit.FACTS) + len(readings.AXES)
-    assert f"{quotes} quote(s) of tools/audit.py or dscmr/readings.py are not in" in capsys.readouterr().err
+    assert f"{quotes} quote(s) of tools/experiments/audit.py or dscmr/readings.py are not in" in capsys.readouterr().err
     assert not (tmp_path / "AUDIT.md").exists()
 
 
@@ -91,7 +91,7 @@ def test_results_are_named_by_dataset_and_claims_are_judged_by_the_rule(tmp_path
     assert ("DSCMR", "1 †") in rows                       # † trained with code that has changed since
     # a run without test probabilities is shown apart, in no table and no comparison
     assert "| ResNet18 |" not in text
-    assert ("- Not shown or judged, as it does not re-derive (`tools/rederive.py`): "
+    assert ("- Not shown or judged, as it does not re-derive (`tools/experiments/rederive.py`): "
             "`synthau/table4-5/runs/short-s1/resnet18_aus2.json` of budget `short`: it has no test probabilities "
             "(resnet18_aus2.test.npz).") in text
     assert "not compared yet: DSCMR vs ResNet18" in text
@@ -185,7 +185,7 @@ def test_part_a_lists_each_reading_with_its_sentence_and_the_values_tried(tmp_pa
 
 
 def test_the_sensitivity_table_summarises_each_claim_over_the_readings():
-    from tools import claims
+    from tools.experiments import claims
 
     def claim(budget, verdict_interval, reading):
         c = claims.Comparison(1, "mean F1, A − B", sum(verdict_interval) / 2, verdict_interval)

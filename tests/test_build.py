@@ -3,7 +3,9 @@ import re
 import subprocess
 
 import numpy as np
-from caffe_helpers import CAFFE_HOME, REPO, dummy_multilabel_net, net_from_text, run_caffe
+from caffe_helpers import REPO, dummy_multilabel_net, net_from_text, run_caffe
+
+from dscmr.caffe_home import caffe_home
 
 
 def registered_project_layers():
@@ -22,11 +24,11 @@ def test_caffe_launcher_reports_bvlc_version():
 def test_build_is_a_cache_hit_the_second_time():
     proc = subprocess.run(["bash", str(REPO / "setup" / "build_caffe.sh")],
                           capture_output=True, text=True, check=True)
-    assert f"cached build {CAFFE_HOME}" in proc.stderr
+    assert f"cached build {caffe_home()}" in proc.stderr
 
 
 def test_build_info_names_source_and_patches():
-    info = (CAFFE_HOME / "BUILD_INFO").read_text()
+    info = (caffe_home() / "BUILD_INFO").read_text()
     assert "e0eb3f06794f7402c77b7dec8e8480273ee1a1bb192e9122b621a69d4147ad0c" in info
     for patch in sorted((REPO / "setup" / "patches").glob("*.patch")):
         assert patch.name in info

@@ -1,4 +1,4 @@
-"""The one rule that judges the paper's claims (tools/claims.py), on constructed test probabilities."""
+"""The one rule that judges the paper's claims (tools/experiments/claims.py), on constructed test probabilities."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dscmr.errors import InputError
-from tools import claims, training_run
+from tools.experiments import claims, training_run
 
 RNG = np.random.default_rng(0)
 LABELS = (RNG.random((300, 2)) < 0.3).astype(float)
@@ -119,7 +119,7 @@ def test_a_run_at_its_bias_only_solution_has_not_trained_even_with_an_auc_above_
     commit(tmp_path, "table4-5", "cpu", 1, "alexnet_admsr_aus2", probs)
     commit(tmp_path, "table4-5", "cpu", 1, "alexnet_aus2", learned(0.4))
     faces = claims.TestFaces(tmp_path / "synthau" / "table4-5", "cpu")
-    from tools import metrics
+    from tools.evaluation import metrics
     assert metrics.interval(faces.means(1, "alexnet_admsr_aus2")["auc"][1])[0] > 50
     assert metrics.output_spread(probs) < metrics.SPREAD_MIN
     assert not faces.trained(1, "alexnet_admsr_aus2") and faces.trained(1, "alexnet_aus2")

@@ -7,7 +7,7 @@ import pytest
 from data_helpers import load, report_rows, write_ckplus
 
 from data_prep import build_ckplus
-from data_prep.align import align_face
+from data_prep.faces.align import align_face
 
 AUS = "1,2,4,12,25"
 SEQUENCES = [("S005", "001", {1: 2.0, 2: 0.0, 25: 3.0}, 1), ("S010", "002", {12: 4.0}, 2),

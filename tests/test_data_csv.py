@@ -5,7 +5,7 @@ import pytest
 from data_helpers import face, load, report_rows
 
 from data_prep import build_from_csv
-from data_prep.align import align_face, five_from_68
+from data_prep.faces.align import align_face, five_from_68
 from data_prep.pipeline import split_of
 
 

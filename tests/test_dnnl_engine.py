@@ -99,14 +99,15 @@ def dscmr_train_files(tmp_path, engine, iters, base_lr):
     from caffe import layers as L
 
     from dscmr import methods, paper
-    from tools.generate_prototxt import NetBuilder
+    from tools.nets.prototxt import NetBuilder
     ns = caffe.NetSpec()
     size, n_aus = methods.get("dscmr").input_size, len(paper.EMOTIONET_AUS)
     ns.data = L.DummyData(shape=dict(dim=[2, 3, size, size]), data_filler=dict(type="gaussian", std=50))
     ns.u = L.DummyData(shape=dict(dim=[2, n_aus]), data_filler=dict(type="uniform", min=0, max=1))
     ns.label = L.Threshold(ns.u, threshold=0.7)
     builder = NetBuilder(ns, n_aus, python_layers=False)
-    builder.add_loss("dscmr", builder.logits("dscmr", ns.data), ns.label)
+    dscmr = methods.get("dscmr")
+    builder.add_loss(dscmr, builder.logits(dscmr, ns.data), ns.label)
     net_param = ns.to_proto()
     convs = [layer for layer in net_param.layer if layer.type == "Convolution"]
     assert len(convs) >= 20

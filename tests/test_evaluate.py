@@ -1,4 +1,4 @@
-"""tools/evaluate.py: it evaluates the split it is given, in LMDB order, with Caffe's transform,
+"""tools/evaluation/evaluate.py: it evaluates the split it is given, in LMDB order, with Caffe's transform,
 and --predictions recomputes the same metrics without Caffe."""
 import json
 
@@ -9,9 +9,11 @@ from data_helpers import write_random_lmdbs
 
 from data_prep.lmdb_io import read_split
 from dscmr.errors import InputError, RunError
-from tools import evaluate, training_run
 from tools import generate_prototxt as gen
-from tools.metrics import per_au_metrics
+from tools.evaluation import evaluate
+from tools.evaluation.metrics import per_au_metrics
+from tools.experiments import training_run
+from tools.nets.prototxt import DEFAULT_MEAN_BGR
 
 AUS = (1, 2, 4)
 
@@ -43,7 +45,7 @@ def test_evaluates_the_test_split_like_the_deploy_net(tmp_path):
     samples = read_split(tmp_path / "test")
     expected = []
     for _, image, _ in samples:
-        deploy.blobs["data"].data[0] = image.transpose(2, 0, 1) - np.array(gen.DEFAULT_MEAN_BGR)[:, None, None]
+        deploy.blobs["data"].data[0] = image.transpose(2, 0, 1) - np.array(DEFAULT_MEAN_BGR)[:, None, None]
         expected.append(deploy.forward()["prob"][0].copy())
     assert saved["probs"].shape == (5, 3)  # 5 faces in batches of 2: the wrap-around is cut off
     assert np.allclose(saved["probs"], np.array(expected), atol=1e-6)

@@ -1,8 +1,8 @@
-"""tools/gradcheck.py: C++ vs Python vs finite differences, and a non-zero exit on a mismatch."""
+"""tools/nets/gradcheck.py: C++ vs Python vs finite differences, and a non-zero exit on a mismatch."""
 import numpy as np
 import pytest
 
-from tools import gradcheck
+from tools.nets import gradcheck
 
 
 def test_every_layer_passes(capsys):

@@ -1,4 +1,4 @@
-"""tools/model_card.py on the paper's generated nets: the card a solver gets, where it lands, and
+"""tools/nets/model_card.py on the paper's generated nets: the card a solver gets, where it lands, and
 au-predict's model on a paper deploy net (L-DSCMR's Region layer, DRML's crop)."""
 import json
 
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from data_helpers import face
 
-from data_prep.align import align_face
+from data_prep.faces.align import align_face
 from dscmr.errors import InputError
 from tools import generate_prototxt as gen
-from tools import model_card
+from tools.nets import model_card
 from tools.predict.model import AUModel
 
 AUS = (1, 2, 4)

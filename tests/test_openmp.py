@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from caffe_helpers import CAFFE_HOME, REPO
+from caffe_helpers import REPO
+
+from dscmr.caffe_home import caffe_home
 
 # Every patched CPU path: im2col/col2im, BatchNorm's element-wise math, Scale, ReLU, max and
 # average pooling, Eltwise, and the Region layer; every map above the 16384 values from which
@@ -67,7 +69,7 @@ def test_one_and_two_threads_give_the_same_bits(tmp_path):
 def test_pycaffe_openblas_uses_this_cpus_kernels():
     flags = re.search(r"^flags\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.M).group(1).split()
     code = ("import ctypes, re, subprocess, sys, caffe\n"
-            f"ldd = subprocess.run(['ldd', '{CAFFE_HOME}/lib/libcaffe.so'], capture_output=True, text=True).stdout\n"
+            f"ldd = subprocess.run(['ldd', '{caffe_home()}/lib/libcaffe.so'], capture_output=True, text=True).stdout\n"
             "lib = ctypes.CDLL(re.search(r'libopenblas\\S* => (\\S+)', ldd).group(1))\n"
             "lib.openblas_get_corename.restype = ctypes.c_char_p\n"
             "print(lib.openblas_get_corename().decode())")

@@ -2,7 +2,7 @@
 import numpy as np
 from caffe_helpers import dummy_multilabel_net, run_caffe
 
-from tools.parse_log import main, parse_log, trained_on, wall_seconds
+from tools.nets.parse_log import main, parse_log, trained_on, wall_seconds
 
 NET = dummy_multilabel_net(
     'layer { name: "loss" type: "AdMSRLoss" bottom: "logits" bottom: "y" top: "loss" top: "beta" top: "l_cur"\n'

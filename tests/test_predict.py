@@ -14,9 +14,9 @@ from predict_helpers import write_faces, write_tiny_net
 from sklearn.metrics import roc_auc_score
 
 from data_prep import build_synthau
-from data_prep.align import align_face
-from data_prep.detect import Landmarker
-from tools import model_card
+from data_prep.faces.align import align_face
+from data_prep.faces.detect import Landmarker
+from tools.nets import model_card
 from tools.predict.cli import MIN_CONFIDENCE
 from tools.predict.table import CsvOut, columns
 
@@ -31,7 +31,7 @@ COFFEE = SITE / "skimage" / "data" / "coffee.png"
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A folder where a tiny AU12 net was trained with `caffe train` on 600 synthau faces (AU12 at
-    N:P 1), its model card written by tools.model_card as `make train` does, paths relative to it."""
+    N:P 1), its model card written by tools.nets.model_card as `make train` does, paths relative to it."""
     root = tmp_path_factory.mktemp("predict")
     assert build_synthau.main(["--out", str(root / "synthau12"), "--aus", "12", "--imbalance", "balanced",
                                "--train", "600", "--val", "8", "--test", "8", "--images-per-identity", "4",

@@ -11,13 +11,15 @@ from data_helpers import write_random_lmdbs
 from data_prep.lmdb_io import read_split
 from dscmr import methods, paper
 from tools import generate_prototxt as gen
-from tools.net_size import net_size
+from tools.nets import prototxt
+from tools.nets.net_size import net_size
+from tools.nets.prototxt import NetOptions
 
 N_AUS = len(paper.EMOTIONET_AUS)
 
 
 def test_committed_prototxt_equal_generator_output():
-    files = gen.generate(gen.parse_args([]))
+    files = gen.generated(gen.parse_args([]))
     committed = {p.name for p in (REPO / "prototxt").glob("*.prototxt")}
     assert committed == set(files), "prototxt/ and the generator list different files"
     for name, text in files.items():
@@ -56,7 +58,7 @@ def layer_by_name(net, name):
 
 
 def test_ldscmr_follows_section_2_1():
-    net = gen.deploy("ldscmr", gen.parse_args([]))
+    net = prototxt.deploy(methods.get("ldscmr"), NetOptions())
     conv0 = layer_by_name(net, "conv0").convolution_param
     assert (conv0.kernel_size, conv0.num_output, conv0.pad, conv0.stride) == ([11], 32, [], [])
     region = layer_by_name(net, "region0").region_param
@@ -87,11 +89,11 @@ def fillers_of(net, names):
 
 @pytest.mark.parametrize("method", ["alexnet", "alexnet_msr", "alexnet_admsr"])
 def test_alexnet_initialises_as_bvlc_alexnet(method):
-    assert fillers_of(gen.train_val(method, gen.parse_args([])), BVLC_ALEXNET_FILLERS) == BVLC_ALEXNET_FILLERS
+    assert fillers_of(prototxt.train_val(methods.get(method), NetOptions()), BVLC_ALEXNET_FILLERS) == BVLC_ALEXNET_FILLERS
 
 
 def test_drml_initialises_and_orders_its_relus_as_drmls_own_prototxt():
-    net = gen.train_val("drml", gen.parse_args([]))
+    net = prototxt.train_val(methods.get("drml"), NetOptions())
     assert fillers_of(net, DRML_FILLERS) == DRML_FILLERS
     region = layer_by_name(net, "region1").region_param
     # the Region layer's default weight filler is DRML's: gaussian, std 0.01 (docs/layers/region.md)
@@ -103,7 +105,7 @@ def test_drml_initialises_and_orders_its_relus_as_drmls_own_prototxt():
 
 
 def test_resnet_body_has_a_projection_in_the_first_block_of_every_group():
-    net = gen.deploy("resnet18", gen.parse_args([]))
+    net = prototxt.deploy(methods.get("resnet18"), NetOptions())
     names = [layer.name for layer in net.layer]
     for g in (2, 3, 4, 5):
         assert f"res{g}a_branch1" in names and f"res{g}b_branch1" not in names
@@ -121,7 +123,7 @@ def test_resnet_body_has_a_projection_in_the_first_block_of_every_group():
     ("resnet18", "SigmoidCrossEntropyLoss"), ("drml", "SigmoidCrossEntropyLoss"),
     ("dscmr", "AdMSRLoss"), ("ldscmr", "AdMSRLoss"), ("dscmr_py", "Python"), ("ldscmr_py", "Python")])
 def test_losses_ignore_label_999(method, loss_type):
-    net = gen.train_val(method, gen.parse_args([]))
+    net = prototxt.train_val(methods.get(method), NetOptions())
     loss = layer_by_name(net, "loss")
     assert loss.type == loss_type
     if loss_type == "Python":
@@ -132,10 +134,10 @@ def test_losses_ignore_label_999(method, loss_type):
 
 
 def test_python_twins_swap_only_the_custom_layers():
-    opts = gen.parse_args([])
+    opts = NetOptions()
     for method in ("dscmr", "ldscmr"):
-        cpp = [layer.type for layer in gen.train_val(method, opts).layer]
-        py = [layer.type for layer in gen.train_val(method + "_py", opts).layer]
+        cpp = [layer.type for layer in prototxt.train_val(methods.get(method), opts).layer]
+        py = [layer.type for layer in prototxt.train_val(methods.get(method + "_py"), opts).layer]
         assert len(cpp) == len(py)
         swapped = {(a, b) for a, b in zip(cpp, py) if a != b}
         assert swapped <= {("AdMSRLoss", "Python"), ("Region", "Python")} and ("AdMSRLoss", "Python") in swapped
@@ -245,7 +247,7 @@ def test_net_size_matches_hand_count(method):
 
 
 def test_docs_sizes_table_matches_net_size():
-    """docs/networks.md shows what tools/net_size.py prints."""
+    """docs/networks.md shows what tools/nets/net_size.py prints."""
     text = (REPO / "docs" / "networks.md").read_text()
     for method in ("resnet18", "dscmr", "ldscmr", "alexnet", "drml"):
         params, macs, _ = net_size(REPO / "prototxt" / f"{method}_deploy.prototxt")

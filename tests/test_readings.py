@@ -11,7 +11,7 @@ from google.protobuf import text_format
 from dscmr import methods, paper
 from dscmr.readings import AXES, DEFAULT, Readings, of_record
 from tools import generate_prototxt as gen
-from tools import reproduce, training_run
+from tools.experiments import reproduce, training_run
 
 N_AUS = len(paper.EMOTIONET_AUS)
 FLAGS = {"loss_scale": "--loss-scale", "lr_policy": "--lr-policy", "beta": "--beta"}
@@ -19,7 +19,7 @@ FLAGS = {"loss_scale": "--loss-scale", "lr_policy": "--lr-policy", "beta": "--be
 
 def generated(readings, **options):
     args = [a for name, value in vars(readings).items() for a in (FLAGS[name], value)]
-    return gen.generate(gen.parse_args(args + [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]))
+    return gen.generated(gen.parse_args(args + [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]))
 
 
 def parsed(text, message):
@@ -43,7 +43,7 @@ def test_readings_name_their_folders_and_refuse_unknown_values():
 
 def test_the_default_readings_named_explicitly_write_the_committed_files_byte_for_byte():
     files = generated(DEFAULT)
-    assert files == gen.generate(gen.parse_args([]))
+    assert files == gen.generated(gen.parse_args([]))
     for name, text in files.items():
         assert (REPO / "prototxt" / name).read_text() == text, name
 
@@ -67,7 +67,7 @@ def test_loss_scale_mean_divides_msr_and_admsr_by_n_and_leaves_cross_entropy():
     for method in ("alexnet", "resnet18", "drml"):
         assert files[f"{method}_train_val.prototxt"] == (REPO / "prototxt" / f"{method}_train_val.prototxt").read_text()
     # on 3 AUs, 1/3
-    three = gen.generate(gen.parse_args(["--loss-scale", "mean", "--aus", "1,2,4", "--only", "alexnet_msr"]))
+    three = gen.generated(gen.parse_args(["--loss-scale", "mean", "--aus", "1,2,4", "--only", "alexnet_msr"]))
     assert layer(three["alexnet_msr_train_val.prototxt"], "loss").loss_weight[0] == pytest.approx(1 / 3)
 
 

@@ -1,4 +1,4 @@
-"""tools/rederive.py: every committed number is what today's metric code computes from the run's own
+"""tools/experiments/rederive.py: every committed number is what today's metric code computes from the run's own
 test probabilities, and every committed run was trained on the data `make data` builds."""
 import json
 import shutil
@@ -6,7 +6,7 @@ import shutil
 from caffe_helpers import REPO
 
 from dscmr.dataset import fingerprint, read_manifest
-from tools import audit, rederive
+from tools.experiments import audit, rederive
 
 RESULTS = REPO / "results"
 

@@ -1,9 +1,9 @@
-"""tools/repeatability.py: committed runs of one training, compared up to the shorter one's end."""
+"""tools/experiments/repeatability.py: committed runs of one training, compared up to the shorter one's end."""
 import json
 
 import pytest
 
-from tools.repeatability import repeats
+from tools.experiments.repeatability import repeats
 
 
 def commit(results, budget, seed, iters, losses, aucs, trained_on=None):

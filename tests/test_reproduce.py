@@ -1,4 +1,4 @@
-"""data_prep/derive.py and tools/reproduce.py: derived datasets hold exactly the selected samples and
+"""data_prep/derive.py and tools/experiments/reproduce.py: derived datasets hold exactly the selected samples and
 AU columns, and every experiment runs end to end through `caffe train` at the smoke budget."""
 import json
 import shutil
@@ -15,7 +15,7 @@ from data_prep.lmdb_io import read_split
 from dscmr import machine, paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
-from tools import claims, reproduce, reproduce_report, training_run
+from tools.experiments import claims, reproduce, reproduce_report, training_run
 
 
 @pytest.fixture(scope="module")

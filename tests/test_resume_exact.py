@@ -1,7 +1,7 @@
 """Runs that outlive a session, and runs that repeat (issue #14).
 
 A real `caffe train` of AlexNet + Ad-MSR (random mirroring, dropout, Ad-MSR's L_pre) on a small
-synthau build is killed after its first snapshot and resumed by tools/training_run.py: it ends
+synthau build is killed after its first snapshot and resumed by tools/experiments/training_run.py: it ends
 with the same weights, bit for bit, as the same run left alone, and so does a second run of the
 same command and seed (setup/patches/09-exact-resume.patch: the data layers skip what was read,
 the solver state keeps Caffe's random generator)."""
@@ -16,7 +16,7 @@ import pytest
 from caffe_helpers import REPO, VENV
 
 from dscmr import machine
-from tools import training_run
+from tools.experiments import training_run
 
 METHOD = "alexnet_admsr"
 SCHEDULE = training_run.Schedule(iters=12, batch_size=4, points=3)   # snapshots at 4, 8, 12
@@ -65,7 +65,7 @@ def test_the_same_command_and_seed_repeat_bit_for_bit(data, straight, tmp_path):
 
 
 def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
-    code = ("from pathlib import Path\nfrom tools import training_run as t\n"
+    code = ("from pathlib import Path\nfrom tools.experiments import training_run as t\n"
             f"t.run(Path({str(tmp_path)!r}), {METHOD!r}, Path({str(data)!r}), {AUS!r}, t.{SCHEDULE!r}, 8)\n")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,12 +1,12 @@
 """Staleness for real: in a copy of the clone, a changed byte of a layer's source makes the committed runs
 whose nets use that layer stale, in `au-reproduce --plan` and in `au-audit`, and leaves the others current;
-a changed byte of a Caffe patch makes every run stale (tools/training_run.py, dependencies)."""
+a changed byte of a Caffe patch makes every run stale (tools/experiments/training_run.py, dependencies)."""
 import subprocess
 
 import pytest
 from caffe_helpers import REPO, VENV
 
-from tools import training_run
+from tools.experiments import training_run
 
 REGION_SOURCE = "cpp_layers/src/caffe/layers/region_layer.cpp"
 PATCH = "setup/patches/05-openmp-cpu-hot-paths.patch"
@@ -52,7 +52,7 @@ def command(clone, module, *args):
 
 
 def states(clone, data, work):
-    out = command(clone, "tools.reproduce", "table4-5", "--budget", "cpu", "--plan", "--data", str(data),
+    out = command(clone, "tools.experiments.reproduce", "table4-5", "--budget", "cpu", "--plan", "--data", str(data),
                   "--work", str(work))
     return {line[19:].split()[0]: line[2:18].strip() for line in out.splitlines()[1:]}
 
@@ -63,7 +63,7 @@ def test_a_changed_layer_stales_the_runs_that_use_it_and_a_changed_patch_every_r
     original = (clone / REGION_SOURCE).read_bytes()
     (clone / REGION_SOURCE).write_bytes(original + b"\n")
     assert states(clone, default_data, work) == {m: "stale" if m in WITH_REGION else "committed" for m in TABLE45}
-    command(clone, "tools.audit", "--out", str(tmp_path / "AUDIT.md"))
+    command(clone, "tools.experiments.audit", "--out", str(tmp_path / "AUDIT.md"))
     audit = (tmp_path / "AUDIT.md").read_text()
     region = f"`{REGION_SOURCE}`"
     assert ("- table4-5 on synthau: 2 run(s) were trained with code that has changed since (layers, Caffe patches, or "

@@ -1,7 +1,8 @@
-"""Writes every network and solver prototxt of the paper's comparison into prototxt/.
+"""au-prototxt: writes every network and solver prototxt of the paper's comparison into prototxt/.
 
-The one source of truth for prototxt/: tests/test_prototxt.py fails when a committed file differs
-from what this writes. For each method M it writes M_train_val.prototxt (two LMDBs read in
+The one source of truth for prototxt/ (the nets themselves are built by tools/nets/prototxt.py):
+tests/test_prototxt.py fails when a committed file differs from what this writes. For each method M
+it writes M_train_val.prototxt (two LMDBs read in
 lock-step: uint8 images and float labels), M_deploy.prototxt (an Input blob, sigmoid
 probabilities out) and M_solver.prototxt (Sec. 3.1's SGD settings).
 
@@ -12,287 +13,20 @@ Examples:
   au-prototxt --only ldscmr --batch-size 8 --out /tmp/small
   au-prototxt --only alexnet_admsr --loss-scale mean --lr-policy once --out /tmp/mean-once   # other readings
 """
+
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-from dscmr import REPO, methods, paper
+from dscmr import REPO, methods
 from dscmr import readings as readings_
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
 from dscmr.files import write_atomically
-
-os.environ.setdefault("GLOG_minloglevel", "2")
-import caffe
-from caffe import layers as L
-from caffe import params as P
+from tools.nets import prototxt
+from tools.nets.prototxt import NetOptions
 
 PROG = "au-prototxt"
-
-# The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
-# use (docs/networks.md). --mean sets others.
-DEFAULT_MEAN_BGR = (104, 117, 123)
-# The beta reading (dscmr/readings.py) as AdMSRLoss's beta_mode (cpp_layers/proto/messages.proto).
-BETA_MODES = {"clamped": "CLAMPED", "paper_zero": "PAPER_ZERO"}
-
-
-class NetBuilder:
-    """Builds one method's layers into a NetSpec; `data` is the input blob."""
-
-    def __init__(self, ns, n_aus, python_layers, readings=readings_.DEFAULT):
-        self.ns = ns
-        self.n_aus = n_aus
-        self.python_layers = python_layers
-        self.readings = readings
-
-    def add(self, name, top):
-        setattr(self.ns, name, top)
-        return top
-
-    def conv_bn(self, bottom, name, num_output, kernel, stride=1, pad=0, relu=True):
-        """Convolution (bias_term false) + BatchNorm + Scale(bias) [+ ReLU], ResNet style (Sec. 2.1:
-        "Each convolutional layer is followed by Batch Normalization (BN) and Scale layers")."""
-        geometry = {}  # only what differs from Caffe's defaults (stride 1, pad 0)
-        if stride != 1:
-            geometry["stride"] = stride
-        if pad:
-            geometry["pad"] = pad
-        conv = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, bias_term=False,
-                                            weight_filler=dict(type="msra"), **geometry))
-        bn = L.BatchNorm(conv, name="bn_" + name, in_place=True)
-        out = L.Scale(bn, name="scale_" + name, bias_term=True, in_place=True)
-        return L.ReLU(out, name="relu_" + name, in_place=True) if relu else out
-
-    def resnet18_body(self, bottom):
-        """ResNet-18 (Sec. 2.1): conv1 7x7/2 64 + max-pool 3x3/2, four groups of two residual blocks
-        (64, 128, 256, 512 filters), 1x1 projection shortcut in each group's first block, global
-        average pooling."""
-        x = self.conv_bn(bottom, "conv1", 64, 7, stride=2, pad=3)
-        x = self.add("pool1", L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2))
-        for g, width in enumerate(paper.RESNET18_GROUP_WIDTHS, start=2):
-            for b in ("a", "b"):
-                name = f"res{g}{b}"
-                stride = 2 if (b == "a" and g > 2) else 1
-                if b == "a":
-                    shortcut = self.conv_bn(x, name + "_branch1", width, 1, stride=stride, relu=False)
-                else:
-                    shortcut = x
-                y = self.conv_bn(x, name + "_branch2a", width, 3, stride=stride, pad=1)
-                y = self.conv_bn(y, name + "_branch2b", width, 3, pad=1, relu=False)
-                x = self.add(name, L.Eltwise(shortcut, y, operation=P.Eltwise.SUM))
-                x = self.add(name + "_relu", L.ReLU(x, in_place=True))
-        return self.add("pool5", L.Pooling(x, pool=P.Pooling.AVE, global_pooling=True))
-
-    def fc(self, bottom, name, num_output, relu=False, dropout=False, std=None, bias=0.0):
-        filler = dict(type="gaussian", std=std) if std else dict(type="xavier")
-        x = self.add(name, L.InnerProduct(bottom, num_output=num_output, weight_filler=filler,
-                                          bias_filler=dict(type="constant", value=bias)))
-        if relu:
-            x = self.add("relu_" + name, L.ReLU(x, in_place=True))
-        if dropout:
-            x = self.add("drop_" + name, L.Dropout(x, dropout_ratio=0.5, in_place=True))
-        return x
-
-    def region(self, bottom, name, bias=None):
-        """The local convolution layer (Sec. 2.1, Fig. 1), 8 x 8 patches; bias, if given, fills the
-        patches' convolution biases (the layer's default is 0)."""
-        grid_h, grid_w = paper.REGION_GRID
-        fillers = {} if bias is None else {"bias_filler": dict(type="constant", value=bias)}
-        if self.python_layers:
-            param_str = json.dumps({"grid_h": grid_h, "grid_w": grid_w, "kernel_size": 3, **fillers})
-            # Blobs 4-6 (running statistics) are never learned, like BatchNorm's.
-            stats = [dict(lr_mult=1, decay_mult=1)] * 4 + [dict(lr_mult=0, decay_mult=0)] * 3
-            return self.add(name, L.Python(bottom, python_param=dict(
-                module="python_layers.region", layer="Region", param_str=param_str), param=stats))
-        return self.add(name, L.Region(bottom, region_param=dict(grid_h=grid_h, grid_w=grid_w, kernel_size=3,
-                                                                 **fillers)))
-
-    def dscmr_head(self, features):
-        """Sec. 2.1: "a fully connected layer with 2046 neural units", then n outputs."""
-        x = self.fc(features, "fc_2046", paper.FC_WIDTH, relu=True)
-        return self.fc(x, "fc_au", self.n_aus)
-
-    def logits(self, method, data):
-        """The method's network (its `body`, dscmr.methods) from its input blob to n logits."""
-        return getattr(self, methods.get(method).body)(data)
-
-    def resnet18(self, data):
-        return self.fc(self.resnet18_body(data), "fc_au", self.n_aus)
-
-    def dscmr(self, data):
-        return self.dscmr_head(self.resnet18_body(data))
-
-    def ldscmr(self, data):
-        x = self.conv_bn(data, "conv0", 32, 11)          # 224 -> 214 (Sec. 2.1)
-        x = self.region(x, "region0")
-        x = self.add("relu_region0", L.ReLU(x, in_place=True))
-        return self.dscmr_head(self.resnet18_body(x))
-
-    def alexnet(self, data):
-        """BVLC reference AlexNet (bvlc_alexnet) with fc8 = n."""
-        def conv(bottom, name, num_output, kernel, stride=1, pad=0, group=1, bias=0.0):
-            x = self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
-                                             pad=pad, group=group, weight_filler=dict(type="gaussian", std=0.01),
-                                             bias_filler=dict(type="constant", value=bias)))
-            return self.add("relu" + name[4:], L.ReLU(x, in_place=True))
-
-        def pool(bottom, name):
-            return self.add(name, L.Pooling(bottom, pool=P.Pooling.MAX, kernel_size=3, stride=2))
-
-        def lrn(bottom, name):
-            return self.add(name, L.LRN(bottom, local_size=5, alpha=1e-4, beta=0.75))
-
-        x = pool(lrn(conv(data, "conv1", 96, 11, stride=4), "norm1"), "pool1")
-        x = pool(lrn(conv(x, "conv2", 256, 5, pad=2, group=2, bias=0.1), "norm2"), "pool2")
-        x = conv(x, "conv3", 384, 3, pad=1)
-        x = conv(x, "conv4", 384, 3, pad=1, group=2, bias=0.1)
-        x = pool(conv(x, "conv5", 256, 3, pad=1, group=2, bias=0.1), "pool5")
-        x = self.fc(x, "fc6", 4096, relu=True, dropout=True, std=0.005, bias=0.1)
-        x = self.fc(x, "fc7", 4096, relu=True, dropout=True, std=0.005, bias=0.1)
-        return self.fc(x, "fc8", self.n_aus, std=0.01)
-
-    def drml(self, data):
-        """DRML [23] as its authors' prototxt/DRML.prototxt (github.com/zkl20061823/DRML): 170 x 170
-        crop, conv1 11x11 32 -> 160 without ReLU, Region 8 x 8 then ReLU, pool, LRN, four convs, fc6
-        4096, fc7 2048, fc n; its fillers (gaussian, biases 1 after conv1) and its ReLU order."""
-        def conv(bottom, name, num_output, kernel, stride=1, bias=1.0):
-            return self.add(name, L.Convolution(bottom, num_output=num_output, kernel_size=kernel, stride=stride,
-                                                weight_filler=dict(type="gaussian", std=0.01),
-                                                bias_filler=dict(type="constant", value=bias)))
-
-        def relu(x, name):
-            return self.add("relu" + name[4:], L.ReLU(x, in_place=True))
-
-        x = self.region(conv(data, "conv1", 32, 11, bias=0.0), "region1", bias=1.0)
-        x = self.add("relu_region1", L.ReLU(x, in_place=True))
-        x = self.add("pool1", L.Pooling(x, pool=P.Pooling.MAX, kernel_size=2, stride=2))
-        x = self.add("norm1", L.LRN(x, local_size=5, alpha=1e-4, beta=0.75))
-        x = relu(conv(x, "conv2", 16, 8), "conv2")
-        x = relu(conv(x, "conv3", 16, 8), "conv3")
-        x = relu(conv(x, "conv4", 16, 6, stride=2), "conv4")
-        x = relu(conv(x, "conv5", 16, 5), "conv5")
-        x = self.fc(x, "fc6", 4096, relu=True, dropout=True, std=0.005, bias=1.0)
-        x = self.fc(x, "fc7", 2048, relu=True, dropout=True, std=0.005, bias=1.0)
-        return self.fc(x, "fc_au", self.n_aus, std=0.01)
-
-    def add_loss(self, method, logits, label):
-        """Adds the method's loss layer to the NetSpec: its tops loss (and l_cur, or beta and l_cur)."""
-        for name, top in self.loss(method, logits, label).items():
-            self.add(name, top)
-
-    def loss(self, method, logits, label):
-        """{top name: top} of the method's loss layer, named "loss". MSR also gives each AU's L_cur,
-        Ad-MSR each AU's beta and L_cur, with loss weight 0: Caffe logs them (tools/parse_log.py)."""
-        loss = methods.get(method).loss
-        loss_param = dict(ignore_label=paper.IGNORE_LABEL)
-        if loss == "SigmoidCrossEntropyLoss":
-            return {"loss": L.SigmoidCrossEntropyLoss(logits, label, loss_param=loss_param)}
-        # The loss_scale reading (dscmr/readings.py): eqs. 7 and 11's sum, or the mean over the n AUs.
-        weight = 1 if self.readings.loss_scale == "sum" else 1 / self.n_aus
-        if loss == "MSRLoss":
-            return dict(zip(("loss", "l_cur"), L.MSRLoss(logits, label, loss_param=loss_param, ntop=2,
-                                                        loss_weight=[weight, 0])))
-        names = ("loss", "beta", "l_cur")
-        beta_mode = BETA_MODES[self.readings.beta]
-        if self.python_layers:
-            param_str = json.dumps({"ignore_label": paper.IGNORE_LABEL, "alpha": paper.ALPHA,
-                                    "beta_mode": beta_mode})
-            return dict(zip(names, L.Python(logits, label, loss_weight=[weight, 0, 0], ntop=3, python_param=dict(
-                module="python_layers.msr_loss", layer="AdMSRLoss", param_str=param_str),
-                param=[dict(lr_mult=0, decay_mult=0)] * 2)))
-        # beta_mode is written only where it is not the layer's default, so the default nets stay as they were.
-        msr = dict(alpha=paper.ALPHA) | ({} if beta_mode == "CLAMPED" else {"beta_mode": getattr(P.MSRLoss, beta_mode)})
-        return dict(zip(names, L.AdMSRLoss(logits, label, loss_param=loss_param, ntop=3, loss_weight=[weight, 0, 0],
-                                           msr_loss_param=msr)))
-
-
-def add_data_layers(ns, opts, phase, input_size=paper.INPUT_SIZE):
-    """Image and label Data layers of one phase, read in lock-step (same batch size, same key
-    order); the label Datums (n x 1 x 1) are reshaped to N x n."""
-    split = "train" if phase == caffe.TRAIN else "val"
-    transform = dict(mirror=phase == caffe.TRAIN, mean_value=list(opts.mean))
-    if input_size != paper.INPUT_SIZE:      # DRML's crop of the aligned face
-        transform["crop_size"] = input_size
-    include = dict(phase=phase)
-    ns.data = L.Data(source=f"{opts.data}/{split}/images", backend=P.Data.LMDB, batch_size=opts.batch_size,
-                     transform_param=transform, include=include)
-    ns.label_datum = L.Data(source=f"{opts.data}/{split}/labels", backend=P.Data.LMDB,
-                            batch_size=opts.batch_size, include=include)
-    ns.label = L.Reshape(ns.label_datum, reshape_param=dict(shape=dict(dim=[0, -1])), include=include)
-
-
-def train_val(method, opts):
-    ns = caffe.NetSpec()
-    add_data_layers(ns, opts, caffe.TRAIN, methods.get(method).input_size)
-    builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers, readings_.of_options(opts))
-    builder.add_loss(method, builder.logits(method, ns.data), ns.label)
-    net = ns.to_proto()
-    net.name = method
-    test = caffe.NetSpec()
-    add_data_layers(test, opts, caffe.TEST, methods.get(method).input_size)
-    layers = list(net.layer)
-    del net.layer[:]
-    net.layer.extend(layers[:3])          # TRAIN data, label_datum, label
-    net.layer.extend(test.to_proto().layer)
-    net.layer.extend(layers[3:])
-    return net
-
-
-def deploy(method, opts):
-    ns = caffe.NetSpec()
-    size = methods.get(method).input_size
-    ns.data = L.Input(shape=dict(dim=[1, 3, size, size]))
-    builder = NetBuilder(ns, len(opts.aus), methods.get(method).python_layers)
-    logits = builder.logits(method, ns.data)
-    ns.prob = L.Sigmoid(logits)
-    net = ns.to_proto()
-    net.name = method
-    return net
-
-
-# The lr_policy reading (dscmr/readings.py) in Caffe's terms: `step` divides the rate by 10 every 2000
-# iterations, `once` (Caffe's multistep with one step value) divides it once, at 2000.
-LR_POLICIES = {"step": ('lr_policy: "step"', "gamma: 0.1", f"stepsize: {paper.LR_STEP}"),
-               "once": ('lr_policy: "multistep"', "gamma: 0.1", f"stepvalue: {paper.LR_STEP}")}
-
-
-def solver(method, opts):
-    """Sec. 3.1: "All models were initialized with the learning rate of 0.0005, which was further
-    reduced after 2000 iterations. ... A momentum of 0.9 and weight decay of 0.0005 was used."
-    gamma 0.1 and max_iter are this project's choices (docs/networks.md); how often the rate is
-    reduced is the lr_policy reading."""
-    lines = [
-        f'net: "{opts.out_prefix}/{method}_train_val.prototxt"',
-        f"test_iter: {opts.test_iter}",
-        f"test_interval: {opts.test_interval}",
-        f"base_lr: {paper.BASE_LR}",
-        *LR_POLICIES[opts.lr_policy],
-        f"momentum: {paper.MOMENTUM}",
-        f"weight_decay: {paper.WEIGHT_DECAY}",
-        f"display: {opts.display}",
-        f"max_iter: {opts.max_iter}",
-        f"snapshot: {opts.snapshot}",
-        f'snapshot_prefix: "{opts.snapshot_prefix}/{method}"',
-        f"solver_mode: {opts.solver_mode}",
-        f"random_seed: {opts.seed}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def render(net):
-    return "# Generated by tools/generate_prototxt.py; edit the generator, not this file.\n" + str(net)
-
-
-def generate(opts):
-    """{file name: text} for every requested method."""
-    files = {}
-    for method in opts.only:
-        files[f"{method}_train_val.prototxt"] = render(train_val(method, opts))
-        files[f"{method}_deploy.prototxt"] = render(deploy(method, opts))
-        files[f"{method}_solver.prototxt"] = "# Generated by tools/generate_prototxt.py\n" + solver(method, opts)
-    return files
 
 
 def methods_table():
@@ -302,31 +36,34 @@ def methods_table():
     return "\n".join(f"  {key:<15}{name:<40}{loss}" for key, name, loss in rows)
 
 
+DEFAULTS = NetOptions()
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.format(methods=methods_table()),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(REPO / "prototxt"), help="output directory (default: prototxt/)")
-    ap.add_argument("--out-prefix", default="prototxt",
+    ap.add_argument("--out-prefix", default=DEFAULTS.out_prefix,
                     help="how solvers name the directory of their nets, relative to where caffe runs "
                          "(default: prototxt, i.e. run caffe from the repository root)")
-    ap.add_argument("--data", default="data/synthau",
+    ap.add_argument("--data", default=DEFAULTS.data,
                     help="dataset directory with {train,val}/{images,labels} LMDBs (default: data/synthau)")
-    ap.add_argument("--aus", type=parse_au_list, default=paper.EMOTIONET_AUS,
+    ap.add_argument("--aus", type=parse_au_list, default=DEFAULTS.aus,
                     help="AUs, in label-column order (default: the 11 EmotioNet AUs)")
-    ap.add_argument("--batch-size", type=int, default=16, help="images per batch (default: 16)")
-    ap.add_argument("--mean", type=float, nargs=3, default=DEFAULT_MEAN_BGR, metavar=("B", "G", "R"),
+    ap.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="images per batch (default: 16)")
+    ap.add_argument("--mean", type=float, nargs=3, default=DEFAULTS.mean, metavar=("B", "G", "R"),
                     help="per-channel mean subtracted from the images (default: 104 117 123)")
-    ap.add_argument("--test-iter", type=int, default=31,
+    ap.add_argument("--test-iter", type=int, default=DEFAULTS.test_iter,
                     help="validation batches per test (default: 31, i.e. 496 of synthau's 500 val faces)")
-    ap.add_argument("--test-interval", type=int, default=500, help="iterations between tests (default: 500)")
-    ap.add_argument("--max-iter", type=int, default=6000, help="training iterations (default: 6000)")
-    ap.add_argument("--snapshot", type=int, default=1000, help="iterations between snapshots (default: 1000)")
-    ap.add_argument("--display", type=int, default=20, help="iterations between logged train losses (default: 20)")
-    ap.add_argument("--snapshot-prefix", default="runs",
+    ap.add_argument("--test-interval", type=int, default=DEFAULTS.test_interval, help="iterations between tests (default: 500)")
+    ap.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter, help="training iterations (default: 6000)")
+    ap.add_argument("--snapshot", type=int, default=DEFAULTS.snapshot, help="iterations between snapshots (default: 1000)")
+    ap.add_argument("--display", type=int, default=DEFAULTS.display, help="iterations between logged train losses (default: 20)")
+    ap.add_argument("--snapshot-prefix", default=DEFAULTS.snapshot_prefix,
                     help="directory of the snapshots, relative to where caffe runs (default: runs)")
-    ap.add_argument("--solver-mode", choices=("CPU", "GPU"), default="CPU",
+    ap.add_argument("--solver-mode", choices=("CPU", "GPU"), default=DEFAULTS.solver_mode,
                     help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: CPU)")
-    ap.add_argument("--seed", type=int, default=1,
+    ap.add_argument("--seed", type=int, default=DEFAULTS.seed,
                     help="the solver's random_seed: weight initialisation and random mirroring (default: 1)")
     readings_.add_options(ap)
     ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=methods.KEYS,
@@ -338,15 +75,18 @@ def parse_args(argv=None):
     return opts
 
 
-def options(**settings):
-    """The generator's options for a caller that is not a command line: the defaults of --help with
-    settings (the options' names, e.g. batch_size=8) in their place."""
-    opts = parse_args([])
-    for name, value in settings.items():
-        if not hasattr(opts, name):
-            raise TypeError(f"the generator has no option {name!r}")
-        setattr(opts, name, value)
-    return opts
+def net_options(opts):
+    """The NetOptions of parsed options."""
+    return NetOptions(data=opts.data, aus=tuple(opts.aus), batch_size=opts.batch_size, mean=tuple(opts.mean),
+                      test_iter=opts.test_iter, test_interval=opts.test_interval, max_iter=opts.max_iter,
+                      snapshot=opts.snapshot, display=opts.display, out_prefix=opts.out_prefix,
+                      snapshot_prefix=opts.snapshot_prefix, solver_mode=opts.solver_mode, seed=opts.seed,
+                      readings=readings_.of_options(opts))
+
+
+def generated(opts):
+    """{file name: text} of what au-prototxt writes for parsed options."""
+    return prototxt.generate([methods.get(k) for k in opts.only], net_options(opts))
 
 
 @cli(PROG)
@@ -354,7 +94,7 @@ def main(argv=None):
     opts = parse_args(argv)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in generate(opts).items():
+    for name, text in generated(opts).items():
         write_atomically(out / name, text)
     print(f"wrote {len(opts.only) * 3} files for {len(opts.only)} methods into {out}")
     return 0

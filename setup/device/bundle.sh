@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs the CUDA build (make setup-gpu) for a GPU machine that has a driver, CUDA 13's cuBLAS and
 # Python 3.12 with numpy and OpenCV, but none of Caffe's Debian libraries and no pycaffe for its
-# Python (docs/setup.md, "Training on a GPU machine"). Writes .device-opencv/opencv.tar.xz (below) and
+# Python (docs/gpu.md). Writes .device-opencv/opencv.tar.xz (below) and
 # .device/bundle.tar.xz (about 30 MB):
 #   <product>/bin/caffe, lib/libcaffe.so   the build, under its cache name (runs record it)
 #   lib/                                   the shared libraries it needs that such a machine lacks

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # au-reproduce's runs side by side on one GPU machine (the device tool), with what
-# setup/device/bundle.sh packed (docs/setup.md, "Training on a GPU machine"). From the repo root there:
+# setup/device/bundle.sh packed (docs/gpu.md). From the repo root there:
 #   bash setup/device/reproduce.sh SECONDS EXPERIMENT RUN... -- AU-REPRODUCE-OPTIONS
 #   bash setup/device/reproduce.sh                  (.device-opencv alone carried: the data only)
 # e.g. bash setup/device/reproduce.sh 540 fig5 alexnet/au1_np5_p258 alexnet_msr/au1_np5_p258 -- --budget cpu --gpu
@@ -79,7 +79,7 @@ for run in "${runs[@]}"; do
   [ "$left" -gt 0 ] || { say "$run: not started, the deadline has passed"; continue; }   # timeout 0 never stops
   log="$OUT/logs/$(echo "$run" | tr '/' '_').log"
   OMP_NUM_THREADS=2 timeout "$left" \
-    python3 -c 'import sys; from tools.reproduce import main; sys.exit(main())' \
+    python3 -c 'import sys; from tools.experiments.reproduce import main; sys.exit(main())' \
     "$experiment" "${options[@]}" --evaluate-with caffe-test --only "$run" --work /tmp/work > "$log" 2>&1 &
   running[$!]=$run
   say "$run: started"
@@ -88,7 +88,7 @@ done
 while [ ${#running[@]} -gt 0 ]; do
   wait -n -p pid; finished "$pid" $?
 done
-main tools.reproduce "$experiment" "${options[@]}" --report \
+main tools.experiments.reproduce "$experiment" "${options[@]}" --report \
   > "$OUT/logs/report.log" 2>&1
 tar -cJf "$OUT/results.tar.xz" "results/synthau/$experiment" -C "$OUT" logs   # the one dataset it builds
 say "packed $OUT/results.tar.xz"

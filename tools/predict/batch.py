@@ -2,7 +2,7 @@
 pass run over batches of faces gathered across frames, frames handed on in their order."""
 from dataclasses import dataclass
 
-from data_prep.align import align_face
+from data_prep.faces.align import align_face
 
 
 @dataclass

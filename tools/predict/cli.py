@@ -2,7 +2,7 @@
 trained with this project, into a per-frame CSV like OpenFace's.
 
 For each frame it finds every face and its landmarks (dlib), aligns each face exactly as the
-training data was aligned (data_prep/align.py), and runs the deploy net in batches. The model
+training data was aligned (data_prep/faces/align.py), and runs the deploy net in batches. The model
 card beside the weights (runs/<name>.model.json, written by `make train`) gives the AU list, the
 alignment and the input preprocessing; au-predict refuses a card that disagrees with the weights
 or the deploy net.
@@ -14,7 +14,7 @@ import time
 
 from tqdm import tqdm
 
-from data_prep.detect import MODEL_FILES, Landmarker
+from data_prep.faces.detect import MODEL_FILES, Landmarker
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
 from tools.predict import sources

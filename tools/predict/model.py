@@ -1,6 +1,6 @@
 """A trained net with its model card, and the checks that keep them together.
 
-The card (tools/model_card.py) names the AUs of the net's outputs, the alignment and the input
+The card (tools/nets/model_card.py) names the AUs of the net's outputs, the alignment and the input
 preprocessing. Loading refuses, with a message that says what to do, when the card, the deploy net
 and the weights disagree: another alignment template, another output width or input size, weights
 trained on other data or with another mean than the card records, or --aus naming an AU the model
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data_prep.align import template
-from tools import model_card
-from tools.caffe_files import load_net, read_weights
-from tools.model_card import CardError
+from data_prep.faces.align import template
+from tools.nets import model_card
+from tools.nets.caffe_files import load_net, read_weights
+from tools.nets.model_card import CardError
 
 
 def _trained_on(weights):
@@ -41,7 +41,7 @@ class AUModel:
         recorded = {k: v for k, v in card["alignment"].items() if k != "landmarker"}
         if recorded != template():
             raise CardError(f"{card_path}: the model was trained on faces aligned to another template than "
-                            "data_prep/align.py's; align with the code that built its training data")
+                            "data_prep/faces/align.py's; align with the code that built its training data")
         self.deploy = Path(deploy) if deploy else model_card.resolve(card, card["deploy"])
         if not self.deploy.is_file():
             raise CardError(f"deploy net {self.deploy} (from {card_path}) does not exist: give --deploy")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 
-from data_prep.faces import read_image
+from data_prep.faces.worker import read_image
 from dscmr.errors import SkipItem
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif"}

@@ -20,7 +20,7 @@ import caffe
 
 from dscmr import REPO, methods
 from dscmr.errors import InputError, cli
-from tools.caffe_files import check_loads
+from tools.nets.caffe_files import check_loads
 
 PROG = "au-net-size"
 

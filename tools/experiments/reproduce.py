@@ -56,7 +56,7 @@ from dscmr import REPO, methods, paper
 from dscmr import readings as readings_
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
-from tools import reproduce_report, training_run
+from tools.experiments import reproduce_report, training_run
 
 PROG = "au-reproduce"
 
@@ -309,7 +309,7 @@ def run_state(kept, run_dir, planned, data_manifest):
 def check_data(opts, work, out, runs):
     """InputError, naming the run and both fingerprints, when a run committed for this budget (any seed)
     was trained on other data than --data derives for it: another build of the dataset, whose runs must
-    not be mixed or compared with those (tools/rederive.py)."""
+    not be mixed or compared with those (tools/experiments/rederive.py)."""
     for seed in sorted(set(reproduce_report.committed_seeds(out, opts.budget_name)) | {opts.seed}):
         kept = reproduce_report.runs_dir(out, opts.budget_name, seed)
         for r in runs:

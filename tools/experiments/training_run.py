@@ -1,4 +1,4 @@
-"""One training run of tools/reproduce.py: a method's nets and solver for one dataset and schedule,
+"""One training run of tools/experiments/reproduce.py: a method's nets and solver for one dataset and schedule,
 `caffe train`, then the paper's metrics (Sec. 3.1) of its snapshots on the dataset's test split.
 
 A run owns a directory. It is finished when done.json is there: that file is written last and
@@ -26,23 +26,26 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dscmr import REPO, dataset, machine
+from dscmr import REPO, dataset, machine, methods
 from dscmr import readings as readings_
+from dscmr.caffe_home import caffe_home
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
-from tools import evaluate, metrics, model_card, parse_log, reproduce_report
-from tools import generate_prototxt as gen
-from tools.metrics import mean_metrics, per_au_metrics
+from tools.evaluation import evaluate, metrics
+from tools.evaluation.metrics import mean_metrics, per_au_metrics
+from tools.experiments import reproduce_report
+from tools.nets import model_card, parse_log, prototxt
 
-# DSCMR_CAFFE: another caffe binary, e.g. a CUDA build on a machine without this venv (docs/setup.md).
+# DSCMR_CAFFE: another caffe binary, e.g. a CUDA build on a machine without this venv (docs/gpu.md).
 CAFFE = Path(os.environ.get("DSCMR_CAFFE") or REPO / ".venv" / "bin" / "caffe")
 ITERATION = re.compile(r"Iteration (\d+)")
 SOLVER_STATE = re.compile(r"Snapshotting solver state to binary proto file (\S+)")
-EVALUATORS = ("pycaffe", "caffe-test")   # how snapshots are evaluated: tools/evaluate.py's predict, predict_by_caffe_test
+# How snapshots are evaluated: tools/evaluation/evaluate.py's predict, predict_by_caffe_test.
+EVALUATORS = ("pycaffe", "caffe-test")
 GLOG_ERROR = re.compile(r"^[EF]\d{8} ")   # glog ERROR and FATAL lines
 # `caffe test` processes evaluating one GPU run's snapshots at once: each spends most of its few seconds
 # starting CUDA, which overlaps (an AlexNet run's 16 snapshots took 110 s one at a time, 38-50 s four at
-# a time, on an H200 shared by other runs: docs/setup.md). On a CPU they would only share its cores.
+# a time, on an H200 shared by other runs). On a CPU they would only share its cores.
 GPU_EVALUATIONS_AT_ONCE = 4
 
 
@@ -74,12 +77,11 @@ def snapshot_iterations(schedule, last=None):
 def nets(run_dir, method, data_dir, aus, schedule, val_count, readings=readings_.DEFAULT, max_iter=None):
     """{file name: text} of a run's train/val and deploy nets and its solver (max_iter: where this
     `caffe train` stops, when not the schedule's end: a segment of a run trained until flat)."""
-    return gen.generate(gen.options(
-        out=str(run_dir), out_prefix=str(run_dir), data=str(data_dir), aus=tuple(aus), batch_size=schedule.batch_size,
+    return prototxt.generate([methods.get(method)], prototxt.NetOptions(
+        out_prefix=str(run_dir), data=str(data_dir), aus=tuple(aus), batch_size=schedule.batch_size,
         test_iter=math.ceil(val_count / schedule.batch_size), test_interval=schedule.interval,
         snapshot=schedule.interval, max_iter=max_iter or schedule.iters, display=max(1, min(20, schedule.interval // 4)),
-        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, only=(method,),
-        loss_scale=readings.loss_scale, lr_policy=readings.lr_policy, beta=readings.beta))
+        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, readings=readings))
 
 
 def write_nets(run_dir, method, data_dir, aus, schedule, val_count, readings=readings_.DEFAULT, max_iter=None):
@@ -286,8 +288,8 @@ def caffe_build():
     or the one DSCMR_CAFFE names (its bin/caffe)."""
     if os.environ.get("DSCMR_CAFFE"):
         return CAFFE.resolve().parent.parent.name
-    home = REPO / ".venv" / "caffe-home"
-    return Path(home.read_text().strip()).name if home.is_file() else "unknown"
+    home = caffe_home()
+    return home.name if home else "unknown"
 
 
 def data_fingerprint(data_dir):

@@ -3,7 +3,7 @@ numbers from its own test probabilities, its data from the dataset.
 
 A run's record (<run>.json) holds the per-AU and mean F1, AUC and accuracy that its report and AUDIT.md
 print; its test probabilities (<run>.test.npz) give the intervals and the verdicts. The record re-derives
-when today's tools/metrics.py computes its last evaluation from those probabilities, to TOLERANCE points:
+when today's tools/evaluation/metrics.py computes its last evaluation from those probabilities, to TOLERANCE points:
 then the two are one source, and a change to the metric code that would move a committed number shows as
 a run that no longer re-derives (au-audit shows such runs apart and judges nothing by them).
 
@@ -18,8 +18,8 @@ import numpy as np
 
 from data_prep import derive
 from dscmr.dataset import read_manifest
-from tools import reproduce, reproduce_report
-from tools.metrics import METRICS, mean_metrics, per_au_metrics
+from tools.evaluation.metrics import METRICS, mean_metrics, per_au_metrics
+from tools.experiments import reproduce, reproduce_report
 
 # Points. The records hold the metrics computed from these very probabilities, so they agree exactly on
 # one machine; the tolerance allows another numpy's or scikit-learn's last digits.

@@ -12,7 +12,7 @@ end of the allowed range. The same point bounds the balanced accuracy (t + 1 - f
 thresholded predictions, a linear function of t. When F1 is no more than the F1 of calling every
 sample positive, 2 / (2 + r), the point (1, 1) is allowed and nothing is bounded.
 
-Used by tools/audit.py on the paper's Tables 4 and 5 (F1 and AUC per AU and method, and each AU's
+Used by tools/experiments/audit.py on the paper's Tables 4 and 5 (F1 and AUC per AU and method, and each AU's
 test N:P): a reported AUC below the bound cannot be the ROC AUC of the classifier whose F1 is
 reported beside it.
 """

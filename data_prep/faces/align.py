@@ -65,12 +65,6 @@ def similarity_transform(src, dst):
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
 
 
-def apply_transform(M, points):
-    """Points (k, 2) mapped by the 2 x 3 matrix M."""
-    pts = np.asarray(points, dtype=np.float64)
-    return pts @ M[:, :2].T + M[:, 2]
-
-
 def warp(image, M, size=INPUT_SIZE):
     """image warped by M into size x size. A large shrink is done first with area averaging (a
     plain bilinear warp would alias), then the rest with bilinear interpolation."""

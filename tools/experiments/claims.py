@@ -8,7 +8,7 @@
 
 Each claim is a set of comparisons "A >= B", one per seed: a difference of test metrics between runs
 trained with the same seed and evaluated on the same test faces, with its 95 % paired bootstrap
-interval (the same resamples of the faces for every run, tools/metrics.py). The rule (RULE, quoted
+interval (the same resamples of the faces for every run, tools/evaluation/metrics.py). The rule (RULE, quoted
 in AUDIT.md) turns them into a verdict; nothing else does. It tells "did not train" (a run at its
 bias-only solution, metrics.trained) from "worse": a comparison with one untrained side is a finding
 of its own, under the readings the budget's runs were trained under (dscmr/readings.py), and
@@ -27,8 +27,9 @@ import numpy as np
 from dscmr import paper
 from dscmr.errors import InputError
 from dscmr.readings import DEFAULT, Readings
-from tools import metrics, reproduce_report, training_run
-from tools.reproduce import FIG5_METHODS
+from tools.evaluation import metrics
+from tools.experiments import reproduce_report, training_run
+from tools.experiments.reproduce import FIG5_METHODS
 
 # The four claims, per experiment, in the paper's order: where the paper makes them and what they say.
 CLAIMS = {"fig5": ("Fig. 5", ("MSR is robust to the N:P ratio",)),
@@ -42,7 +43,7 @@ FIG5_MARGIN = 5.0
 
 RULE = ("A run has **not trained** when the 95 % bootstrap interval of its test mean ROC AUC contains 50 or lies "
         "below it, or when its outputs barely depend on the face: the largest, over the AUs, standard deviation of "
-        f"its test probabilities over the faces is below {metrics.SPREAD_MIN:g} (`tools/metrics.py`, `trained`). "
+        f"its test probabilities over the faces is below {metrics.SPREAD_MIN:g} (`tools/evaluation/metrics.py`, `trained`). "
         "A comparison "
         "counts when both of its runs have trained and neither was trained with code that has changed since (its "
         "recorded code fingerprint is not today's). Where one run trained and the other did not, the comparison is "

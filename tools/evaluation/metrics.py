@@ -145,16 +145,6 @@ def with_intervals(probs, labels, aus, threshold=0.5, counts=None, boot=None):
     return rows, means
 
 
-def paired_difference(probs_a, probs_b, labels, aus, threshold=0.5, counts=None):
-    """Mean F1, AUC and accuracy of method a minus method b on the same test faces, with the 95 %
-    paired bootstrap interval of the difference: {"f1": (difference, (low, high)), ...}. A mean is
-    over the AUs defined for each method on the full test set (the same AUs: same labels)."""
-    counts = resample_counts(len(labels)) if counts is None else counts
-    a = resampled_means(probs_a, labels, aus, counts, threshold)
-    b = resampled_means(probs_b, labels, aus, counts, threshold)
-    return {key: (a[key][0] - b[key][0], interval(a[key][1] - b[key][1])) for key in METRICS}
-
-
 # ---- Whether a net has learned -----------------------------------------------------------------
 
 # A net at its bias-only solution gives every face nearly the same probability of each AU (its base

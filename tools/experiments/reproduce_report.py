@@ -1,4 +1,4 @@
-"""The results of one tools/reproduce.py experiment, results/<dataset>/<experiment>/:
+"""The results of one tools/experiments/reproduce.py experiment, results/<dataset>/<experiment>/:
 
   runs/<budget>-s<seed>/   each finished run, whole (save_run), written as soon as it finishes
   <budget>/                the report of every seed's runs at that budget (write): <experiment>.md
@@ -22,8 +22,8 @@ import numpy as np
 
 from dscmr import paper, readings
 from dscmr.files import write_atomically
-from tools.metrics import bootstrap_metrics, resample_counts, with_intervals
-from tools.parse_log import parse_log, plot_curves
+from tools.evaluation.metrics import bootstrap_metrics, resample_counts, with_intervals
+from tools.nets.parse_log import parse_log, plot_curves
 
 
 def fmt(value):
@@ -434,7 +434,7 @@ def table45(runs, by_seed, out, dataset):
         means[r.key] = {m: over_seeds(finals(r, m)) for m in ("f1", "auc")}
         means[r.key]["paper"] = paper_f1_auc
     lines += [f"### Means over AUs: this project on {dataset} vs paper {reference[0]}", "",
-              "95 % intervals: bootstrap over test faces (tools/metrics.py), per seed; – where the run kept no test "
+              "95 % intervals: bootstrap over test faces (tools/evaluation/metrics.py), per seed; – where the run kept no test "
               "probabilities.", ""]
     lines += table(means_head(dataset), summary)
     lines += trained_on({f"{r.key}, seed {seed}": res for r in done for seed, res in seeded_results[r.key].items()})

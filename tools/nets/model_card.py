@@ -3,7 +3,7 @@
 `make train` writes it before training starts, beside the snapshots: a solver whose snapshot_prefix
 is runs/ldscmr gets runs/ldscmr.model.json, and au-predict finds it from any of that run's
 snapshots (runs/ldscmr_iter_6000.caffemodel). It records the AU list (from the dataset's
-manifest.json), the alignment template (data_prep/align.py), the preprocessing of the net's input
+manifest.json), the alignment template (data_prep/faces/align.py), the preprocessing of the net's input
 (the TEST-phase transform_param of its train_val: mean, scale, crop), the deploy prototxt, and the
 training data (docs/predict.md, "The model card").
 
@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from data_prep.align import template
+from data_prep.faces.align import template
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, cli
 from dscmr.files import dump_json, write_atomically
-from tools.caffe_files import read_net, read_solver
+from tools.nets.caffe_files import read_net, read_solver
 
 PROG = "au-model-card"
 

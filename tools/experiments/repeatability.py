@@ -21,7 +21,7 @@ from pathlib import Path
 
 from dscmr import paper
 from dscmr.readings import of_record
-from tools.parse_log import parse_log
+from tools.nets.parse_log import parse_log
 
 # What two runs must share to be the same training (schedule.iters and schedule.points may differ).
 SAME_TRAINING = ("method", "data_manifest", "aus", "val_count")

@@ -3,7 +3,7 @@
   (a) Configuration: every hyper-parameter and architecture fact of Sections 2-3, with the paper's
       sentence, this project's value at file:line, and a status: same, interpreted (the paper is
       ambiguous or silent; the reading is documented where the row points) or differs (and why).
-  (b) Results: the paper's Tables 2-5 and Fig. 5 beside the experiments run with tools/reproduce.py
+  (b) Results: the paper's Tables 2-5 and Fig. 5 beside the experiments run with tools/experiments/reproduce.py
       (results/<dataset>/<experiment>/), each named with its dataset, and what they show about the
       paper's claims.
   (c) Environment: the Caffe source and its sha256, the patches, BLAS, compiler, Python packages.
@@ -33,10 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from dscmr import REPO, machine, paper, readings
+from dscmr.caffe_home import caffe_home
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import write_atomically
-from tools import auc_bound, claims, metrics, rederive, repeatability, reproduce_report, training_run
-from tools.reproduce_report import ci, fmt
+from tools.evaluation import auc_bound, metrics
+from tools.experiments import claims, rederive, repeatability, reproduce_report, training_run
+from tools.experiments.reproduce_report import ci, fmt
 
 PROG = "au-audit"
 
@@ -59,7 +61,7 @@ MSR_DOC = "docs/layers/msr_loss.md#interpretations-of-the-paper"
 REGION_DOC = "docs/layers/region.md#interpretations-of-the-paper"
 DATA_DOC = "docs/data.md#what-the-paper-says-and-how-it-is-read"
 REPRO_DOC = "docs/reproduce.md#interpretations"
-GEN = "tools/generate_prototxt.py"
+GEN = "tools/nets/prototxt.py"
 
 FACTS = (
     Fact("Sec. 2.1", "The input is 224 × 224 color face images.", "224 × 224 × 3 (BGR)", "dscmr/paper.py",
@@ -125,7 +127,7 @@ FACTS = (
     Fact("Sec. 3.1", "AUs included in the database are AU1, AU2, AU4, AU5, AU6, AU9, AU12, AU17, AU20, AU25, and AU26.",
          "11 AUs", "dscmr/paper.py", "EMOTIONET_AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)", "same"),
     Fact("Sec. 3.1", "We registered face images to 224 × 224 using similarity transform",
-         "least-squares similarity from 5 landmarks to a fixed template", "data_prep/align.py",
+         "least-squares similarity from 5 landmarks to a fixed template", "data_prep/faces/align.py",
          "def similarity_transform(src, dst):", "interpreted", f"points and template are this project's ({DATA_DOC})"),
     Fact("Sec. 3.1", "Each face was horizontally mirrored for data augmentation.",
          "mirror: true in TRAIN; --mirror stores mirrored train copies", GEN,
@@ -138,17 +140,17 @@ FACTS = (
     Fact("Sec. 3.1", "A momentum of 0.9 and weight decay of 0.0005 was used.", "momentum 0.9, weight_decay 0.0005",
          "dscmr/paper.py", "WEIGHT_DECAY = 0.0005", "same"),
     Fact("Sec. 3.1", "All models were initialized with the learning rate of 0.0005, which was further reduced after "
-         "2000 iterations.", "max_iter 6000, batch 16, mean (104, 117, 123)", GEN, '"--max-iter", type=int, default=6000',
+         "2000 iterations.", "max_iter 6000, batch 16, mean (104, 117, 123)", GEN, "max_iter: int = 6000",
          "interpreted", f"the paper gives no iteration count, batch size or mean ({NETWORKS}, 6 and 8)"),
     Fact("Sec. 3.1", "All implementations were based on the Caffe toolbox with modifications to support the region "
          "layer and multi-label cross-entropy loss.", "BVLC Caffe 99bd997 + cpp_layers/ (Region, MSRLoss, AdMSRLoss)",
          "setup/fetch_caffe_source.sh", "ORIG_SHA256=", "same"),
     Fact("Sec. 3.1", "The performance was evaluated on two common frame-based metrics: F1-score and AUC.",
-         "per-AU F1 (threshold 0.5) and ROC AUC; ignored labels left out", "tools/metrics.py",
+         "per-AU F1 (threshold 0.5) and ROC AUC; ignored labels left out", "tools/evaluation/metrics.py",
          "def per_au_metrics(probs, labels, aus, threshold=0.5", "interpreted",
-         "the threshold is not stated: 0.5 on the sigmoid (--threshold in tools/evaluate.py)"),
+         "the threshold is not stated: 0.5 on the sigmoid (--threshold in tools/evaluation/evaluate.py)"),
     Fact("Sec. 3.1", "For each method, we computed the average metrics on all AUs.", "unweighted mean over AUs",
-         "tools/metrics.py", "defined = [r[key] for r in rows if not np.isnan(r[key])]", "same"),
+         "tools/evaluation/metrics.py", "defined = [r[key] for r in rows if not np.isnan(r[key])]", "same"),
     Fact("Sec. 3.1", "The last frame of each image sequence is labeled with AU.", "the frame each FACS file names",
          "data_prep/build_ckplus.py", "The last frame of each image sequence is labeled with AU", "same"),
     Fact("Sec. 3.2", "proportions of negative and positive samples are 5, 10, 20, and 30 times.", "N:P 5, 10, 20, 30",
@@ -157,10 +159,10 @@ FACTS = (
     Fact("Sec. 3.2", "the number of positive samples is the same as the number of negative samples in testing sets.",
          "balanced val and test splits", "data_prep/derive.py", "def balanced(column, cap):", "same"),
     Fact("Sec. 3.2", "Based on AlexNet, we use Eq. (7) as the loss function, where n = 1.",
-         "alexnet_msr (MSRLoss) and alexnet (cross-entropy) on AU1 alone", "tools/reproduce.py",
+         "alexnet_msr (MSRLoss) and alexnet (cross-entropy) on AU1 alone", "tools/experiments/reproduce.py",
          'FIG5_METHODS = {"AlexNet": "alexnet", "AlexNet + MSR": "alexnet_msr"}', "same"),
     Fact("Sec. 3.2", "The experiments are conducted on the database with AU labels of 3, 5, 8, and 11.",
-         "the first 3, 5, 8, 11 AUs of the dataset", "tools/reproduce.py", "aus = tuple(manifest[\"aus\"][:k])",
+         "the first 3, 5, 8, 11 AUs of the dataset", "tools/experiments/reproduce.py", "aus = tuple(manifest[\"aus\"][:k])",
          "interpreted", f"Table 3's rows are the first k EmotioNet AUs ({REPRO_DOC})"),
     Fact("Sec. 3.1", "We evaluated DSCMR in two databases that involve posed and spontaneous facial behaviors in "
          "varied contexts.", "default data: synthau (synthetic); CK+ and EmotioNet builders for licensed copies",
@@ -191,7 +193,7 @@ def check_quotes(paper_text):
         return f"{PROG}: quotes not checked: {reason}"
     missing = unquoted(Path(paper_text).read_text(errors="replace"))
     if missing:
-        raise RunError(f"{len(missing)} quote(s) of tools/audit.py or dscmr/readings.py are not in {paper_text}: "
+        raise RunError(f"{len(missing)} quote(s) of tools/experiments/audit.py or dscmr/readings.py are not in {paper_text}: "
                        + "; ".join(repr(quote[:60]) for quote in missing))
     return f"{PROG}: all {len(FACTS) + len(readings.AXES)} quotes found in {paper_text}"
 
@@ -201,7 +203,7 @@ def locate(path, anchor):
     for number, line in enumerate((REPO / path).read_text().splitlines(), 1):
         if anchor in line:
             return f"{path}:{number}"
-    raise KeyError(f"{path} no longer holds {anchor!r}; update the row in tools/audit.py")
+    raise KeyError(f"{path} no longer holds {anchor!r}; update the row in tools/experiments/audit.py")
 
 
 def readings_tried(results):
@@ -246,7 +248,7 @@ def configuration():
 
 def load_results(results, dataset, experiment):
     """The reports of an experiment, one per budget (results/<dataset>/<experiment>/<budget>/), the
-    shortest budget first, each with only the runs that re-derive (tools/rederive.py)."""
+    shortest budget first, each with only the runs that re-derive (tools/experiments/rederive.py)."""
     reports = [json.loads(p.read_text()) for p in (results / dataset / experiment).glob(f"*/{experiment}.json")]
     return [dict(r, runs=[run for run in r["runs"] if not rederive.why_not(results, experiment, r, run)])
             for r in sorted(reports, key=lambda r: (r["budget"]["iters"], r["budget_name"]))]
@@ -260,7 +262,7 @@ def not_rederived(results, dataset, experiment):
         for run in report["runs"]:
             if why := rederive.why_not(results, experiment, report, run):
                 record, _ = rederive.run_files(results, experiment, report, run)
-                lines.append(f"- Not shown or judged, as it does not re-derive (`tools/rederive.py`): "
+                lines.append(f"- Not shown or judged, as it does not re-derive (`tools/experiments/rederive.py`): "
                              f"`{record.relative_to(results)}` of budget `{report['budget_name']}`: {why}.")
     return lines
 
@@ -498,7 +500,7 @@ def results_section(results):
             notes.append(f"- Not run on {dataset}: {', '.join(missing)} (`au-reproduce <experiment>`).")
     if not datasets:
         lines += ["No experiment has been run yet: `au-reproduce --help`.", ""]
-    verdicts = ["### The paper's claims, judged", "", f"One rule for every claim (`tools/claims.py`): {claims.RULE} "
+    verdicts = ["### The paper's claims, judged", "", f"One rule for every claim (`tools/experiments/claims.py`): {claims.RULE} "
                 "Each comparison is a difference between two runs of the same seed on the same test faces, in "
                 "points, with its 95 % paired bootstrap interval.", ""]
     verdicts += [line for c in claims.in_paper_order(judged) for line in claim_lines(c)] or \
@@ -508,9 +510,8 @@ def results_section(results):
 
 
 def environment():
-    home = REPO / ".venv" / "caffe-home"
-    info = (Path(home.read_text().strip()) / "BUILD_INFO").read_text().splitlines() if home.is_file() else \
-        ["no Caffe build in .venv (run make setup)"]
+    home = caffe_home()
+    info = (home / "BUILD_INFO").read_text().splitlines() if home else ["no Caffe build in .venv (run make setup)"]
     patches = []
     for p in sorted((REPO / "setup" / "patches").glob("*.patch")):
         patches.append(f"- `{p.relative_to(REPO)}`: {p.read_text().splitlines()[0]}")
@@ -534,7 +535,7 @@ def environment():
 
 
 def auc_consistency():
-    """The paper's AUC columns against the F1 beside them (tools/auc_bound.py)."""
+    """The paper's AUC columns against the F1 beside them (tools/evaluation/auc_bound.py)."""
     tables = [("Table 4 (EmotioNet)", auc_bound.cells("Table 4", paper.TABLE4_F1, paper.TABLE4_AUC,
                                                      paper.TABLE4_TEST_NP, paper.METHODS)),
               ("Table 5 (CK+)", auc_bound.cells("Table 5", paper.TABLE5_F1, paper.TABLE5_AUC,
@@ -544,7 +545,7 @@ def auc_consistency():
     lines = ["## (b2) The paper's AUC columns against its F1 columns", "",
              "An F1-score fixes one operating point of a classifier (its true and false positive rates, given the "
              "test set's N:P), and every positive above that threshold outranks every negative below it, so the "
-             "ROC AUC of the same scores has a floor (`tools/auc_bound.py`, tested on constructed classifiers in "
+             "ROC AUC of the same scores has a floor (`tools/evaluation/auc_bound.py`, tested on constructed classifiers in "
              f"`tests/test_auc_bound.py`). Of the {len(every)} cells of Tables 4 and 5, **{len(below)} print an AUC "
              "below the lowest ROC AUC their own F1 allows**. Each reading of the printed AUC, and how many cells "
              "it contradicts:", "", "| the printed AUC read as | cells contradicted |", "|---|---:|"]
@@ -573,8 +574,9 @@ def repeatable(results):
              "`caffe train` of AlexNet + Ad-MSR with random mirroring, dropout and Ad-MSR's history; "
              "`setup/patches/10-exact-resume.patch`). Each committed run records the hash of the code its numbers "
              "depend on; (b) lists runs whose code has changed since.", "",
-             "Committed runs that repeat one training (same net, data, seed and batch size; `tools/repeatability.py`), "
-             "compared wherever both logged a training loss or evaluated a snapshot:", ""]
+             "Committed runs that repeat one training (same net, data, seed and batch size; "
+             "`tools/experiments/repeatability.py`), compared wherever both logged a training loss or evaluated a "
+             "snapshot:", ""]
     found = repeatability.repeats(results)
     for r in found:
         lines.append(f"- `{r.where}`: `{r.first}` and `{r.second}`: {r.losses} training losses, largest difference "
@@ -597,7 +599,7 @@ def render(results):
 def data_check(results):
     """One line per dataset of results/ on whether its committed runs were trained on the dataset built
     here (data/<dataset>, as `make data` builds synthau): a newcomer's runs on another build are not
-    comparable with them (tools/rederive.py)."""
+    comparable with them (tools/experiments/rederive.py)."""
     lines = []
     for dataset in sorted(p.name for p in Path(results).iterdir() if p.is_dir()):
         data_dir = REPO / "data" / dataset

@@ -38,13 +38,13 @@ from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import replacing, write_atomically
 from dscmr.paper import IGNORE_LABEL
-from tools.caffe_files import load_net, read_net
-from tools.generate_prototxt import DEFAULT_MEAN_BGR
-from tools.metrics import mean_metrics, per_au_metrics
+from tools.evaluation.metrics import mean_metrics, per_au_metrics
+from tools.nets.caffe_files import load_net, read_net
+from tools.nets.prototxt import DEFAULT_MEAN_BGR
 
 PROG = "au-evaluate"
 # py-lmdb refuses to open an environment a second time in one process, as two threads evaluating
-# snapshots of one run would (tools/training_run.py, GPU_EVALUATIONS_AT_ONCE).
+# snapshots of one run would (tools/experiments/training_run.py, GPU_EVALUATIONS_AT_ONCE).
 LMDB_OPEN = threading.Lock()
 
 
@@ -107,7 +107,7 @@ def predict(model, weights, split_dir, batch_size, probe=True):
 
 # `caffe test` logs every element of the net's outputs, batch by batch ("Batch 3, name = value"):
 # with the logits and labels made outputs, that log is the predictions, and no pycaffe is needed (a
-# machine where only the caffe binary runs: docs/setup.md, "Training on a GPU machine").
+# machine where only the caffe binary runs: docs/gpu.md).
 OUTPUT_ELEMENT = re.compile(r"\] Batch (\d+), (\w+) = (\S+)$")
 LOGITS_OUT, LABELS_OUT = "evaluated_logits", "evaluated_labels"
 

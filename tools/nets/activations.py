@@ -1,5 +1,5 @@
 """Steps a solver a few iterations and reports each ReLU's share of positive outputs: whether a net
-at chance has switched its ReLUs off (docs/reproduce.md: DRML's conv5 at Sec. 3.1's lr).
+at chance has switched its ReLUs off (results/synthau/table4-5/FINDINGS.md: DRML's conv5 at Sec. 3.1's lr).
 
 It trains as `caffe train -solver SOLVER` would (the solver's net, data, lr schedule and
 random_seed), in pycaffe, and writes nothing: no snapshot, no log, and no test phase. The
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from dscmr.errors import InputError, cli
-from tools.caffe_files import check_loads, read_net, read_solver
+from tools.nets.caffe_files import check_loads, read_net, read_solver
 
 PROG = "au-activations"
 

@@ -9,7 +9,7 @@ import os
 import numpy as np
 from PIL import Image, ImageOps
 
-from data_prep.align import align_face
+from data_prep.faces.align import align_face
 from dscmr.errors import SkipItem
 
 _STATE = {}
@@ -40,7 +40,7 @@ def read_image(path):
 
 def _landmarker():
     if _STATE.get("model") is None:
-        from data_prep.detect import Landmarker
+        from data_prep.faces.detect import Landmarker
         _STATE["model"] = Landmarker(_STATE.get("landmarker", "dlib68"), _STATE.get("upsample", 1))
     return _STATE["model"]
 
@@ -50,7 +50,7 @@ def load_face(payload):
     path, landmarks = payload
     image = read_image(path)
     if landmarks is None:
-        from data_prep.detect import NoFaceError
+        from data_prep.faces.detect import NoFaceError
         model = _landmarker()
         try:
             landmarks = model(image)

@@ -1,5 +1,0 @@
-import sys
-
-from tools.predict.cli import main
-
-sys.exit(main())
