@@ -7,13 +7,14 @@ SHELL := /bin/bash
 VENV := .venv
 SOLVER ?= prototxt/ldscmr_solver.prototxt
 
-.PHONY: help setup setup-gpu system-deps venv caffe test gtest lint pytest data train bench
+.PHONY: help setup setup-gpu system-deps venv caffe test test-fast gtest lint pytest data train bench
 
 help:
 	@echo "make train            install what is missing, build Caffe and the default dataset, train $(SOLVER)"
 	@echo "make train ITERS=20   the same, stopping after 20 iterations (a demonstration)"
 	@echo "make train SOLVER=prototxt/dscmr_solver.prototxt   another method"
 	@echo "make test             the same set-up, then the Caffe gtests of the layers and pytest"
+	@echo "make test-fast        lint and the tests that train nothing (pytest -m \"not slow\"), for the edit-test loop"
 	@echo "make data             only the built-in synthetic dataset, data/synthau (about a minute)"
 	@echo "make setup            only the set-up: system packages, .venv, Caffe (cached in ~/.cache/dscmr)"
 	@echo "make setup-gpu        a CUDA build of Caffe instead (needs CUDA 13's nvcc; not for make test)"
@@ -50,6 +51,12 @@ lint:
 pytest:
 	@echo "[test] pytest"
 	@$(VENV)/bin/python -m pytest tests --durations=15
+
+# The edit-test loop: lint and every test not marked slow (no training), on the built Caffe.
+test-fast: setup
+	@$(MAKE) --no-print-directory lint
+	@echo "[test] pytest -m 'not slow'"
+	@$(VENV)/bin/python -m pytest tests -m "not slow" -q --durations=10
 
 # The built-in default dataset (docs/data.md); SYNTHAU_ARGS passes options to the builder,
 # e.g. SYNTHAU_ARGS="--train 40000 --val 2000 --test 4000 --encode jpg". Up to date: 0.4 s.

@@ -16,6 +16,7 @@ def test_every_quote_is_in_the_paper(paper_text):
     assert audit.unquoted(paper_text) == []
 
 
+@pytest.mark.slow
 def test_without_the_paper_the_audit_writes_all_else_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(paper.PAPER_ENV, str(tmp_path / "absent.txt"))
     assert audit.main(["--out", str(tmp_path / "AUDIT.md")]) == 0
@@ -53,6 +54,7 @@ def test_the_paper_values_the_audit_names_are_tools_papers():
     assert f"FIG5_TRAIN_NP = {paper.FIG5_TRAIN_NP}" in rows
 
 
+@pytest.mark.slow
 def test_committed_audit_is_up_to_date(capsys):
     assert audit.main(["--check"]) == 0, capsys.readouterr().err
 

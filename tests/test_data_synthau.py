@@ -179,6 +179,7 @@ def test_bad_arguments_are_refused(capsys):
     assert "--aus: synthau renders the 11 EmotioNet AUs" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_labels_show_in_the_pixels(tmp_path, capsys):
     # Trained on 200 faces, a linear HOG classifier finds smiles (AU12) and parted lips (AU25) in
     # new faces; with the same images' labels shuffled it finds nothing.

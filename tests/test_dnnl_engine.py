@@ -128,6 +128,7 @@ def caffe_train_losses(solver):
     return [float(v) for v in re.findall(r"Iteration \d+ \(.*?\), loss = ([-+\d.e]+)", log)]
 
 
+@pytest.mark.slow
 def test_caffe_train_dscmr_same_loss_curve(tmp_path):
     iters = 5
     curves = {engine: caffe_train_losses(dscmr_train_files(tmp_path, engine, iters, 0.001))

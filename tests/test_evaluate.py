@@ -15,6 +15,8 @@ from tools.evaluation.metrics import per_au_metrics
 from tools.experiments import training_run
 from tools.nets.prototxt import DEFAULT_MEAN_BGR
 
+pytestmark = pytest.mark.slow   # trains and evaluates nets
+
 AUS = (1, 2, 4)
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from caffe_helpers import REPO, VENV
 
+pytestmark = pytest.mark.slow   # starts each command many times
+
 
 def script(command):
     """A console script of the venv (pyproject.toml's [project.scripts])."""

@@ -54,6 +54,7 @@ def test_a_card_needs_the_datasets_manifest(generated):
         model_card.write("prototxt/ldscmr_solver.prototxt", root=generated)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["ldscmr", "drml"])
 def test_paper_deploy_nets_predict_like_a_hand_made_forward_pass(generated, method):
     model_card.write(f"prototxt/{method}_solver.prototxt", root=generated)

@@ -20,6 +20,8 @@ from tools.nets import model_card
 from tools.predict.cli import MIN_CONFIDENCE
 from tools.predict.table import CsvOut, columns
 
+pytestmark = pytest.mark.slow   # trains a net to predict with
+
 AU_PREDICT = VENV / "bin" / "au-predict"
 ITERATIONS = 200
 SITE = Path(cv2.__file__).resolve().parent.parent

@@ -36,12 +36,14 @@ def small_nets(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", methods.KEYS)
 def test_every_train_val_runs_in_caffe_time(small_nets, method):
     log = run_caffe("time", "-model", small_nets / f"{method}_train_val.prototxt", "-iterations", "2").stderr
     assert "Average Forward-Backward" in log, log[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", methods.KEYS)
 def test_every_train_val_reads_labels_in_lock_step(small_nets, method):
     # TRAIN phase: an untrained net's BatchNorm has no global statistics for TEST to use yet.

@@ -93,6 +93,7 @@ def test_beta_paper_zero_is_admsr_beta_mode_in_cpp_and_python():
     assert files["alexnet_msr_train_val.prototxt"] == (REPO / "prototxt" / "alexnet_msr_train_val.prototxt").read_text()
 
 
+@pytest.mark.slow
 def test_caffe_builds_and_trains_each_reading(tmp_path):
     """Each non-default reading's AlexNet + Ad-MSR, as Caffe itself builds and steps it."""
     write_random_lmdbs(tmp_path, N_AUS)

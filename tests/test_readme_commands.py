@@ -13,6 +13,8 @@ import time
 import pytest
 from caffe_helpers import REPO
 
+pytestmark = pytest.mark.slow   # trains L-DSCMR as the README says
+
 README = (REPO / "README.md").read_text()
 # A user's shell: none of the glog settings the tests' conftest makes for pycaffe.
 SHELL_ENV = {k: v for k, v in os.environ.items() if not k.startswith("GLOG_")}

@@ -3,6 +3,7 @@ test probabilities, and every committed run was trained on the data `make data` 
 import json
 import shutil
 
+import pytest
 from caffe_helpers import REPO
 
 from dscmr.dataset import fingerprint, read_manifest
@@ -45,6 +46,7 @@ def test_a_number_its_probabilities_do_not_give_and_missing_probabilities_are_na
     assert rederive.record_differences(path) == ["it has no test probabilities (resnet18_aus11.test.npz)"]
 
 
+@pytest.mark.slow
 def test_the_data_make_data_builds_is_the_data_of_every_committed_run(default_data, capsys):
     checked = rederive.data_of_runs(RESULTS, "synthau", default_data)
     assert len(checked) >= 30

@@ -17,6 +17,8 @@ from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
 from tools.experiments import claims, reproduce, reproduce_report, training_run
 
+pytestmark = pytest.mark.slow   # every test runs au-reproduce's experiments, training smoke runs
+
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

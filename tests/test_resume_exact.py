@@ -18,6 +18,8 @@ from caffe_helpers import REPO, VENV
 from dscmr import machine
 from tools.experiments import training_run
 
+pytestmark = pytest.mark.slow   # trains and resumes runs
+
 METHOD = "alexnet_admsr"
 SCHEDULE = training_run.Schedule(iters=12, batch_size=4, points=3)   # snapshots at 4, 8, 12
 AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)

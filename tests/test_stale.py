@@ -8,6 +8,8 @@ from caffe_helpers import REPO, VENV
 
 from tools.experiments import training_run
 
+pytestmark = pytest.mark.slow   # copies the clone and plans and audits in it
+
 REGION_SOURCE = "cpp_layers/src/caffe/layers/region_layer.cpp"
 PATCH = "setup/patches/05-openmp-cpu-hot-paths.patch"
 TABLE45 = {"drml", "resnet18", "alexnet", "dscmr", "alexnet_admsr", "ldscmr"}
