@@ -6,7 +6,7 @@ Section, equation and table numbers are the paper's.
 The text itself is the publisher's and is not shipped: like CK+, it is the user's to bring. The
 environment variable DSCMR_PAPER names the file; by default it is
 ../shared/paper/wang2019-dscmr-neurocomputing.txt beside the clone. Only the checks of these
-transcriptions against the text (tests/test_paper.py, the quotes of tools/experiments/audit.py) need it.
+transcriptions against the text (tests/test_paper.py, the quotes of tools/experiments/paper_facts.py) need it.
 """
 import os
 from pathlib import Path

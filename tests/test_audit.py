@@ -9,11 +9,11 @@ from caffe_helpers import REPO
 from results_helpers import committed_run, report
 
 from dscmr import paper, readings
-from tools.experiments import audit, training_run
+from tools.experiments import audit, paper_facts, training_run
 
 
 def test_every_quote_is_in_the_paper(paper_text):
-    assert audit.unquoted(paper_text) == []
+    assert paper_facts.unquoted(paper_text) == []
 
 
 @pytest.mark.slow
@@ -30,14 +30,14 @@ def test_without_the_paper_the_audit_writes_all_else_and_says_so(tmp_path, monke
 def test_a_quote_not_in_the_text_fails_the_audit(tmp_path, capsys):
     (tmp_path / "paper.txt").write_text("a text that quotes nothing of the audit")
     assert audit.main(["--out", str(tmp_path / "AUDIT.md"), "--paper", str(tmp_path / "paper.txt")]) == 1
-    quotes = len(audit.FACTS) + len(readings.AXES)
-    assert f"{quotes} quote(s) of tools/experiments/audit.py or dscmr/readings.py are not in" in capsys.readouterr().err
+    quotes = len(paper_facts.FACTS) + len(readings.AXES)
+    assert f"{quotes} quote(s) of tools/experiments/paper_facts.py or dscmr/readings.py are not in" in capsys.readouterr().err
     assert not (tmp_path / "AUDIT.md").exists()
 
 
 def test_every_row_points_at_a_line_holding_its_anchor():
-    for fact in audit.FACTS:
-        path, line = audit.locate(fact.path, fact.anchor).rsplit(":", 1)
+    for fact in paper_facts.FACTS:
+        path, line = paper_facts.locate(fact.path, fact.anchor).rsplit(":", 1)
         assert fact.anchor in (REPO / path).read_text().splitlines()[int(line) - 1]
         assert fact.status in ("same", "interpreted", "differs")
         assert fact.status == "same" or fact.why, fact.quote
@@ -45,11 +45,11 @@ def test_every_row_points_at_a_line_holding_its_anchor():
 
 def test_a_vanished_anchor_stops_the_audit_with_its_name():
     with pytest.raises(KeyError, match="dscmr/paper.py no longer holds 'NO SUCH LINE'"):
-        audit.locate("dscmr/paper.py", "NO SUCH LINE")
+        paper_facts.locate("dscmr/paper.py", "NO SUCH LINE")
 
 
 def test_the_paper_values_the_audit_names_are_tools_papers():
-    rows = {f.anchor: f for f in audit.FACTS}
+    rows = {f.anchor: f for f in paper_facts.FACTS}
     assert f"BASE_LR = {paper.BASE_LR}" in rows and f"ALPHA = {paper.ALPHA}" in rows
     assert f"FIG5_TRAIN_NP = {paper.FIG5_TRAIN_NP}" in rows
 

@@ -81,7 +81,7 @@ def test_bad_label_and_shape_are_named():
 
 
 def test_the_cpu_budget_rule_finds_where_a_curve_flattens():
-    from tools.experiments.reproduce_report import plateau_iteration
+    from tools.experiments.plateau import plateau_iteration
     rising = [(i * 250, 50 + i * 2.0) for i in range(25)]
     assert plateau_iteration(rising) is None
     flat_after_2000 = [(i * 250, 50 + 2.0 * min(i, 8) + 0.05 * i) for i in range(25)]

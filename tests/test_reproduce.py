@@ -15,7 +15,7 @@ from data_prep.lmdb_io import read_split
 from dscmr import machine, paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
-from tools.experiments import claims, reproduce, reproduce_report, training_run
+from tools.experiments import claims, plateau, reproduce, reproduce_report, results_store, training_run
 
 pytestmark = pytest.mark.slow   # every test runs au-reproduce's experiments, training smoke runs
 
@@ -353,7 +353,7 @@ def test_a_committed_run_of_another_configuration_is_moved_aside_not_overwritten
     log = tmp_path / "train.log"
     for text in ("first", "second"):
         log.write_text(text)
-        reproduce_report.save_run(tmp_path / "runs", "alexnet_aus11", {"log": str(log), "data_manifest": text})
+        results_store.save_run(tmp_path / "runs", "alexnet_aus11", {"log": str(log), "data_manifest": text})
     assert json.loads((tmp_path / "runs" / "alexnet_aus11.json").read_text())["data_manifest"] == "second"
     assert json.loads((tmp_path / "runs" / "replaced-1" / "alexnet_aus11.json").read_text())["data_manifest"] == "first"
     assert (tmp_path / "runs" / "replaced-1" / "alexnet_aus11.log").read_text() == "first"
@@ -443,7 +443,7 @@ def test_the_cpu_budget_is_where_the_committed_learning_curves_flatten():
     runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     curves = {r["method"]: [(e["iteration"], e["val"]["mean"]["auc"]) for e in r["evaluations"]] for r in runs}
     assert "dscmr" in curves
-    plateaus = {method: reproduce_report.plateau_iteration(curve) for method, curve in curves.items()}
+    plateaus = {method: plateau.plateau_iteration(curve) for method, curve in curves.items()}
     assert None not in plateaus.values(), plateaus
     cpu, curve = reproduce.BUDGETS["cpu"], reproduce.BUDGETS["curve"]
     assert cpu.iters == max(plateaus.values())
@@ -490,12 +490,12 @@ def test_gpu_snapshots_are_evaluated_several_at_once_and_kept_in_order():
 def test_a_run_trained_until_flat_goes_on_in_segments_commits_each_and_says_where_it_stopped(tiny, tmp_path,
                                                                                              monkeypatch):
     partials = []
-    save_partial = reproduce_report.save_partial
+    save_partial = results_store.save_partial
 
     def recorded(folder, name, record):
         save_partial(folder, name, record)
         partials.append(json.loads((folder / f"{name}.partial.json").read_text()))
-    monkeypatch.setattr(reproduce_report, "save_partial", recorded)
+    monkeypatch.setattr(results_store, "save_partial", recorded)
     reproduce.main(["table4-5", "--budget", "smoke", "--until-flat", "4", "--lr-policy", "once", "--only",
                     "alexnet_admsr", "--data", str(tiny), "--work", str(tmp_path / "work"),
                     "--results", str(tmp_path / "results")])

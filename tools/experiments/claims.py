@@ -28,7 +28,7 @@ from dscmr import paper
 from dscmr.errors import InputError
 from dscmr.readings import DEFAULT, Readings
 from tools.evaluation import metrics
-from tools.experiments import reproduce_report, training_run
+from tools.experiments import reproduce_report, results_store, training_run
 from tools.experiments.reproduce import FIG5_METHODS
 
 # The four claims, per experiment, in the paper's order: where the paper makes them and what they say.
@@ -149,10 +149,10 @@ class TestFaces:
         self._means, self._labels, self._spread = {}, {}, {}
 
     def seeds(self):
-        return reproduce_report.committed_seeds(self.folder, self.budget)
+        return results_store.committed_seeds(self.folder, self.budget)
 
     def path(self, seed, run_name):
-        return reproduce_report.runs_dir(self.folder, self.budget, seed) / f"{run_name}.test.npz"
+        return results_store.runs_dir(self.folder, self.budget, seed) / f"{run_name}.test.npz"
 
     def has(self, seed, *run_names):
         return all(self.path(seed, n).is_file() for n in run_names)
@@ -198,7 +198,7 @@ class TestFaces:
 
     def current(self, seed, *run_names):
         """No run was trained with code that has changed since (a run without its record cannot tell)."""
-        records = (reproduce_report.runs_dir(self.folder, self.budget, seed) / f"{n}.json" for n in run_names)
+        records = (results_store.runs_dir(self.folder, self.budget, seed) / f"{n}.json" for n in run_names)
         return not any(training_run.code_changed(json.loads(r.read_text())) for r in records if r.is_file())
 
     def difference(self, seed, metric, better, worse, what, shown, margin=0.0, per_au=False):

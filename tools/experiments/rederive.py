@@ -19,7 +19,7 @@ import numpy as np
 from data_prep import derive
 from dscmr.dataset import read_manifest
 from tools.evaluation.metrics import METRICS, mean_metrics, per_au_metrics
-from tools.experiments import reproduce, reproduce_report
+from tools.experiments import reproduce, results_store
 
 # Points. The records hold the metrics computed from these very probabilities, so they agree exactly on
 # one machine; the tolerance allows another numpy's or scikit-learn's last digits.
@@ -66,7 +66,7 @@ def record_differences(path):
 
 def run_files(results, experiment, report, run):
     """(record, test probabilities) of one run of a report, in its runs folder."""
-    folder = reproduce_report.runs_dir(Path(results) / report["dataset"] / experiment, report["budget_name"],
+    folder = results_store.runs_dir(Path(results) / report["dataset"] / experiment, report["budget_name"],
                                        run.get("seed", 1))
     return folder / f"{run['run_name']}.json", folder / f"{run['run_name']}.test.npz"
 
@@ -92,7 +92,7 @@ def data_of_runs(results, dataset, data_dir):
         report = json.loads(path.read_text())
         budget = reproduce.Budget(**report["budget"])
         if (budget, experiment) not in plans:
-            plans[budget, experiment] = {reproduce_report.run_name(r): r for r in
+            plans[budget, experiment] = {results_store.run_name(r): r for r in
                                          reproduce.EXPERIMENTS[experiment](manifest, budget, data_dir)}
         for run in report["runs"]:
             planned = reproduce.in_seed_order(plans[budget, experiment][run["run_name"]], run.get("seed", 1))

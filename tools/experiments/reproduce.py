@@ -56,7 +56,7 @@ from dscmr import REPO, methods, paper
 from dscmr import readings as readings_
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
-from tools.experiments import reproduce_report, training_run
+from tools.experiments import reproduce_report, results_store, training_run
 
 PROG = "au-reproduce"
 
@@ -87,7 +87,7 @@ BUDGETS = {
     # a snapshot, a validation AUC and a test AUC every 250 iterations.
     "curve": Budget(iters=6000, batch_size=16, train_size=None, val_size=None, test_size=None, points=24),
     # Issue #14's CPU budget, read off the committed curve runs by the plateau rule
-    # (reproduce_report.plateau_iteration; tests/test_reproduce.py checks it against them): DSCMR's
+    # (plateau.plateau_iteration; tests/test_reproduce.py checks it against them): DSCMR's
     # validation mean AUC rose 0.8 points from 3000 to 4000 iterations. The paper's two learning rates
     # (0.0005, then 0.00005 after 2000 iterations), snapshots on the curve's 250-iteration grid.
     "cpu": Budget(iters=4000, batch_size=16, train_size=None, val_size=None, test_size=None, points=16),
@@ -291,7 +291,7 @@ def run_state(kept, run_dir, planned, data_manifest):
     def stale(path):
         return training_run.code_changed(json.loads(path.read_text()))
 
-    name = f"{reproduce_report.run_name(planned)}.json"
+    name = f"{results_store.run_name(planned)}.json"
     if (kept / name).is_file():
         if json.loads((kept / name).read_text()).get("data_manifest") != data_manifest:
             return "other data"
@@ -310,10 +310,10 @@ def check_data(opts, work, out, runs):
     """InputError, naming the run and both fingerprints, when a run committed for this budget (any seed)
     was trained on other data than --data derives for it: another build of the dataset, whose runs must
     not be mixed or compared with those (tools/experiments/rederive.py)."""
-    for seed in sorted(set(reproduce_report.committed_seeds(out, opts.budget_name)) | {opts.seed}):
-        kept = reproduce_report.runs_dir(out, opts.budget_name, seed)
+    for seed in sorted(set(results_store.committed_seeds(out, opts.budget_name)) | {opts.seed}):
+        kept = results_store.runs_dir(out, opts.budget_name, seed)
         for r in runs:
-            path = kept / f"{reproduce_report.run_name(r)}.json"
+            path = kept / f"{results_store.run_name(r)}.json"
             if not path.is_file():
                 continue
             recorded = json.loads(path.read_text()).get("data_manifest")
@@ -327,15 +327,15 @@ def check_data(opts, work, out, runs):
 def committed_runs(opts, work, out, runs, schedule):
     """{key: result} of the runs committed for schedule's seed that are the planned runs (the report
     covers every seed of a budget, whichever seed this command trains)."""
-    kept = reproduce_report.runs_dir(out, opts.budget_name, schedule.seed)
+    kept = results_store.runs_dir(out, opts.budget_name, schedule.seed)
     found = {}
     for r in runs:
-        if not (kept / f"{reproduce_report.run_name(r)}.json").is_file():
+        if not (kept / f"{results_store.run_name(r)}.json").is_file():
             continue
         r, data_dir, splits, val_count = prepare(opts, work, r, schedule.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot,
                                          readings_of(opts, r), opts.budget.until_flat)
-        result = reproduce_report.load_run(kept, reproduce_report.run_name(r), config)
+        result = results_store.load_run(kept, results_store.run_name(r), config)
         if result is not None:
             found[r.key] = dict(result, derived=splits)
     return found
@@ -344,7 +344,7 @@ def committed_runs(opts, work, out, runs, schedule):
 def write_report(opts, work, out, runs, schedule, manifest, mode, argv):
     """Writes the report of every committed seed of the budget from results/ alone; called after each
     run that finishes, so results/ is whole wherever a long command is stopped. Returns {seed: runs}."""
-    seeds = set(reproduce_report.committed_seeds(out, opts.budget_name)) | {opts.seed}
+    seeds = set(results_store.committed_seeds(out, opts.budget_name)) | {opts.seed}
     by_seed = {seed: committed_runs(opts, work, out, runs, replace(schedule, seed=seed)) for seed in sorted(seeds)}
     by_seed = {seed: found for seed, found in by_seed.items() if found}
     command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -376,7 +376,7 @@ def main(argv=None):
     print(f"[reproduce] {opts.experiment} on {dataset} ({opts.data}), budget {opts.budget_name}: "
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
     out = opts.results / dataset / opts.experiment
-    kept = reproduce_report.runs_dir(out, opts.budget_name, opts.seed)
+    kept = results_store.runs_dir(out, opts.budget_name, opts.seed)
     if opts.plan:
         print(f"  seed {opts.seed}; committed runs in {kept}")
         for r in runs:
@@ -395,20 +395,20 @@ def main(argv=None):
     results, by_seed = {}, None   # by_seed: the report as last written; None: results/ has changed since
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
-        name = reproduce_report.run_name(r)
+        name = results_store.run_name(r)
         r, data_dir, _, val_count = prepare(opts, work, r, opts.seed)
         config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot,
                                          readings_of(opts, r), opts.budget.until_flat)
-        committed = reproduce_report.load_run(kept, name, config)
+        committed = results_store.load_run(kept, name, config)
         retrain = opts.retrain_stale and wanted(r)
         if committed is not None and retrain and training_run.code_changed(committed):
             committed = None
-        if committed is None and (reused := reproduce_report.load_run_elsewhere(out, opts.budget_name, opts.seed,
+        if committed is None and (reused := results_store.load_run_elsewhere(out, opts.budget_name, opts.seed,
                                                                                  name, config)) \
                 and not (retrain and training_run.code_changed(reused)):
-            reproduce_report.save_run(kept, name, reused)
+            results_store.save_run(kept, name, reused)
             by_seed = None
-            committed = reproduce_report.load_run(kept, name, config)
+            committed = results_store.load_run(kept, name, config)
             print(f"[reproduce] {r.method} {r.data_name}: the same run is committed in {reused['reused_from']}; "
                   f"copied to {kept / name}.json, not trained again", file=sys.stderr)
         if committed is not None and training_run.code_changed(committed):
@@ -422,11 +422,11 @@ def main(argv=None):
             results[r.key] = committed or training_run.run(
                 run_dir, r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot, label, opts.evaluate_with,
                 readings_of(opts, r), opts.budget.until_flat,
-                progress=lambda partial, name=name: reproduce_report.save_partial(kept, name, partial))
+                progress=lambda partial, name=name: results_store.save_partial(kept, name, partial))
         except training_run.RunFailed as e:
             raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
         if committed is None:
-            reproduce_report.save_run(kept, name, results[r.key])
+            results_store.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
             by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
     if by_seed is None:

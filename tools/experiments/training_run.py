@@ -33,7 +33,7 @@ from dscmr.errors import RunError
 from dscmr.files import write_atomically
 from tools.evaluation import evaluate, metrics
 from tools.evaluation.metrics import mean_metrics, per_au_metrics
-from tools.experiments import reproduce_report
+from tools.experiments import plateau
 from tools.nets import model_card, parse_log, prototxt
 
 # DSCMR_CAFFE: another caffe binary, e.g. a CUDA build on a machine without this venv (docs/gpu.md).
@@ -314,11 +314,11 @@ def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False,
 def flat_at(evaluations, cap):
     """Where a run trained until flat stops, from its evaluations so far (ascending): (iteration,
     flattened). It stops at the first segment end where its validation mean AUC is flat by the CPU budget's
-    rule (reproduce_report.flat) and it has learned (metrics.trained on val: a run still at chance is not
+    rule (plateau.flat) and it has learned (metrics.trained on val: a run still at chance is not
     flat), or at the cap; None while it goes on."""
     curve = [(e["iteration"], e["val"]["mean"]["auc"]) for e in evaluations]
     last = curve[-1][0]
-    if evaluations[-1]["val"].get("trained") and reproduce_report.flat(curve, last):
+    if evaluations[-1]["val"].get("trained") and plateau.flat(curve, last):
         return last, True
     return (last, False) if last >= cap else None
 
