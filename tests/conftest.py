@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 # Quiet glog for pycaffe. The repository root is importable through the venv's .pth
-# (setup/install_launcher.sh), tests/ through pytest's rootdir-relative imports.
+# (setup/install_launcher.sh), tests/helpers through pyproject.toml's pythonpath.
 os.environ.setdefault("GLOG_minloglevel", "2")
 
 

@@ -4,7 +4,7 @@ contract; this reads it."""
 import ast
 import re
 
-from caffe_helpers import REPO
+from helpers.caffe import REPO
 
 PACKAGES = ("bench", "data_prep", "dscmr", "python_layers", "tools")
 

@@ -5,7 +5,7 @@ import subprocess
 import tomllib
 
 import pytest
-from caffe_helpers import REPO, VENV
+from helpers.caffe import REPO, VENV
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 

@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from caffe_helpers import REPO, VENV
+from helpers.caffe import REPO, VENV
 
 pytestmark = pytest.mark.slow   # starts each command many times
 

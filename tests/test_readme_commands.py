@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from caffe_helpers import REPO
+from helpers.caffe import REPO
 
 pytestmark = pytest.mark.slow   # trains L-DSCMR as the README says
 

@@ -1,10 +1,9 @@
 """au-prototxt: writes every network and solver prototxt of the paper's comparison into prototxt/.
 
 The one source of truth for prototxt/ (the nets themselves are built by tools/nets/prototxt.py):
-tests/test_prototxt.py fails when a committed file differs from what this writes. For each method M
-it writes M_train_val.prototxt (two LMDBs read in
-lock-step: uint8 images and float labels), M_deploy.prototxt (an Input blob, sigmoid
-probabilities out) and M_solver.prototxt (Sec. 3.1's SGD settings).
+tests/nets/test_prototxt.py fails when a committed file differs from what this writes. For each method M
+it writes M_train_val.prototxt (two LMDBs read in lock-step: uint8 images and float labels),
+M_deploy.prototxt (an Input blob, sigmoid probabilities out) and M_solver.prototxt (Sec. 3.1's SGD settings).
 
 {methods}
 Examples:
@@ -45,26 +44,28 @@ def parse_args(argv=None):
     ap.add_argument("--out", default=str(REPO / "prototxt"), help="output directory (default: prototxt/)")
     ap.add_argument("--out-prefix", default=DEFAULTS.out_prefix,
                     help="how solvers name the directory of their nets, relative to where caffe runs "
-                         "(default: prototxt, i.e. run caffe from the repository root)")
+                         "(default: %(default)s, i.e. run caffe from the repository root)")
     ap.add_argument("--data", default=DEFAULTS.data,
-                    help="dataset directory with {train,val}/{images,labels} LMDBs (default: data/synthau)")
+                    help="dataset directory with {train,val}/{images,labels} LMDBs (default: %(default)s)")
     ap.add_argument("--aus", type=parse_au_list, default=DEFAULTS.aus,
                     help="AUs, in label-column order (default: the 11 EmotioNet AUs)")
-    ap.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="images per batch (default: 16)")
+    ap.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="images per batch (default: %(default)s)")
     ap.add_argument("--mean", type=float, nargs=3, default=DEFAULTS.mean, metavar=("B", "G", "R"),
-                    help="per-channel mean subtracted from the images (default: 104 117 123)")
+                    help="per-channel mean subtracted from the images (default: %s)" % " ".join(map(str, DEFAULTS.mean)))
     ap.add_argument("--test-iter", type=int, default=DEFAULTS.test_iter,
-                    help="validation batches per test (default: 31, i.e. 496 of synthau's 500 val faces)")
-    ap.add_argument("--test-interval", type=int, default=DEFAULTS.test_interval, help="iterations between tests (default: 500)")
-    ap.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter, help="training iterations (default: 6000)")
-    ap.add_argument("--snapshot", type=int, default=DEFAULTS.snapshot, help="iterations between snapshots (default: 1000)")
-    ap.add_argument("--display", type=int, default=DEFAULTS.display, help="iterations between logged train losses (default: 20)")
+                    help="validation batches per test (default: %(default)s, i.e. 496 of synthau's 500 val faces)")
+    ap.add_argument("--test-interval", type=int, default=DEFAULTS.test_interval,
+                    help="iterations between tests (default: %(default)s)")
+    ap.add_argument("--max-iter", type=int, default=DEFAULTS.max_iter, help="training iterations (default: %(default)s)")
+    ap.add_argument("--snapshot", type=int, default=DEFAULTS.snapshot, help="iterations between snapshots (default: %(default)s)")
+    ap.add_argument("--display", type=int, default=DEFAULTS.display,
+                    help="iterations between logged train losses (default: %(default)s)")
     ap.add_argument("--snapshot-prefix", default=DEFAULTS.snapshot_prefix,
-                    help="directory of the snapshots, relative to where caffe runs (default: runs)")
+                    help="directory of the snapshots, relative to where caffe runs (default: %(default)s)")
     ap.add_argument("--solver-mode", choices=("CPU", "GPU"), default=DEFAULTS.solver_mode,
-                    help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: CPU)")
+                    help="CPU, or GPU for a CUDA build of Caffe (make setup-gpu) (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=DEFAULTS.seed,
-                    help="the solver's random_seed: weight initialisation and random mirroring (default: 1)")
+                    help="the solver's random_seed: weight initialisation and random mirroring (default: %(default)s)")
     readings_.add_options(ap)
     ap.add_argument("--only", type=lambda s: tuple(s.split(",")), default=methods.KEYS,
                     help=f"comma-separated methods (default: all: {','.join(methods.KEYS)})")

@@ -29,7 +29,7 @@ from dscmr.errors import InputError
 from dscmr.readings import DEFAULT, Readings
 from tools.evaluation import metrics
 from tools.experiments import reproduce_report, results_store, training_run
-from tools.experiments.reproduce import FIG5_METHODS
+from tools.experiments.plans import FIG5_METHODS
 
 # The four claims, per experiment, in the paper's order: where the paper makes them and what they say.
 CLAIMS = {"fig5": ("Fig. 5", ("MSR is robust to the N:P ratio",)),

@@ -10,7 +10,7 @@ from dscmr import REPO, readings
 @dataclass(frozen=True)
 class Fact:
     where: str        # the paper's section or equation
-    quote: str        # the paper's sentence (tests/test_audit.py finds each in the paper's text)
+    quote: str        # the paper's sentence (tests/experiments/test_audit.py finds each in the paper's text)
     value: str        # this project's value
     path: str         # the file that sets it ...
     anchor: str       # ... at the line holding this string
@@ -121,10 +121,10 @@ FACTS = (
     Fact("Sec. 3.2", "the number of positive samples is the same as the number of negative samples in testing sets.",
          "balanced val and test splits", "data_prep/derive.py", "def balanced(column, cap):", "same"),
     Fact("Sec. 3.2", "Based on AlexNet, we use Eq. (7) as the loss function, where n = 1.",
-         "alexnet_msr (MSRLoss) and alexnet (cross-entropy) on AU1 alone", "tools/experiments/reproduce.py",
-         'FIG5_METHODS = {"AlexNet": "alexnet", "AlexNet + MSR": "alexnet_msr"}', "same"),
+         "alexnet_msr (MSRLoss) and alexnet (cross-entropy) on AU1 alone", "tools/experiments/plans.py",
+         'FIG5_METHODS = {"AlexNet": methods.get("alexnet"), "AlexNet + MSR": methods.get("alexnet_msr")}', "same"),
     Fact("Sec. 3.2", "The experiments are conducted on the database with AU labels of 3, 5, 8, and 11.",
-         "the first 3, 5, 8, 11 AUs of the dataset", "tools/experiments/reproduce.py", "aus = tuple(manifest[\"aus\"][:k])",
+         "the first 3, 5, 8, 11 AUs of the dataset", "tools/experiments/plans.py", "aus = tuple(manifest[\"aus\"][:k])",
          "interpreted", f"Table 3's rows are the first k EmotioNet AUs ({REPRO_DOC})"),
     Fact("Sec. 3.1", "We evaluated DSCMR in two databases that involve posed and spontaneous facial behaviors in "
          "varied contexts.", "default data: synthau (synthetic); CK+ and EmotioNet builders for licensed copies",

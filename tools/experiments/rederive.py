@@ -19,7 +19,8 @@ import numpy as np
 from data_prep import derive
 from dscmr.dataset import read_manifest
 from tools.evaluation.metrics import METRICS, mean_metrics, per_au_metrics
-from tools.experiments import reproduce, results_store
+from tools.experiments import plans as plans_
+from tools.experiments import results_store
 
 # Points. The records hold the metrics computed from these very probabilities, so they agree exactly on
 # one machine; the tolerance allows another numpy's or scikit-learn's last digits.
@@ -87,15 +88,15 @@ def data_of_runs(results, dataset, data_dir):
     plans, derived, found = {}, {}, []
     for path in sorted((Path(results) / dataset).glob("*/*/*.json")):
         experiment = path.parent.parent.name
-        if path.stem != experiment or experiment not in reproduce.EXPERIMENTS:
+        if path.stem != experiment or experiment not in plans_.EXPERIMENTS:
             continue
         report = json.loads(path.read_text())
-        budget = reproduce.Budget(**report["budget"])
+        budget = plans_.Budget(**report["budget"])
         if (budget, experiment) not in plans:
             plans[budget, experiment] = {results_store.run_name(r): r for r in
-                                         reproduce.EXPERIMENTS[experiment](manifest, budget, data_dir)}
+                                         plans_.EXPERIMENTS[experiment](manifest, budget, data_dir)}
         for run in report["runs"]:
-            planned = reproduce.in_seed_order(plans[budget, experiment][run["run_name"]], run.get("seed", 1))
+            planned = plans_.in_seed_order(plans[budget, experiment][run["run_name"]], run.get("seed", 1))
             key = (planned.aus, json.dumps(planned.selection, sort_keys=True))
             if key not in derived:
                 derived[key] = derive.fingerprint_of(data_dir, planned.aus, planned.select, planned.selection)

@@ -46,159 +46,34 @@ import json
 import shlex
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-
 from data_prep import derive
-from dscmr import REPO, methods, paper
+from dscmr import REPO
 from dscmr import readings as readings_
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
 from tools.experiments import reproduce_report, results_store, training_run
+from tools.experiments.plans import BUDGETS, EXPERIMENTS, data_dir_of, in_seed_order, run_dir_of
+from tools.experiments.run_spec import RunSpec, Schedule, data_fingerprint
 
 PROG = "au-reproduce"
 
 
-@dataclass(frozen=True)
-class Budget:
-    iters: int
-    batch_size: int
-    train_size: int | None     # samples of the train split kept (None: all)
-    val_size: int | None       # samples Caffe's test phase reads during training
-    test_size: int | None      # samples the metrics are computed on
-    points: int                # tests and snapshots over the run (the curves' points)
-    until_flat: int | None = None   # a cap: train iters, then on until flat (training_run.flat_at), at most this
-
-    def tag(self):
-        def n(v):
-            return "all" if v is None else str(v)
-        return (f"it{self.iters}-b{self.batch_size}-tr{n(self.train_size)}-va{n(self.val_size)}"
-                f"-te{n(self.test_size)}-p{self.points}" + (f"-flat{self.until_flat}" if self.until_flat else ""))
-
-
-BUDGETS = {
-    "smoke": Budget(iters=2, batch_size=2, train_size=24, val_size=4, test_size=8, points=1),
-    "short": Budget(iters=40, batch_size=16, train_size=2000, val_size=32, test_size=256, points=2),
-    "long": Budget(iters=2000, batch_size=16, train_size=None, val_size=496, test_size=None, points=8),
-    "paper": Budget(iters=6000, batch_size=16, train_size=None, val_size=None, test_size=None, points=12),
-    # The learning curve the CPU budget is chosen from (docs/reproduce.md): the paper's schedule with
-    # a snapshot, a validation AUC and a test AUC every 250 iterations.
-    "curve": Budget(iters=6000, batch_size=16, train_size=None, val_size=None, test_size=None, points=24),
-    # Issue #14's CPU budget, read off the committed curve runs by the plateau rule
-    # (plateau.plateau_iteration; tests/test_reproduce.py checks it against them): DSCMR's
-    # validation mean AUC rose 0.8 points from 3000 to 4000 iterations. The paper's two learning rates
-    # (0.0005, then 0.00005 after 2000 iterations), snapshots on the curve's 250-iteration grid.
-    "cpu": Budget(iters=4000, batch_size=16, train_size=None, val_size=None, test_size=None, points=16),
-    # Each run by its own curve (issue #31): the cpu budget's 4000 iterations at least, then on until its
-    # validation mean AUC is flat by the same rule and it has learned (a run at chance is not flat), at
-    # most 10000 (AlexNet + Ad-MSR's committed cpu runs took 1686-2332 s for 4000 on 2 Zen 5 cores).
-    "plateau": Budget(iters=4000, batch_size=16, train_size=None, val_size=None, test_size=None, points=16,
-                      until_flat=10000),
-}
-
-# Tables 4-5's columns (paper.METHODS) as generator methods.
-TABLE45_METHODS = {name: methods.by_paper_name(name).key for name in paper.METHODS}
-FIG5_METHODS = {"AlexNet": "alexnet", "AlexNet + MSR": "alexnet_msr"}
-TABLE23_METHODS = {"MSR": "alexnet_msr", "Ad-MSR": "alexnet_admsr"}
-
-
-@dataclass(frozen=True)
-class Planned:
-    """One run of an experiment: a method on a derived dataset."""
-    key: str                 # what the report calls it, e.g. ("AlexNet + MSR", 10)
-    method: str
-    data_name: str
-    aus: tuple
-    select: object           # derive's selection function: (split, labels) -> positions
-    selection: dict          # its description (recorded in the derived manifest)
-    every_snapshot: bool = False
-
-
-def capped(budget):
-    sizes = {"train": budget.train_size, "val": budget.val_size, "test": budget.test_size}
-
-    def select(split, labels):
-        return derive.first(len(labels), sizes[split])
-    return select, {"first": sizes}
-
-
-def plan_fig5(manifest, budget, data_dir):
-    if paper.FIG5_AU not in manifest["aus"]:
-        raise InputError(data_dir, f"has no AU{paper.FIG5_AU}, which fig5 needs (its AUs: {manifest['aus']})")
-    _, labels = derive.read_labels(Path(data_dir) / "train")
-    column = labels[:, manifest["aus"].index(paper.FIG5_AU)]
-    widest = max(paper.FIG5_TRAIN_NP)
-    available = min(int((column == 1).sum()), int((column == 0).sum() // widest))
-    positives = available if budget.train_size is None else min(available, max(1, budget.train_size // (1 + widest)))
-    if positives < 1:
-        raise InputError(f"{data_dir}/train", f"lacks AU{paper.FIG5_AU} positives with {widest} negatives each, "
-                                              "which fig5 needs")
-    caps = {"val": budget.val_size, "test": budget.test_size}
-    runs = []
-    for ratio in paper.FIG5_TRAIN_NP:
-        def select(split, labels, ratio=ratio):
-            if split == "train":
-                return derive.with_ratio(labels[:, 0], ratio, positives)
-            return derive.balanced(labels[:, 0], caps[split])
-        description = {"train": {"positives": positives, "np_ratio": ratio, "order": "shuffled, seed 1"},
-                       "val/test": {"balanced": caps}}
-        for name, method in FIG5_METHODS.items():
-            runs.append(Planned((name, ratio), method, f"au{paper.FIG5_AU}_np{ratio}_p{positives}",
-                                (paper.FIG5_AU,), select, description, every_snapshot=True))
-    return runs
-
-
-def plan_table23(manifest, budget, data_dir):
-    select, description = capped(budget)
-    runs = []
-    for k in paper.TABLE3_AU_SUBSETS:
-        aus = tuple(manifest["aus"][:k])
-        for name, method in TABLE23_METHODS.items():
-            runs.append(Planned((name, len(aus)), method, f"aus{len(aus)}", aus, select, description))
-    return runs
-
-
-def plan_table45(manifest, budget, data_dir):
-    select, description = capped(budget)
-    aus = tuple(manifest["aus"])
-    return [Planned(name, method, f"aus{len(aus)}", aus, select, description, every_snapshot=True)
-            for name, method in TABLE45_METHODS.items()]
-
-
-EXPERIMENTS = {"fig5": plan_fig5, "table2-3": plan_table23, "table4-5": plan_table45}
-
-
-def in_seed_order(planned, seed):
-    """The run as seed `seed` trains it. A seed varies the weight initialisation (the solvers'
-    random_seed) and the order the train split is read in (Caffe reads an LMDB in order); the
-    samples and splits stay. Seed 1 reads the plan's order, seed s > 1 a permutation of it seeded by s."""
-    if seed == 1:
-        return planned
-
-    def select(split, labels):
-        chosen = list(planned.select(split, labels))
-        return np.random.default_rng(seed).permutation(chosen).tolist() if split == "train" else chosen
-    return replace(planned, select=select, selection=dict(planned.selection, train_order=f"permuted, seed {seed}"))
-
-
-def data_dir_of(work, budget, planned, seed=1):
-    caps = f"tr{budget.train_size or 'all'}-va{budget.val_size or 'all'}-te{budget.test_size or 'all'}"
-    return work / "data" / (f"{planned.data_name}-{caps}" + ("" if seed == 1 else f"-order{seed}"))
-
-
 def prepare(opts, work, planned, seed):
-    """(the run in seed's order, its derived data, the derived splits' counts, the validation size)."""
+    """(the run in seed's order, its derived data's splits, its RunSpec): the one place a planned run and
+    the command line's budget, device, seed and readings become what a run is."""
     planned = in_seed_order(planned, seed)
     data_dir = data_dir_of(work, opts.budget, planned, seed)
     splits = derive.derive(opts.data, data_dir, planned.aus, planned.select, planned.selection)["splits"]
-    return planned, data_dir, splits, splits["val"]["count"]
-
-
-def run_dir_of(work, budget, solver_mode, planned, seed=1, readings=readings_.DEFAULT):
-    seeded = "" if seed == 1 else f"-s{seed}"
-    return work / f"{budget.tag()}-{solver_mode.lower()}{readings.tag()}{seeded}" / planned.data_name / planned.method
+    b = opts.budget
+    spec = RunSpec(planned.method, data_dir, planned.aus,
+                   Schedule(b.iters, b.batch_size, b.points, "GPU" if opts.gpu else "CPU", seed),
+                   splits["val"]["count"], planned.every_snapshot,
+                   # the readings that change the method: cross-entropy AlexNet under loss_scale mean is AlexNet
+                   opts.readings.of_loss(planned.method.loss), b.until_flat)
+    return planned, splits, spec
 
 
 def git_commit():
@@ -276,11 +151,6 @@ def parse_args(argv=None):
     return opts
 
 
-def readings_of(opts, planned):
-    """The readings a run is trained and recorded under: those of the command that change its method."""
-    return opts.readings.of_loss(methods.get(planned.method).loss)
-
-
 def run_state(kept, run_dir, planned, data_manifest):
     """committed (in results/), other data (committed, but trained on data other than the fingerprint
     data_manifest that this dataset derives for it), stale (committed, but trained with code that has
@@ -302,7 +172,7 @@ def run_state(kept, run_dir, planned, data_manifest):
             return f"{'stale in' if stale(other / 'runs' / kept.name / name) else 'in'} {other.name}"
     if (run_dir / "done.json").is_file():
         return "done"
-    state = training_run.latest_solverstate(run_dir, planned.method) if run_dir.is_dir() else None
+    state = training_run.latest_solverstate(run_dir, planned.method.key) if run_dir.is_dir() else None
     return f"at {state.stem.rsplit('_', 1)[1]}" if state else "todo"
 
 
@@ -317,35 +187,33 @@ def check_data(opts, work, out, runs):
             if not path.is_file():
                 continue
             recorded = json.loads(path.read_text()).get("data_manifest")
-            _, data_dir, _, _ = prepare(opts, work, r, seed)
-            if recorded != (derived := training_run.data_fingerprint(data_dir)):
+            _, _, spec = prepare(opts, work, r, seed)
+            if recorded != (derived := data_fingerprint(spec.data_dir)):
                 raise InputError(path, f"was trained on data {recorded}, but {opts.data} derives data {derived} "
                                        "for it: another build of the dataset (docs/data.md); train yours apart "
                                        "with --results DIR, or move the committed runs away")
 
 
-def committed_runs(opts, work, out, runs, schedule):
-    """{key: result} of the runs committed for schedule's seed that are the planned runs (the report
-    covers every seed of a budget, whichever seed this command trains)."""
-    kept = results_store.runs_dir(out, opts.budget_name, schedule.seed)
+def committed_runs(opts, work, out, runs, seed):
+    """{key: result} of the runs committed for seed that are the planned runs (the report covers every
+    seed of a budget, whichever seed this command trains)."""
+    kept = results_store.runs_dir(out, opts.budget_name, seed)
     found = {}
     for r in runs:
         if not (kept / f"{results_store.run_name(r)}.json").is_file():
             continue
-        r, data_dir, splits, val_count = prepare(opts, work, r, schedule.seed)
-        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot,
-                                         readings_of(opts, r), opts.budget.until_flat)
-        result = results_store.load_run(kept, results_store.run_name(r), config)
+        r, splits, spec = prepare(opts, work, r, seed)
+        result = results_store.load_run(kept, results_store.run_name(r), spec.config())
         if result is not None:
             found[r.key] = dict(result, derived=splits)
     return found
 
 
-def write_report(opts, work, out, runs, schedule, manifest, mode, argv):
+def write_report(opts, work, out, runs, manifest, mode, argv):
     """Writes the report of every committed seed of the budget from results/ alone; called after each
     run that finishes, so results/ is whole wherever a long command is stopped. Returns {seed: runs}."""
     seeds = set(results_store.committed_seeds(out, opts.budget_name)) | {opts.seed}
-    by_seed = {seed: committed_runs(opts, work, out, runs, replace(schedule, seed=seed)) for seed in sorted(seeds)}
+    by_seed = {seed: committed_runs(opts, work, out, runs, seed) for seed in sorted(seeds)}
     by_seed = {seed: found for seed, found in by_seed.items() if found}
     command = "au-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     context = {"experiment": opts.experiment, "dataset": out.parent.name, "dataset_aus": manifest["aus"],
@@ -365,14 +233,14 @@ def main(argv=None):
     mode = "GPU" if opts.gpu else "CPU"
     runs = EXPERIMENTS[opts.experiment](manifest, opts.budget, opts.data)
     only = set(opts.only.split(",")) if opts.only else None
-    names = {r.method for r in runs} | {f"{r.method}/{r.data_name}" for r in runs}
+    names = {r.method.key for r in runs} | {f"{r.method.key}/{r.data_name}" for r in runs}
     if only and only - names:
         raise InputError("--only", f"{','.join(sorted(only - names))} is not a run of {opts.experiment}; its "
-                                   f"methods: {','.join(sorted({r.method for r in runs}))}, its runs: "
-                                   f"{','.join(sorted(names - {r.method for r in runs}))}")
+                                   f"methods: {','.join(sorted({r.method.key for r in runs}))}, its runs: "
+                                   f"{','.join(sorted(names - {r.method.key for r in runs}))}")
 
     def wanted(r):
-        return not only or bool({r.method, f"{r.method}/{r.data_name}"} & only)
+        return not only or bool({r.method.key, f"{r.method.key}/{r.data_name}"} & only)
     print(f"[reproduce] {opts.experiment} on {dataset} ({opts.data}), budget {opts.budget_name}: "
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
     out = opts.results / dataset / opts.experiment
@@ -383,12 +251,11 @@ def main(argv=None):
             where = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
             ordered = in_seed_order(r, opts.seed)
             data = derive.fingerprint_of(opts.data, ordered.aus, ordered.select, ordered.selection)
-            print(f"  {run_state(kept, where, r, data):16s} {r.method:14s} {r.data_name:18s} {where}")
+            print(f"  {run_state(kept, where, r, data):16s} {r.method.key:14s} {r.data_name:18s} {where}")
         return 0
-    schedule = training_run.Schedule(opts.budget.iters, opts.budget.batch_size, opts.budget.points, mode, opts.seed)
     check_data(opts, work, out, runs)
     if opts.report:
-        by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
+        by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
         found = ", ".join(f"seed {s}: {len(runs_of)}" for s, runs_of in by_seed.items()) or "no committed run"
         print(f"[reproduce] report rewritten in {out / opts.budget_name} from results/ ({found})", file=sys.stderr)
         return 0
@@ -396,9 +263,8 @@ def main(argv=None):
     for i, r in enumerate(runs, 1):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
         name = results_store.run_name(r)
-        r, data_dir, _, val_count = prepare(opts, work, r, opts.seed)
-        config = training_run.run_config(r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot,
-                                         readings_of(opts, r), opts.budget.until_flat)
+        r, _, spec = prepare(opts, work, r, opts.seed)
+        config = spec.config()
         committed = results_store.load_run(kept, name, config)
         retrain = opts.retrain_stale and wanted(r)
         if committed is not None and retrain and training_run.code_changed(committed):
@@ -409,28 +275,27 @@ def main(argv=None):
             results_store.save_run(kept, name, reused)
             by_seed = None
             committed = results_store.load_run(kept, name, config)
-            print(f"[reproduce] {r.method} {r.data_name}: the same run is committed in {reused['reused_from']}; "
+            print(f"[reproduce] {r.method.key} {r.data_name}: the same run is committed in {reused['reused_from']}; "
                   f"copied to {kept / name}.json, not trained again", file=sys.stderr)
         if committed is not None and training_run.code_changed(committed):
-            print(f"[reproduce] {r.method} {r.data_name}: warning: the committed run was trained with code that "
+            print(f"[reproduce] {r.method.key} {r.data_name}: warning: the committed run was trained with code that "
                   f"has changed since ({training_run.changed_in_words(committed)}); "
                   "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
         if committed is None and not wanted(r):
             continue
-        label = f"[{i}/{len(runs)}] {r.method} {r.data_name}"
+        label = f"[{i}/{len(runs)}] {r.method.key} {r.data_name}"
         try:
             results[r.key] = committed or training_run.run(
-                run_dir, r.method, data_dir, r.aus, schedule, val_count, r.every_snapshot, label, opts.evaluate_with,
-                readings_of(opts, r), opts.budget.until_flat,
+                spec, run_dir, label, opts.evaluate_with,
                 progress=lambda partial, name=name: results_store.save_partial(kept, name, partial))
         except training_run.RunFailed as e:
-            raise RunError(f"{r.method} on {r.data_name} failed: {e}") from None
+            raise RunError(f"{r.method.key} on {r.data_name} failed: {e}") from None
         if committed is None:
             results_store.save_run(kept, name, results[r.key])
             print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
-            by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
+            by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
     if by_seed is None:
-        by_seed = write_report(opts, work, out, runs, schedule, manifest, mode, argv)
+        by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
     others = "".join(f"; seed {s}: {len(found)}" for s, found in by_seed.items() if s != opts.seed)
     print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); report in "
           f"{out / opts.budget_name} (AUDIT.md reads results/: `au-audit` brings it up to date)",

@@ -437,7 +437,7 @@ def write(out, experiment, runs, by_seed, context):
         lines += [f"Each run's caffe log is beside its record in ../runs/{out.name}-s<seed>/, its loss curves in "
                   f"curves/ (<run>-s<seed>); every number is in {experiment}.json.", ""]
         (tmp / f"{experiment}.md").write_text("\n".join(lines))
-        runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method, "seed": seed,
+        runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method.key, "seed": seed,
                       "run_name": run_name(r), "log": os.path.relpath(results[r.key]["log"], out),
                       **{k: v for k, v in results[r.key].items() if k not in ("log", "weights", "test_probs")}}
                      for seed, results in by_seed.items() for r in runs if r.key in results]

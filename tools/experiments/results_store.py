@@ -12,7 +12,7 @@ from dscmr.files import write_atomically
 
 
 def run_name(planned):
-    return f"{planned.method}_{planned.data_name}"
+    return f"{planned.method.key}_{planned.data_name}"
 
 
 # What makes two runs the same run: a committed run with these equal is never trained again.

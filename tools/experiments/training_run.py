@@ -9,10 +9,8 @@ again when either changed. Afterwards only the last .caffemodel is kept, with th
 dataset manifest, AUs, schedule) differs from the one asked for, or which today's code would not
 train the same way (code_changed), is not reused: it is moved aside and starts again.
 """
-import hashlib
 import itertools
 import json
-import math
 import os
 import re
 import subprocess
@@ -20,21 +18,20 @@ import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from dscmr import REPO, dataset, machine, methods
-from dscmr import readings as readings_
+from dscmr import REPO, machine
 from dscmr.caffe_home import caffe_home
 from dscmr.errors import RunError
 from dscmr.files import write_atomically
 from tools.evaluation import evaluate, metrics
 from tools.evaluation.metrics import mean_metrics, per_au_metrics
 from tools.experiments import plateau
-from tools.nets import model_card, parse_log, prototxt
+from tools.experiments.run_spec import RunSpec
+from tools.nets import model_card, parse_log
 
 # DSCMR_CAFFE: another caffe binary, e.g. a CUDA build on a machine without this venv (docs/gpu.md).
 CAFFE = Path(os.environ.get("DSCMR_CAFFE") or REPO / ".venv" / "bin" / "caffe")
@@ -53,19 +50,6 @@ class RunFailed(RunError):
     """caffe train failed, or left no weights."""
 
 
-@dataclass(frozen=True)
-class Schedule:
-    iters: int            # max_iter
-    batch_size: int
-    points: int           # tests and snapshots spread evenly over the run (the curves' points)
-    solver_mode: str = "CPU"
-    seed: int = 1         # the solver's random_seed: weight initialisation and random mirroring
-
-    @property
-    def interval(self):
-        return max(1, self.iters // self.points)
-
-
 def snapshot_iterations(schedule, last=None):
     """The iterations with a snapshot up to last (default: the schedule's end): every interval, and the
     last one (Caffe snapshots it too)."""
@@ -74,22 +58,14 @@ def snapshot_iterations(schedule, last=None):
     return its if its and its[-1] == last else its + [last]
 
 
-def nets(run_dir, method, data_dir, aus, schedule, val_count, readings=readings_.DEFAULT, max_iter=None):
-    """{file name: text} of a run's train/val and deploy nets and its solver (max_iter: where this
-    `caffe train` stops, when not the schedule's end: a segment of a run trained until flat)."""
-    return prototxt.generate([methods.get(method)], prototxt.NetOptions(
-        out_prefix=str(run_dir), data=str(data_dir), aus=tuple(aus), batch_size=schedule.batch_size,
-        test_iter=math.ceil(val_count / schedule.batch_size), test_interval=schedule.interval,
-        snapshot=schedule.interval, max_iter=max_iter or schedule.iters, display=max(1, min(20, schedule.interval // 4)),
-        snapshot_prefix=str(run_dir), solver_mode=schedule.solver_mode, seed=schedule.seed, readings=readings))
-
-
-def write_nets(run_dir, method, data_dir, aus, schedule, val_count, readings=readings_.DEFAULT, max_iter=None):
-    for name, text in nets(run_dir, method, data_dir, aus, schedule, val_count, readings, max_iter).items():
+def write_nets(spec, run_dir, max_iter=None):
+    """The run's nets and solver into its folder, and the model card au-predict reads; (solver, train/val)."""
+    for name, text in spec.files(run_dir, max_iter).items():
         (run_dir / name).write_text(text)
-    solver = run_dir / f"{method}_solver.prototxt"
-    model_card.write(solver, run_dir / f"{method}_deploy.prototxt", root=REPO)   # for au-predict
-    return solver, run_dir / f"{method}_train_val.prototxt"
+    key = spec.method.key
+    solver = run_dir / f"{key}_solver.prototxt"
+    model_card.write(solver, run_dir / f"{key}_deploy.prototxt", root=REPO)   # for au-predict
+    return solver, run_dir / f"{key}_train_val.prototxt"
 
 
 def latest_solverstate(run_dir, method):
@@ -193,75 +169,14 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, 
     return result
 
 
-# What a run's numbers depend on besides its data: the C++ layers, the Caffe patches, and its own
-# nets and solver as the generator writes them (with placeholders for its folders), so that a
-# refactoring which changes no net leaves the runs current, and a generator change that shows only
-# under a run's own options (its AUs, batch size, schedule, seed) does not. The audit flags a
-# committed run whose code has changed since. A run records the code it starts with (code.txt), not
-# the code on disk when it ends, and an unfinished run is not resumed under other code.
-CODE = ("cpp_layers", "setup/patches")
-RUN_DIR, DATA_DIR = Path("<run>"), Path("<data>")
-
-
-def code_fingerprint(method, aus, schedule, val_count, readings=readings_.DEFAULT):
-    digest = hashlib.sha256()
-    for root in CODE:
-        for f in sorted((REPO / root).rglob("*")):
-            if f.is_file():
-                digest.update(str(f.relative_to(REPO)).encode() + b"\0" + f.read_bytes())
-    for name, text in sorted(nets(RUN_DIR, method, DATA_DIR, aus, schedule, val_count, readings).items()):
-        digest.update(name.encode() + b"\0" + text.encode())
-    return digest.hexdigest()[:16]
-
-
-# The paper's layers by their Caffe type, and the sources each is built from (AdMSRLossLayer derives
-# from MSRLossLayer). A run depends on the sources of the layers its nets use and on every other file
-# of CODE but the gtests; on .cu files and setup/patches/gpu/ only when it trains on the GPU.
-LAYER_SOURCES = {"Region": ("region_layer",), "MSRLoss": ("msr_loss_layer",),
-                 "AdMSRLoss": ("ad_msr_loss_layer", "msr_loss_layer")}
-NETS = "<nets>"    # dependencies()'s entry for the run's own nets and solver
-
-
-def dependencies(method, aus, schedule, val_count, readings=readings_.DEFAULT):
-    """{file: short sha256} of what a run's numbers depend on, and NETS: the hash of its nets and solver
-    as the generator writes them. Finer than code_fingerprint: a change to the Region layer leaves the
-    runs of nets without one current."""
-    texts = nets(RUN_DIR, method, DATA_DIR, aus, schedule, val_count, readings)
-    used = {stem for kind, stems in LAYER_SOURCES.items() if any(f'type: "{kind}"' in t for t in texts.values())
-            for stem in stems}
-    others = {stem for stems in LAYER_SOURCES.values() for stem in stems} - used
-    gpu = schedule.solver_mode == "GPU"
-    found = {}
-    for root in CODE:
-        for f in sorted((REPO / root).rglob("*")):
-            path = f.relative_to(REPO)
-            if f.is_file() and "test" not in path.parts and f.stem not in others and \
-                    (gpu or (f.suffix != ".cu" and "gpu" not in path.parts)):
-                found[str(path)] = hashlib.sha256(f.read_bytes()).hexdigest()[:16]
-    found[NETS] = hashlib.sha256("".join(f"{n}\0{t}" for n, t in sorted(texts.items())).encode()).hexdigest()[:16]
-    return found
-
-
-def current_code(record):
-    """code_fingerprint of today's code for the run a done.json or committed record describes."""
-    return code_fingerprint(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
-                            readings_.of_record(record))
-
-
-def current_dependencies(record):
-    """dependencies of today's code for the run a done.json or committed record describes."""
-    return dependencies(record["method"], record["aus"], Schedule(**record["schedule"]), record["val_count"],
-                        readings_.of_record(record))
-
-
 def changed_since(record):
     """What a finished run depends on that has changed since it was trained: the files (and NETS) of its
     recorded "depends" that differ today, or, for a record from before "depends", ["code"] when its code
     fingerprint is not today's; [] when nothing has, or a record that predates both cannot tell."""
     if record.get("depends"):
-        today = current_dependencies(record)
+        today = RunSpec.of_record(record).depends()
         return sorted(k for k in set(today) | set(record["depends"]) if today.get(k) != record["depends"].get(k))
-    return ["code"] if record.get("code") and record["code"] != current_code(record) else []
+    return ["code"] if record.get("code") and record["code"] != RunSpec.of_record(record).code() else []
 
 
 def code_changed(record):
@@ -272,7 +187,7 @@ def code_changed(record):
 def changed_in_words(record):
     """What changed_since finds, for a message: "changed: <files>", or the two code fingerprints."""
     changed = changed_since(record)
-    return f"code {record['code']}, today {current_code(record)}" if changed == ["code"] else \
+    return f"code {record['code']}, today {RunSpec.of_record(record).code()}" if changed == ["code"] else \
         "changed: " + ", ".join(changed)
 
 
@@ -290,25 +205,6 @@ def caffe_build():
         return CAFFE.resolve().parent.parent.name
     home = caffe_home()
     return home.name if home else "unknown"
-
-
-def data_fingerprint(data_dir):
-    """What the run was trained and tested on (dscmr.dataset.fingerprint): a run trained on other
-    data is not reused, one on the same data built in another clone is."""
-    return dataset.fingerprint(dataset.read_manifest(data_dir))
-
-
-def run_config(method, data_dir, aus, schedule, val_count, every_snapshot=False, readings=readings_.DEFAULT,
-               until_flat=None):
-    """What makes a run: with the default readings and a fixed length, the same keys as every run before
-    the readings and the until-flat budget (so those runs stay the same runs)."""
-    config = {"method": method, "data": str(Path(data_dir).resolve()), "data_manifest": data_fingerprint(data_dir),
-              "aus": list(aus), "schedule": asdict(schedule), "val_count": val_count, "every_snapshot": every_snapshot}
-    if readings.changed():
-        config["readings"] = readings.changed()
-    if until_flat:
-        config["until_flat"] = until_flat
-    return config
 
 
 def flat_at(evaluations, cap):
@@ -345,16 +241,15 @@ def drop_evaluated(run_dir, method, reached):
             path.unlink()
 
 
-def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=False, label=None, evaluator="pycaffe",
-        readings=readings_.DEFAULT, until_flat=None, progress=None):
-    """Trains and evaluates one run unless it is finished; returns its done.json content. evaluator:
-    one of EVALUATORS (the same numbers; caffe-test where pycaffe cannot be imported). readings: the
-    paper's ambiguous sentences as this run reads them (dscmr/readings.py). until_flat: a cap; the run
-    trains schedule.iters, then on until flat_at says stop, each segment's snapshots evaluated before
-    the next, and progress (if given) receives the record so far, flagged unfinished, after each."""
-    run_dir = Path(run_dir)
+def run(spec, run_dir, label=None, evaluator="pycaffe", progress=None):
+    """Trains and evaluates one run (a RunSpec) in run_dir unless it is finished; returns its done.json
+    content. evaluator: one of EVALUATORS (the same numbers; caffe-test where pycaffe cannot be imported).
+    A run with spec.until_flat trains spec.schedule.iters, then on until flat_at says stop, each
+    segment's snapshots evaluated before the next, and progress (if given) receives the record so far,
+    flagged unfinished, after each."""
+    run_dir, method, schedule, until_flat = Path(run_dir), spec.method.key, spec.schedule, spec.until_flat
     done = run_dir / "done.json"
-    config = run_config(method, data_dir, aus, schedule, val_count, every_snapshot, readings, until_flat)
+    config = spec.config()
     if done.is_file():
         result = json.loads(done.read_text())
         if {k: result.get(k) for k in config} == config:
@@ -362,8 +257,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
                 return result
             move_aside(run_dir, f"a run finished with code that has changed since ({changed_in_words(result)})")
     config_path, code_path = run_dir / "config.json", run_dir / "code.txt"
-    code = code_fingerprint(method, aus, schedule, val_count, readings)
-    depends = dependencies(method, aus, schedule, val_count, readings)
+    code, depends = spec.code(), spec.depends()
     if config_path.is_file() and json.loads(config_path.read_text()) != config:
         move_aside(run_dir, "a run of another configuration (its config.json)")
     elif code_path.is_file() and code_path.read_text().strip() != code and latest_solverstate(run_dir, method):
@@ -377,11 +271,11 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
     for target in segments(schedule, until_flat):
         # Only max_iter differs between segments: the rate schedule does not depend on it, and a resumed
         # run continues bit for bit (setup/patches/10-exact-resume.patch).
-        solver, train_val = write_nets(run_dir, method, data_dir, aus, schedule, val_count, readings, target)
+        solver, train_val = write_nets(spec, run_dir, target)
         resume_from = latest_solverstate(run_dir, method)
         if resume_from is None or iteration_of(resume_from) < target:
             train(solver, log_path, resume_from, target, label or method)
-        iterations = snapshot_iterations(schedule, target) if every_snapshot or until_flat else [target]
+        iterations = snapshot_iterations(schedule, target) if spec.every_snapshot or until_flat else [target]
         iterations = [it for it in iterations if it > (evaluations[-1]["iteration"] if evaluations else 0)]
         weights = {it: run_dir / f"{method}_iter_{it}.caffemodel" for it in iterations}
         for it in iterations:
@@ -389,7 +283,7 @@ def run(run_dir, method, data_dir, aus, schedule, val_count, every_snapshot=Fals
                 raise RunFailed(f"{weights[it]} is missing after training; see {log_path}")
 
         def evaluated(it, weights=weights, train_val=train_val):
-            return evaluate_snapshot(run_dir, train_val, weights[it], it, data_dir, aus, schedule, evaluator)
+            return evaluate_snapshot(run_dir, train_val, weights[it], it, spec.data_dir, spec.aus, schedule, evaluator)
 
         at_once = GPU_EVALUATIONS_AT_ONCE if evaluator == "caffe-test" and schedule.solver_mode == "GPU" else 1
         evaluations += mapped(evaluated, iterations, at_once, f"{label or method}: val and test")

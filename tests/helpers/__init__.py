@@ -1,0 +1,1 @@
+"""Builders the tests share (nets, datasets, faces, committed results); fixtures are in the conftest.py files."""
