@@ -6,7 +6,7 @@ Section, equation and table numbers are the paper's.
 The text itself is the publisher's and is not shipped: like CK+, it is the user's to bring. The
 environment variable DSCMR_PAPER names the file; by default it is
 ../shared/paper/wang2019-dscmr-neurocomputing.txt beside the clone. Only the checks of these
-transcriptions against the text (tests/test_paper.py, the quotes of tools/experiments/paper_facts.py) need it.
+transcriptions against the text (tests/core/test_paper.py, the quotes of tools/experiments/paper_facts.py) need it.
 """
 import os
 from pathlib import Path
@@ -77,7 +77,7 @@ ALPHA = 0.5                    # "For Eq. (8), alpha = 0.5"
 # The ignore label for "not annotated" (EmotioNet's 999); not a number the paper states.
 IGNORE_LABEL = 999
 
-# ---- The paper's results (tests/test_paper.py checks every row against the paper's text) ----
+# ---- The paper's results (tests/core/test_paper.py checks every row against the paper's text) ----
 
 # Tables 4 and 5: the six methods, in the tables' column order.
 METHODS = ("DRML", "ResNet18", "AlexNet", "DSCMR", "AlexNet+Ad-MSR", "L-DSCMR")
