@@ -96,3 +96,15 @@ def test_the_contract_catches_an_upward_import(tmp_path):
     rows, known = layers(), modules()
     assert wrong_imports("data_prep.faces.align", path, rows, known) == [
         "data_prep.faces.align (faces) imports tools.experiments.reproduce (experiments)"]
+
+
+def test_the_tests_follow_the_layers():
+    """A test lives in the folder of the layer it tests (docs/architecture.md names them), or at the top
+    when it crosses layers; every folder the doc names exists and holds tests."""
+    doc = (REPO / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`tests/([a-z_]+)`", doc)) - {"helpers"}
+    folders = {p.parent.relative_to(REPO / "tests").parts[0] for p in (REPO / "tests").rglob("test_*.py")
+               if p.parent != REPO / "tests"}
+    assert folders == named and len(named) >= 9
+    assert sorted(p.name for p in (REPO / "tests").glob("test_*.py")) == [
+        "test_architecture.py", "test_commands.py", "test_hostile_inputs.py", "test_readme_commands.py"]

@@ -68,8 +68,10 @@ def test_the_same_command_and_seed_repeat_bit_for_bit(data, straight, tmp_path):
 
 
 def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
-    code = ("from pathlib import Path\nfrom tools.experiments import training_run as t\n"
-            f"t.run(Path({str(tmp_path)!r}), {METHOD!r}, Path({str(data)!r}), {AUS!r}, t.{SCHEDULE!r}, 8)\n")
+    code = ("from pathlib import Path\nfrom dscmr import methods\nfrom tools.experiments import training_run as t\n"
+            "from tools.experiments.run_spec import RunSpec, Schedule\n"
+            f"t.run(RunSpec(methods.get({METHOD!r}), Path({str(data)!r}), {AUS!r}, {SCHEDULE!r}, 8), "
+            f"Path({str(tmp_path)!r}))\n")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = tmp_path / f"{METHOD}_iter_4.caffemodel"
