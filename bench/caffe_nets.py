@@ -12,7 +12,7 @@ import caffe
 import numpy as np
 from caffe import layers as L
 
-from dscmr import methods, paper
+from dscmr import paper
 from tools.nets.prototxt import NetBuilder
 
 N_AUS = len(paper.EMOTIONET_AUS)
@@ -20,15 +20,15 @@ LAYER_NETS = ("region", "conv3x3")
 
 
 def train_net_param(method, batch, n_aus=N_AUS):
-    """NetParameter of `method` in its TRAIN form, fed by Input blobs `data` and `label`."""
+    """NetParameter of a dscmr.methods.Method in its TRAIN form, fed by Input blobs `data` and `label`."""
     ns = caffe.NetSpec()
-    size = methods.get(method).input_size
+    size = method.input_size
     ns.data = L.Input(shape=dict(dim=[batch, 3, size, size]))
     ns.label = L.Input(shape=dict(dim=[batch, n_aus]))
-    builder = NetBuilder(ns, n_aus, methods.get(method).python_layers)
+    builder = NetBuilder(ns, n_aus, method.python_layers)
     builder.add_loss(method, builder.logits(method, ns.data), ns.label)
     net = ns.to_proto()
-    net.name = f"{method}_bench"
+    net.name = f"{method.key}_bench"
     return net
 
 

@@ -16,7 +16,8 @@ import time
 
 def time_caffe(method, batch, iters, warmup, per_layer, conv_engine):
     from bench.caffe_nets import LAYER_NETS, fill_inputs, layer_net_param, load_net, train_net_param
-    net_param = layer_net_param(method, batch) if method in LAYER_NETS else train_net_param(method, batch)
+    from dscmr import methods
+    net_param = layer_net_param(method, batch) if method in LAYER_NETS else train_net_param(methods.get(method), batch)
     for layer in net_param.layer:
         if layer.type == "Convolution":
             layer.convolution_param.engine = layer.convolution_param.Engine.Value(conv_engine)
@@ -59,9 +60,10 @@ def time_torch(method, batch, iters, warmup, threads):
 
     from bench.torch_nets import inputs, model_and_loss
     torch.set_num_threads(threads)
-    model, loss_fn = model_and_loss(method)
+    from dscmr import methods
+    model, loss_fn = model_and_loss(methods.get(method))
     model.train()
-    x, y = inputs(method, batch)
+    x, y = inputs(methods.get(method), batch)
     out = {"iter_ms": []}
     for i in range(warmup + iters):
         t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dscmr import methods, paper
+from dscmr import paper
 
 N_AUS = len(paper.EMOTIONET_AUS)
 
@@ -123,14 +123,13 @@ LOSSES = {"SigmoidCrossEntropyLoss": sigmoid_ce, "AdMSRLoss": ad_msr_loss}
 
 
 def model_and_loss(method, n_aus=N_AUS):
-    """(nn.Module, loss function) of `method`."""
-    m = methods.get(method)
-    if m.body not in BODIES or m.loss not in LOSSES:
-        raise ValueError(f"no PyTorch twin of {method!r}")
-    return BODIES[m.body](n_aus), LOSSES[m.loss]
+    """(nn.Module, loss function) of a dscmr.methods.Method."""
+    if method.body not in BODIES or method.loss not in LOSSES:
+        raise ValueError(f"no PyTorch twin of {method.key!r}")
+    return BODIES[method.body](n_aus), LOSSES[method.loss]
 
 
 def inputs(method, batch, n_aus=N_AUS, seed=0):
     g = torch.Generator().manual_seed(seed)
-    size = methods.get(method).input_size
+    size = method.input_size
     return torch.randn(batch, 3, size, size, generator=g) * 50, (torch.rand(batch, n_aus, generator=g) < 0.3).float()

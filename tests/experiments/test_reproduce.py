@@ -16,7 +16,7 @@ from dscmr import machine, paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
 from dscmr.methods import get as method
-from tools.experiments import claims, plans, plateau, reproduce, reproduce_report, results_store, training_run
+from tools.experiments import claims, plans, plateau, report_plots, reproduce, results_store, training_run
 from tools.experiments.run_spec import NETS, RunSpec, Schedule, data_fingerprint
 
 pytestmark = pytest.mark.slow   # every test runs au-reproduce's experiments, training smoke runs
@@ -197,7 +197,7 @@ def test_a_command_stopped_after_its_first_run_leaves_that_run_in_the_report(tin
 def test_per_au_bars_spread_a_method_over_its_seeds_and_give_one_seed_no_error_bar(tiny, committed, tmp_path,
                                                                                      monkeypatch):
     drawn = []
-    monkeypatch.setattr(reproduce_report, "per_au_bars", lambda bars, aus, path, dataset, spread: drawn.append((bars, spread)))
+    monkeypatch.setattr(report_plots, "per_au_bars", lambda bars, aus, path, dataset, spread: drawn.append((bars, spread)))
     for seed, only in ((1, "alexnet,drml"), (2, "alexnet")):
         reproduce.main(["table4-5", "--budget", "smoke", "--only", only, "--seed", str(seed), "--data", str(tiny),
                         "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")])
@@ -564,8 +564,8 @@ def test_the_readings_plot_draws_a_run_under_each_budget_it_was_trained_at(tmp_p
         (folder / f"{name}.json").write_text(json.dumps({"evaluations": evaluations}))
     commit("cpu", "alexnet_admsr_aus11", [50.0, 50.5, 51.0])
     commit("cpu", "alexnet_aus11", [50.0, 55.0, 60.0])
-    assert not reproduce_report.readings_curves(tmp_path, "synthau")      # one budget each: nothing to set side by side
+    assert not report_plots.readings_curves(tmp_path, "synthau")      # one budget each: nothing to set side by side
     commit("plateau-once", "alexnet_admsr_aus11", [50.0, 52.0, 58.0, 63.0])
     (tmp_path / "runs" / "plateau-once-s1" / "alexnet_aus11.partial.json").write_text("{}")   # never drawn
-    assert reproduce_report.readings_curves(tmp_path, "synthau")
-    assert (tmp_path / reproduce_report.READINGS_PLOT).stat().st_size > 10_000
+    assert report_plots.readings_curves(tmp_path, "synthau")
+    assert (tmp_path / report_plots.READINGS_PLOT).stat().st_size > 10_000

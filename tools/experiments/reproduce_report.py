@@ -21,7 +21,9 @@ import numpy as np
 
 from dscmr import paper, readings
 from tools.evaluation.metrics import bootstrap_metrics, resample_counts, with_intervals
+from tools.experiments import report_plots
 from tools.experiments.plateau import PLATEAU_POINTS, plateau_iteration
+from tools.experiments.report_plots import pyplot, savefig
 from tools.experiments.results_store import run_name, seeded
 from tools.nets.parse_log import parse_log, plot_curves
 
@@ -63,18 +65,6 @@ def table(head, rows):
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return lines + [""]
-
-
-def savefig(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def fig5(runs, results, out, seed):
@@ -192,27 +182,6 @@ def over_seeds(values):
 def fmt_seeds(values):
     mean, sd = over_seeds(values)
     return fmt(mean) if len(values) == 1 or np.isnan(sd) else f"{mean:.2f} ± {sd:.2f}"
-
-
-def per_au_bars(bars, aus, path, dataset, spread):
-    """bars: {method: {metric: (values, low, high, per-seed values)}} per AU; spread says what the
-    error bars are."""
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
-    width = 0.8 / max(1, len(bars))
-    for ax, key in zip(axes, ("f1", "auc")):
-        for j, (name, by_metric) in enumerate(bars.items()):
-            values, low, high, dots = by_metric[key]
-            x = np.arange(len(aus)) + (j - (len(bars) - 1) / 2) * width
-            ax.bar(x, values, width, yerr=[values - low, high - values], capsize=2, label=name)
-            for seed_values in dots:
-                ax.plot(x, seed_values, ".", color="black", markersize=3)
-        metric = "F1" if key == "f1" else "AUC"
-        ax.set(ylabel=f"{metric} (%)", title=f"{metric} per AU on {dataset}, {spread}")
-        ax.legend(fontsize=7, ncol=3)
-    axes[1].set_xticks(np.arange(len(aus)), [f"AU{a}" for a in aus])
-    savefig(fig, path)
-    plt.close(fig)
 
 
 def stop_of(plateau):
@@ -354,7 +323,7 @@ def table45(runs, by_seed, out, dataset):
         n_seeds = len(seeded_results[r.key])
         bars[f"{r.key} ({n_seeds} seed{'s' if n_seeds > 1 else ''})" if several else r.key] = by_metric
     spread = "mean ± sd over seeds, dots: each seed" if several else "95 % bootstrap intervals over test faces"
-    per_au_bars(bars, aus, out / "table4-5-per-au.png", dataset, spread)
+    report_plots.per_au_bars(bars, aus, out / "table4-5-per-au.png", dataset, spread)
     lines += [f"![per-AU F1 and AUC, {spread}](table4-5-per-au.png)", ""]
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -370,44 +339,6 @@ def table45(runs, by_seed, out, dataset):
     savefig(fig, out / "table4-5.png")
     plt.close(fig)
     return lines + ["![means per method](table4-5.png)", ""]
-
-
-READINGS_PLOT = "readings-curves.png"
-
-
-def readings_curves(experiment_dir, dataset):
-    """experiment_dir/READINGS_PLOT: each run's validation mean AUC per snapshot under every budget and
-    reading it was trained at (seed 1's committed runs), one panel per run, where some run has more than
-    one; returns whether it wrote it."""
-    curves = {}
-    for path in sorted((Path(experiment_dir) / "runs").glob("*-s1/*.json")):
-        if path.name.endswith(".partial.json"):
-            continue
-        record = json.loads(path.read_text())
-        curve = [(e["iteration"], e["val"]["mean"]["auc"]) for e in record.get("evaluations", [])]
-        if len(curve) > 1:
-            curves.setdefault(path.stem, {})[path.parent.name.removesuffix("-s1")] = curve
-    curves = {name: by_budget for name, by_budget in curves.items() if len(by_budget) > 1}
-    if not curves:
-        return False
-    plt = pyplot()
-    columns = min(3, len(curves))
-    rows = -(-len(curves) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.4 * rows), squeeze=False)
-    for ax, (name, by_budget) in zip(axes.flat, sorted(curves.items())):
-        for budget, curve in sorted(by_budget.items()):
-            ax.plot(*zip(*curve), "o-", markersize=2, label=budget)
-        ax.axhline(50, color="grey", linestyle=":", linewidth=1)
-        ax.axvline(paper.LR_STEP, color="grey", linestyle="--", linewidth=0.8)
-        ax.set(title=name, xlabel="iteration", ylabel="val mean AUC (%)")
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(curves):]:
-        ax.axis("off")
-    fig.suptitle(f"Validation mean AUC under each budget and reading\nseed 1, on {dataset}; dashed: the rate "
-                 f"step at {paper.LR_STEP}", fontsize=9)
-    savefig(fig, Path(experiment_dir) / READINGS_PLOT)
-    plt.close(fig)
-    return True
 
 
 def write(out, experiment, runs, by_seed, context):
@@ -443,7 +374,7 @@ def write(out, experiment, runs, by_seed, context):
                      for seed, results in by_seed.items() for r in runs if r.key in results]
         report = dict(context, seeds=list(by_seed), runs=runs_json)
         (tmp / f"{experiment}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
-        readings_curves(out.parent, context["dataset"])
+        report_plots.readings_curves(out.parent, context["dataset"])
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
