@@ -14,10 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import lmdb
 import numpy as np
 
-from data_prep.lmdb_io import PairWriter, decode_labels
+from data_prep.lmdb_io import PairWriter, check_split, decode_labels, open_readonly
 from data_prep.pipeline import SPLITS
 from dscmr.dataset import fingerprint, read_manifest
 from dscmr.errors import InputError
@@ -30,7 +29,7 @@ def read_labels(split_dir):
     if not path.is_dir():
         raise InputError(path, "not found (expected a label LMDB written by data_prep)")
     keys, rows = [], []
-    with lmdb.open(str(path), readonly=True, lock=False) as env, env.begin() as txn:
+    with open_readonly(path) as env, env.begin() as txn:
         for k, v in txn.cursor():
             keys.append(k)
             rows.append(decode_labels(v))
@@ -95,6 +94,8 @@ def derive(source, out, aus, select, description):
     with open(out.parent / f".{out.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (out / "manifest.json").is_file() and read_manifest(out).get("derivation") == derivation:
+            for split in SPLITS:      # reused: whole, before a caffe maps it
+                check_split(out / split)
             return read_manifest(out)
         return write_derived(source, out, manifest, aus, select, derivation)
 
@@ -133,7 +134,7 @@ def write_derived(source, out, manifest, aus, select, derivation):
         chosen = chosen_samples(source, manifest, aus, select)
         for split, (keys, labels, positions) in chosen.items():
             writer = PairWriter(tmp / split)
-            with lmdb.open(str(source / split / "images"), readonly=True, lock=False) as env, env.begin() as txn:
+            with open_readonly(source / split / "images") as env, env.begin() as txn:
                 for index, position in enumerate(positions):
                     raw = txn.get(keys[position])
                     if raw is None:

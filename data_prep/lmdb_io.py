@@ -4,15 +4,65 @@ Per split: images/ holds uint8 Datums 3 x 224 x 224 in BGR (raw, or PNG/JPEG byt
 encoded=True), labels/ holds float Datums n x 1 x 1 (float_data; 999 = ignore), with the same keys.
 Caffe's Data layer reads each LMDB in key order, so the keys carry the (seeded) shuffle.
 """
+import struct
 from pathlib import Path
 
 import cv2
 import lmdb
 import numpy as np
 
+from dscmr.errors import InputError
+
 # Caffe's own convert_imageset reserves 1 TiB of address space; the file only grows as it fills.
 MAP_SIZE = 1 << 40
 ENCODINGS = ("none", "png", "jpg")
+
+
+# LMDB's two meta pages (lmdb.h, MDB_meta) after a 16-byte page header: the magic, the page size (kept in
+# the free database's md_pad), the last page in use and the transaction id; the newer of the two is current.
+LMDB_MAGIC = 0xBEEFC0DE
+META = {"magic": 16, "page_size": 40, "last_page": 136, "txnid": 144}
+
+
+def implied_size(data_mdb):
+    """The bytes data.mdb holds by its current meta page (the end of its last page in use), or None
+    when it does not start with LMDB's meta pages."""
+    with open(data_mdb, "rb") as f:
+        head = f.read(META["txnid"] + 8)
+        if len(head) < META["txnid"] + 8 or struct.unpack_from("<I", head, META["magic"])[0] != LMDB_MAGIC:
+            return None
+        page = struct.unpack_from("<I", head, META["page_size"])[0]
+        f.seek(page)
+        second = f.read(META["txnid"] + 8)
+    metas = [struct.unpack_from("<QQ", m, META["last_page"]) for m in (head, second) if len(m) == len(head)]
+    last_page, _ = max(metas, key=lambda m: m[1])
+    return (last_page + 1) * page
+
+
+def checked(env_dir):
+    """env_dir, once its data.mdb holds what its header says: a copy cut short or a write that ran out of
+    disk would make whoever maps it (py-lmdb, Caffe) die of SIGBUS. InputError naming it otherwise."""
+    data = Path(env_dir) / "data.mdb"
+    if not data.is_file():
+        raise InputError(env_dir, "not found (expected an LMDB written by data_prep)")
+    size, implied = data.stat().st_size, implied_size(data)
+    if implied is None:
+        raise InputError(data, "not an LMDB (no LMDB header)")
+    if size < implied:
+        raise InputError(data, f"truncated LMDB ({size} bytes, its header says {implied}: a partial copy or a full "
+                               "disk; build or copy it again)")
+    return Path(env_dir)
+
+
+def open_readonly(env_dir):
+    """lmdb.open for reading, of a `checked` LMDB."""
+    return lmdb.open(str(checked(env_dir)), readonly=True, lock=False)
+
+
+def check_split(split_dir):
+    """A split's images and labels LMDBs, `checked`, before Caffe maps them."""
+    for name in ("images", "labels"):
+        checked(Path(split_dir) / name)
 
 
 def _datum():
@@ -116,8 +166,7 @@ class PairWriter:
 def iter_split(split_dir):
     """(key, image, labels) of every sample of a split, one at a time, in key order (the order
     Caffe reads). ValueError when the image and label LMDBs hold different keys."""
-    with lmdb.open(str(split_dir / "images"), readonly=True, lock=False) as ie, \
-            lmdb.open(str(split_dir / "labels"), readonly=True, lock=False) as le:
+    with open_readonly(split_dir / "images") as ie, open_readonly(split_dir / "labels") as le:
         with ie.begin() as it, le.begin() as lt:
             ikeys = [k for k, _ in it.cursor()]
             lkeys = [k for k, _ in lt.cursor()]

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import shlex
 import shutil
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.lmdb_io import ENCODINGS, PairWriter, image_datum, key
+from data_prep.lmdb_io import ENCODINGS, PairWriter, check_split, image_datum, key
 from dscmr.errors import InputError, RunError, SkipItem
 from dscmr.files import dump_json
 from dscmr.paper import IGNORE_LABEL
@@ -250,7 +251,13 @@ class Build:
             except json.JSONDecodeError:
                 self.up_to_date = False
         if self.up_to_date:
-            return self
+            try:
+                for split in SPLITS:
+                    check_split(self.out / split)
+                return self
+            except InputError as e:     # built, then cut short (a partial copy, a full disk): built again
+                print(f"{e}; building {self.out} again", file=sys.stderr)
+                self.up_to_date = False
         for stale in parent.glob(f".{self.out.name}.partial-*"):
             shutil.rmtree(stale)
         self.tmp = parent / f".{self.out.name}.partial-{os.getpid()}"

@@ -1,5 +1,6 @@
 """One way to fail: library code raises these, and only a command's `cli` wrapper turns them into
 one line on stderr and an exit status (2 for bad input, 1 for a run that failed)."""
+import errno
 import functools
 import sys
 
@@ -40,7 +41,9 @@ def cli(prog):
             except OSError as e:
                 if e.filename is None:
                     raise
-                return fail(prog, f"{e.filename}: {e.strerror or e}", BAD_INPUT)
+                # a full disk is no fault of the input
+                status = RUN_FAILED if e.errno in (errno.ENOSPC, errno.EDQUOT) else BAD_INPUT
+                return fail(prog, f"{e.filename}: {e.strerror or e}", status)
             except KeyboardInterrupt:
                 return fail(prog, "interrupted", 130)
         return run

@@ -1,9 +1,23 @@
 """Writing files: whole or not at all (a reader or an interruption never sees half of one), and JSON
 laid out for people."""
 import json
+import os
 import re
+import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def naming(path):
+    """An OSError raised in the block that names no file (a write that ran out of disk, inside a library's
+    writer) is raised again naming path, so a command's one line says what it was writing."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
 
 
 @contextmanager
@@ -12,9 +26,11 @@ def replacing(path):
     renamed over path when the block ends without error, so path holds the old file or the new
     one, whole, and removed otherwise."""
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    # one per process and thread: two writers of one file (au-audit twice, two au-reproduce) never share it
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{threading.get_ident()}{path.suffix}")
     try:
-        yield tmp
+        with naming(path):
+            yield tmp
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

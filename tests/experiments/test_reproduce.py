@@ -2,13 +2,12 @@
 AU columns, and every experiment runs end to end through `caffe train` at the smoke budget."""
 import json
 import shutil
-import subprocess
 import threading
 import time
 
 import numpy as np
 import pytest
-from helpers.caffe import REPO, VENV
+from helpers.caffe import REPO
 
 from data_prep import derive
 from data_prep.lmdb_io import read_split
@@ -20,15 +19,6 @@ from tools.experiments import claims, plans, plateau, report_plots, reproduce, r
 from tools.experiments.run_spec import NETS, RunSpec, Schedule, data_fingerprint
 
 pytestmark = pytest.mark.slow   # every test runs au-reproduce's experiments, training smoke runs
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A small synthau build: 128 mirrored train faces (AU1 at Table 2's N:P 30), 16 val, 24 test."""
-    out = tmp_path_factory.mktemp("data") / "tiny"
-    subprocess.run([str(VENV / "bin" / "au-build-synthau"), "--train", "64", "--val", "16", "--test", "24",
-                    "--mirror", "--out", str(out), "--no-progress"], cwd=REPO, check=True, capture_output=True)
-    return out
 
 
 def test_with_ratio_and_balanced_pick_exact_counts():

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data_prep.lmdb_io import check_split, iter_split, open_readonly
 from dscmr.aus import parse_au_list
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
@@ -49,11 +50,12 @@ LMDB_OPEN = threading.Lock()
 
 
 def split_size(split_dir):
-    import lmdb
+    """The samples of a split, once both its LMDBs are whole (lmdb_io.check_split): Caffe maps them next."""
     labels = Path(split_dir) / "labels"
     if not labels.is_dir():
         raise InputError(labels, "not found (expected an LMDB split written by data_prep)")
-    with LMDB_OPEN, lmdb.open(str(labels), readonly=True, lock=False) as env:
+    check_split(split_dir)
+    with LMDB_OPEN, open_readonly(labels) as env:
         return env.stat()["entries"]
 
 
@@ -90,13 +92,13 @@ def written(net_param):
 def predict(model, weights, split_dir, batch_size, probe=True):
     """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
     train_val net's TEST phase; probe as caffe_files.load_net's."""
+    n = split_size(split_dir)    # the split is whole before Caffe maps it
     net_param, logits_blob, label_blob = split_net(model, split_dir, batch_size)
     path = written(net_param)
     try:
         net = load_net(path, weights, shown_as=model, probe=probe)
     finally:
         os.unlink(path)
-    n = split_size(split_dir)
     probs, labels = [], []
     for _ in range(-(-n // batch_size)):
         net.forward()
@@ -143,8 +145,6 @@ def predict_by_caffe_test(model, weights, split_dir, batch_size, caffe, gpu=None
 
 def split_samples(split_dir):
     """(image, labels) of every sample of an LMDB split, in key order, one at a time."""
-    from data_prep.lmdb_io import iter_split
-
     split_size(split_dir)
     try:
         for _, image, labels in iter_split(Path(split_dir)):

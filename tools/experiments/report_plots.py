@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from dscmr import paper
+from dscmr.files import naming
 
 
 def savefig(fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with naming(path):
+        fig.savefig(path, dpi=110)
 
 
 def pyplot():

@@ -50,7 +50,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from data_prep import derive
-from dscmr import REPO
+from dscmr import REPO, locks
 from dscmr import readings as readings_
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
@@ -59,6 +59,7 @@ from tools.experiments.plans import BUDGETS, EXPERIMENTS, data_dir_of, in_seed_o
 from tools.experiments.run_spec import RunSpec, Schedule, data_fingerprint
 
 PROG = "au-reproduce"
+RESULTS_LOCK = ".lock"   # an experiment's results folder is written by one process at a time
 
 
 def prepare(opts, work, planned, seed):
@@ -125,6 +126,9 @@ def parse_args(argv=None):
                     help="train again the committed runs whose code has changed since (their layers, Caffe patches, "
                          "or the nets and solver the generator writes for them; --plan says `stale`); without it they "
                          "are reported as they are, with a warning. The old record is kept in runs/.../replaced-<k>/")
+    ap.add_argument("--wait", action="store_true",
+                    help="a run that another au-reproduce process (or cluster task) is training: wait for it to "
+                         "finish, instead of skipping it with a line that names the holder")
     what = ap.add_mutually_exclusive_group()
     what.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
     what.add_argument("--report", action="store_true",
@@ -209,6 +213,23 @@ def committed_runs(opts, work, out, runs, seed):
     return found
 
 
+def settled(opts, out, kept, name, config, retrain, what):
+    """(the run's committed record, or None when it is to be trained; whether it was copied here): a run
+    committed for this budget, or the same run committed elsewhere (another experiment or budget), copied
+    in. With retrain (--retrain-stale), a run whose code has changed since counts as not committed."""
+    committed = results_store.load_run(kept, name, config)
+    if committed is not None and retrain and training_run.code_changed(committed):
+        committed = None
+    if committed is None and (reused := results_store.load_run_elsewhere(out, opts.budget_name, opts.seed, name,
+                                                                             config)) \
+            and not (retrain and training_run.code_changed(reused)):
+        results_store.save_run(kept, name, reused)
+        print(f"[reproduce] {what}: the same run is committed in {reused['reused_from']}; "
+              f"copied to {kept / name}.json, not trained again", file=sys.stderr)
+        return results_store.load_run(kept, name, config), True
+    return committed, False
+
+
 def write_report(opts, work, out, runs, manifest, mode, argv):
     """Writes the report of every committed seed of the budget from results/ alone; called after each
     run that finishes, so results/ is whole wherever a long command is stopped. Returns {seed: runs}."""
@@ -255,7 +276,8 @@ def main(argv=None):
         return 0
     check_data(opts, work, out, runs)
     if opts.report:
-        by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
+        with locks.held(out / RESULTS_LOCK):
+            by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
         found = ", ".join(f"seed {s}: {len(runs_of)}" for s, runs_of in by_seed.items()) or "no committed run"
         print(f"[reproduce] report rewritten in {out / opts.budget_name} from results/ ({found})", file=sys.stderr)
         return 0
@@ -264,38 +286,42 @@ def main(argv=None):
         run_dir = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
         name = results_store.run_name(r)
         r, _, spec = prepare(opts, work, r, opts.seed)
-        config = spec.config()
-        committed = results_store.load_run(kept, name, config)
         retrain = opts.retrain_stale and wanted(r)
-        if committed is not None and retrain and training_run.code_changed(committed):
-            committed = None
-        if committed is None and (reused := results_store.load_run_elsewhere(out, opts.budget_name, opts.seed,
-                                                                                 name, config)) \
-                and not (retrain and training_run.code_changed(reused)):
-            results_store.save_run(kept, name, reused)
-            by_seed = None
-            committed = results_store.load_run(kept, name, config)
-            print(f"[reproduce] {r.method.key} {r.data_name}: the same run is committed in {reused['reused_from']}; "
-                  f"copied to {kept / name}.json, not trained again", file=sys.stderr)
+        what = f"{r.method.key} {r.data_name}"
+        label = f"[{i}/{len(runs)}] {what}"
+        with locks.held(out / RESULTS_LOCK):
+            committed, copied = settled(opts, out, kept, name, spec.config(), retrain, what)
         if committed is not None and training_run.code_changed(committed):
-            print(f"[reproduce] {r.method.key} {r.data_name}: warning: the committed run was trained with code that "
+            print(f"[reproduce] {what}: warning: the committed run was trained with code that "
                   f"has changed since ({training_run.changed_in_words(committed)}); "
                   "reported as it is (--retrain-stale trains it again)", file=sys.stderr)
-        if committed is None and not wanted(r):
-            continue
-        label = f"[{i}/{len(runs)}] {r.method.key} {r.data_name}"
-        try:
-            results[r.key] = committed or training_run.run(
-                spec, run_dir, label, opts.evaluate_with,
-                progress=lambda partial, name=name: results_store.save_partial(kept, name, partial))
-        except training_run.RunFailed as e:
-            raise RunError(f"{r.method.key} on {r.data_name} failed: {e}") from None
-        if committed is None:
-            results_store.save_run(kept, name, results[r.key])
-            print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
-            by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
+        if committed is None and wanted(r):
+            lock = run_dir.with_name(f"{run_dir.name}.lock")
+            with locks.held(lock, wait=opts.wait) as holder:
+                if holder:
+                    print(f"[reproduce] {label}: being trained by {holder} ({lock}); skipped (--wait waits for it)",
+                          file=sys.stderr)
+                    continue
+                with locks.held(out / RESULTS_LOCK):    # another process may have committed it meanwhile
+                    committed, copied_now = settled(opts, out, kept, name, spec.config(), retrain, what)
+                copied = copied or copied_now
+                if committed is None:
+                    try:
+                        committed = training_run.run(
+                            spec, run_dir, label, opts.evaluate_with,
+                            progress=lambda partial, name=name: results_store.save_partial(kept, name, partial))
+                    except training_run.RunFailed as e:
+                        raise RunError(f"{r.method.key} on {r.data_name} failed: {e}") from None
+                    with locks.held(out / RESULTS_LOCK):
+                        results_store.save_run(kept, name, committed)
+                        by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
+                    print(f"[reproduce] {label}: finished; committed to {kept / name}.json", file=sys.stderr)
+        by_seed = None if copied else by_seed
+        if committed is not None:
+            results[r.key] = committed
     if by_seed is None:
-        by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
+        with locks.held(out / RESULTS_LOCK):
+            by_seed = write_report(opts, work, out, runs, manifest, mode, argv)
     others = "".join(f"; seed {s}: {len(found)}" for s, found in by_seed.items() if s != opts.seed)
     print(f"[reproduce] {len(results)} of {len(runs)} runs finished (seed {opts.seed}{others}); report in "
           f"{out / opts.budget_name} (AUDIT.md reads results/: `au-audit` brings it up to date)",

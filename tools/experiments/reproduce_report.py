@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dscmr import paper, readings
+from dscmr.files import naming
 from tools.evaluation.metrics import bootstrap_metrics, resample_counts, with_intervals
 from tools.experiments import report_plots
 from tools.experiments.plateau import PLATEAU_POINTS, plateau_iteration
@@ -367,13 +368,15 @@ def write(out, experiment, runs, by_seed, context):
                 lines += table23(runs, results, context["dataset_aus"], seed)
         lines += [f"Each run's caffe log is beside its record in ../runs/{out.name}-s<seed>/, its loss curves in "
                   f"curves/ (<run>-s<seed>); every number is in {experiment}.json.", ""]
-        (tmp / f"{experiment}.md").write_text("\n".join(lines))
+        with naming(out / f"{experiment}.md"):
+            (tmp / f"{experiment}.md").write_text("\n".join(lines))
         runs_json = [{"key": list(r.key) if isinstance(r.key, tuple) else r.key, "method": r.method.key, "seed": seed,
                       "run_name": run_name(r), "log": os.path.relpath(results[r.key]["log"], out),
                       **{k: v for k, v in results[r.key].items() if k not in ("log", "weights", "test_probs")}}
                      for seed, results in by_seed.items() for r in runs if r.key in results]
         report = dict(context, seeds=list(by_seed), runs=runs_json)
-        (tmp / f"{experiment}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
+        with naming(out / f"{experiment}.json"):
+            (tmp / f"{experiment}.json").write_text(json.dumps(report, indent=1, default=float) + "\n")
         report_plots.readings_curves(out.parent, context["dataset"])
         if out.exists():
             old = out.with_name(f".{out.name}.old")

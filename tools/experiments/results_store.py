@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from dscmr.files import write_atomically
+from dscmr.files import naming, write_atomically
 
 
 def run_name(planned):
@@ -46,9 +46,11 @@ def save_run(folder, name, result):
         aside.mkdir()
         for old in folder.glob(f"{name}.*"):
             old.rename(aside / old.name)
-    shutil.copyfile(result["log"], folder / f"{name}.log")
+    with naming(folder / f"{name}.log"):
+        shutil.copyfile(result["log"], folder / f"{name}.log")
     if Path(result.get("test_probs", "")).is_file():
-        shutil.copyfile(result["test_probs"], folder / f"{name}.test.npz")
+        with naming(folder / f"{name}.test.npz"):
+            shutil.copyfile(result["test_probs"], folder / f"{name}.test.npz")
     record = {k: v for k, v in result.items() if k not in ("log", "weights", "test_probs", "data")}
     write_atomically(folder / f"{name}.json", json.dumps(record, indent=1, default=float) + "\n")
     for partial in (folder / f"{name}.partial.json", folder / f"{name}.partial.log"):
@@ -60,7 +62,8 @@ def save_partial(folder, name, record):
     <name>.partial.json, flagged unfinished, and its log. Never read as a finished run (load_run reads
     <name>.json); save_run removes it."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(record["log"], folder / f"{name}.partial.log")
+    with naming(folder / f"{name}.partial.log"):
+        shutil.copyfile(record["log"], folder / f"{name}.partial.log")
     kept = {k: v for k, v in record.items() if k not in ("log", "weights", "test_probs", "data")}
     write_atomically(folder / f"{name}.partial.json", json.dumps(kept, indent=1, default=float) + "\n")
 

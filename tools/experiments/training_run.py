@@ -26,7 +26,7 @@ from tqdm import tqdm
 from dscmr import REPO, machine
 from dscmr.caffe_home import caffe_home
 from dscmr.errors import RunError
-from dscmr.files import write_atomically
+from dscmr.files import naming, write_atomically
 from tools.evaluation import evaluate, metrics
 from tools.evaluation.metrics import mean_metrics, per_au_metrics
 from tools.experiments import plateau
@@ -61,7 +61,8 @@ def snapshot_iterations(schedule, last=None):
 def write_nets(spec, run_dir, max_iter=None):
     """The run's nets and solver into its folder, and the model card au-predict reads; (solver, train/val)."""
     for name, text in spec.files(run_dir, max_iter).items():
-        (run_dir / name).write_text(text)
+        with naming(run_dir / name):
+            (run_dir / name).write_text(text)
     key = spec.method.key
     solver = run_dir / f"{key}_solver.prototxt"
     model_card.write(solver, run_dir / f"{key}_deploy.prototxt", root=REPO)   # for au-predict
@@ -94,8 +95,8 @@ def train(solver, log_path, resume_from, iters, label):
         cmd += ["-snapshot", str(resume_from)]
     tail, errors, announced = deque(maxlen=15), deque(maxlen=3), []
     env = dict(os.environ, GLOG_minloglevel="0")
-    with open(log_path, "a", buffering=1) as log, tqdm(total=iters, desc=label, unit="it", file=sys.stderr,
-                                          dynamic_ncols=True, leave=True) as bar:
+    with naming(log_path), open(log_path, "a", buffering=1) as log, \
+            tqdm(total=iters, desc=label, unit="it", file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
         log.write(f"# {' '.join(cmd)}\n{parse_log.TRAINED_ON}{machine.describe()}; build {caffe_build()}\n")
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env=env, errors="replace")
@@ -164,7 +165,8 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, 
     val["auc_ci"] = metrics.interval(metrics.resampled_means(val_probs, val_labels, aus, resamples)["auc"][1])
     val["trained"] = metrics.trained(val["auc_ci"], val["spread"])
     result = dict(iteration=it, **test, val=val)
-    np.savez(cache.with_suffix(".test.npz"), probs=probs, labels=labels, aus=np.array(aus))
+    with naming(cache.with_suffix(".test.npz")):
+        np.savez(cache.with_suffix(".test.npz"), probs=probs, labels=labels, aus=np.array(aus))
     write_atomically(cache, json.dumps(result, default=float) + "\n")
     return result
 
