@@ -54,7 +54,7 @@ from dscmr import REPO, locks
 from dscmr import readings as readings_
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
-from tools.experiments import reproduce_report, results_store, training_run
+from tools.experiments import reproduce_report, results_store, slurm, training_run
 from tools.experiments.plans import BUDGETS, EXPERIMENTS, data_dir_of, in_seed_order, run_dir_of
 from tools.experiments.run_spec import RunSpec, Schedule, data_fingerprint
 
@@ -129,8 +129,17 @@ def parse_args(argv=None):
     ap.add_argument("--wait", action="store_true",
                     help="a run that another au-reproduce process (or cluster task) is training: wait for it to "
                          "finish, instead of skipping it with a line that names the holder")
+    ap.add_argument("--sbatch", default="", metavar="OPTIONS",
+                    help="with --submit slurm: sbatch options for every job, written with `=`, e.g. "
+                         "--sbatch=\"--partition=cpu --time=12:00:00\", or --sbatch=\"--partition=gpu --gres=gpu:1\" "
+                         "with --gpu")
     what = ap.add_mutually_exclusive_group()
-    what.add_argument("--plan", action="store_true", help="print the runs and whether they are done; run nothing")
+    what.add_argument("--plan", action="store_true", help="print the runs and whether they are done (or queued or "
+                                                          "running in Slurm); run nothing")
+    what.add_argument("--submit", choices=("slurm",),
+                      help="train the runs that are not done as a Slurm job array, a task per run, on a --work and "
+                           "--results the nodes share, and then the report and AUDIT.md in a job after it; prints "
+                           "the job ids (docs/cluster.md)")
     what.add_argument("--report", action="store_true",
                       help="rewrite the budget's report from the runs committed in results/ (every seed); train "
                            "nothing (after a change to the report's code: a command that trains nothing new leaves "
@@ -230,6 +239,43 @@ def settled(opts, out, kept, name, config, retrain, what):
     return committed, False
 
 
+def submit(opts, argv, work, states):
+    """--submit slurm: of the runs and their states, those not committed, queued or running, as a job array
+    and a report job."""
+    slurm.command("sbatch")
+    todo = [f"{r.method.key}/{r.data_name}" for r, state in states
+            if not state.startswith(("committed", "queued", "running", "other data"))
+            and (opts.retrain_stale or not state.startswith("stale"))]
+    if not todo:
+        print("[reproduce] nothing to submit: every run is committed, queued or running (--plan lists them)")
+        return 0
+    # each job runs this command again on the same folders, absolute, minus what was for the submission
+    task = strip_options(argv if argv is not None else sys.argv[1:], ("--submit", "--sbatch", "--only")) + [
+        "--data", str(opts.data.resolve()), "--work", str(opts.work.resolve()), "--results", str(opts.results.resolve())]
+    # AUDIT.md reads the repository's results/; another results folder gets its own
+    audit = REPO / "AUDIT.md" if opts.results.resolve() == (REPO / "results").resolve() else opts.results / "AUDIT.md"
+    record = slurm.submit(todo, task, task + ["--report"],
+                          ["--results", str(opts.results.resolve()), "--out", str(audit.resolve())], work,
+                          opts.experiment, opts.budget_name, opts.seed, shlex.split(opts.sbatch))
+    print(f"[reproduce] submitted job array {record['array']}: {len(todo)} run(s), task i trains run i of "
+          f"{', '.join(todo)}; job {record['report']} rewrites the report and AUDIT.md after it "
+          f"(script {record['script']}; --plan shows them queued or running)")
+    return 0
+
+
+def strip_options(argv, names):
+    """argv without the options names and their values (as `--name value` or `--name=value`)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in names:
+            skip = True
+        elif not arg.startswith(tuple(f"{n}=" for n in names)):
+            kept.append(arg)
+    return kept
+
+
 def write_report(opts, work, out, runs, manifest, mode, argv):
     """Writes the report of every committed seed of the budget from results/ alone; called after each
     run that finishes, so results/ is whole wherever a long command is stopped. Returns {seed: runs}."""
@@ -266,13 +312,19 @@ def main(argv=None):
           f"{opts.budget.tag()}, {mode}; {len(runs)} runs", file=sys.stderr)
     out = opts.results / dataset / opts.experiment
     kept = results_store.runs_dir(out, opts.budget_name, opts.seed)
-    if opts.plan:
-        print(f"  seed {opts.seed}; committed runs in {kept}")
+    if opts.plan or opts.submit:
+        waiting = slurm.queued(work, opts.experiment, opts.budget_name, opts.seed)
+        states = []    # (run, its state, its folder in --work)
         for r in runs:
             where = run_dir_of(work, opts.budget, mode, r, opts.seed, opts.readings)
             ordered = in_seed_order(r, opts.seed)
             data = derive.fingerprint_of(opts.data, ordered.aus, ordered.select, ordered.selection)
-            print(f"  {run_state(kept, where, r, data):16s} {r.method.key:14s} {r.data_name:18s} {where}")
+            states.append((r, waiting.get(f"{r.method.key}/{r.data_name}") or run_state(kept, where, r, data), where))
+        if opts.submit:
+            return submit(opts, argv, work, [(r, state) for r, state, _ in states if wanted(r)])
+        print(f"  seed {opts.seed}; committed runs in {kept}")
+        for r, state, where in states:
+            print(f"  {state:16s} {r.method.key:14s} {r.data_name:18s} {where}")
         return 0
     check_data(opts, work, out, runs)
     if opts.report:
