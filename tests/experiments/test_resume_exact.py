@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from helpers.caffe import REPO, VENV
+from helpers.caffe import REPO
 
 from dscmr import machine, methods
 from tools.experiments import training_run
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.slow   # trains and resumes runs
 METHOD = "alexnet_admsr"
 SCHEDULE = Schedule(iters=12, batch_size=4, points=3)   # snapshots at 4, 8, 12
 AUS = (1, 2, 4, 5, 6, 9, 12, 17, 20, 25, 26)
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "tiny"
-    subprocess.run([str(VENV / "bin" / "au-build-synthau"), "--train", "40", "--val", "8", "--test", "8",
-                    "--mirror", "--out", str(out), "--no-progress"], cwd=REPO, check=True, capture_output=True)
-    return out
 
 
 def train(run_dir, data):
@@ -50,13 +42,13 @@ def same(a, b):
 
 
 @pytest.fixture(scope="module")
-def straight(data, tmp_path_factory):
+def straight(tiny, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("straight")
-    return run_dir, train(run_dir, data)
+    return run_dir, train(run_dir, tiny)
 
 
-def test_the_same_command_and_seed_repeat_bit_for_bit(data, straight, tmp_path):
-    again = train(tmp_path, data)
+def test_the_same_command_and_seed_repeat_bit_for_bit(tiny, straight, tmp_path):
+    again = train(tmp_path, tiny)
     assert same(weights(straight[0]), weights(tmp_path))
     first, second = straight[1]["evaluations"][-1], again["evaluations"][-1]
     assert first["per_au"] == second["per_au"] and first["val"] == second["val"]
@@ -67,10 +59,10 @@ def test_the_same_command_and_seed_repeat_bit_for_bit(data, straight, tmp_path):
         [f"{machine.describe()}; build {training_run.caffe_build()}"]
 
 
-def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
+def test_a_killed_run_resumes_to_the_same_weights(tiny, straight, tmp_path):
     code = ("from pathlib import Path\nfrom dscmr import methods\nfrom tools.experiments import training_run as t\n"
             "from tools.experiments.run_spec import RunSpec, Schedule\n"
-            f"t.run(RunSpec(methods.get({METHOD!r}), Path({str(data)!r}), {AUS!r}, {SCHEDULE!r}, 8), "
+            f"t.run(RunSpec(methods.get({METHOD!r}), Path({str(tiny)!r}), {AUS!r}, {SCHEDULE!r}, 8), "
             f"Path({str(tmp_path)!r}))\n")
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -84,7 +76,7 @@ def test_a_killed_run_resumes_to_the_same_weights(data, straight, tmp_path):
     assert not (tmp_path / "done.json").exists()
     resumed_from = training_run.latest_solverstate(tmp_path, METHOD)
     assert resumed_from is not None and resumed_from.stem != f"{METHOD}_iter_{SCHEDULE.iters}"
-    result = train(tmp_path, data)
+    result = train(tmp_path, tiny)
     assert "batches already trained on" in (tmp_path / "train.log").read_text()
     assert same(weights(straight[0]), weights(tmp_path))
     assert result["evaluations"][-1]["per_au"] == straight[1]["evaluations"][-1]["per_au"]
