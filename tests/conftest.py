@@ -1,3 +1,4 @@
+import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -24,5 +25,9 @@ def default_data():
     """data/synthau as the README builds it (`make data`: about two minutes on 2 cores, seconds when it is
     built already)."""
     repo = Path(__file__).resolve().parent.parent
-    subprocess.run(["make", "--no-print-directory", "data"], cwd=repo, check=True, capture_output=True)
+    # make test's two pytest processes (pytest-xdist) ask for it at once: one builds, the other waits
+    (repo / "data").mkdir(exist_ok=True)
+    with open(repo / "data" / ".default-data.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(["make", "--no-print-directory", "data"], cwd=repo, check=True, capture_output=True)
     return repo / "data" / "synthau"
