@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers.caffe import REPO, run_caffe
+from helpers.caffe import REPO, fed_steps, run_caffe, sgd_solver
 
 N, CLASSES, K, J = 4, 3, 3, 3
 
@@ -44,42 +44,22 @@ def data(iterations):
 
 
 def make_solver(tmp_path, engine):
-    import caffe
-    net = tmp_path / f"net_{engine}.prototxt"
-    net.write_text(NET.format(n=N, classes=CLASSES, engine=engine))
-    solver = tmp_path / f"solver_{engine}.prototxt"
-    solver.write_text(f"""net: "{net}"
-base_lr: 0.1 lr_policy: "fixed" momentum: 0.9 weight_decay: 0.001
-max_iter: 1000 display: 0 snapshot: 0 snapshot_prefix: "{tmp_path}/snap_{engine}" random_seed: 5
-""")
-    caffe.set_mode_cpu()
-    return caffe.SGDSolver(str(solver))
-
-
-def train(solver, x, y, iterations):
-    """Steps `iterations` times, feeding batch `solver.iter`; returns the losses."""
-    losses = []
-    for _ in range(iterations):
-        solver.net.blobs["x"].data[...] = x[solver.iter]
-        solver.net.blobs["y"].data[...] = y[solver.iter]
-        solver.step(1)
-        losses.append(float(solver.net.blobs["loss"].data))
-    return losses
+    return sgd_solver(tmp_path, engine, NET.format(n=N, classes=CLASSES, engine=engine), 0.1, 0.001, 5)
 
 
 @pytest.mark.parametrize("first,second", [("CAFFE", "DNNL"), ("DNNL", "CAFFE")])
 def test_snapshot_resumes_under_the_other_engine(tmp_path, first, second):
     x, y = data(K + J)
     straight = make_solver(tmp_path, first)
-    straight_losses = train(straight, x, y, K + J)
+    straight_losses = fed_steps(straight, x, y, K + J)
 
     before = make_solver(tmp_path, first)
-    losses = train(before, x, y, K)
+    losses = fed_steps(before, x, y, K)
     before.snapshot()
     resumed = make_solver(tmp_path, second)
     resumed.restore(str(tmp_path / f"snap_{first}_iter_{K}.solverstate"))
     assert resumed.iter == K
-    losses += train(resumed, x, y, J)
+    losses += fed_steps(resumed, x, y, J)
 
     np.testing.assert_allclose(losses, straight_losses, rtol=1e-5)
     for name in ("conv1", "conv2", "fc"):
@@ -89,7 +69,7 @@ def test_snapshot_resumes_under_the_other_engine(tmp_path, first, second):
     perturbed = make_solver(tmp_path, second)
     perturbed.restore(str(tmp_path / f"snap_{first}_iter_{K}.solverstate"))
     perturbed.net.params["conv1"][0].data[...] *= 1.01
-    assert not np.allclose(train(perturbed, x, y, J), straight_losses[K:], rtol=1e-5)
+    assert not np.allclose(fed_steps(perturbed, x, y, J), straight_losses[K:], rtol=1e-5)
 
 
 def dscmr_train_files(tmp_path, engine, iters, base_lr):

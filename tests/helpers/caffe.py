@@ -47,3 +47,29 @@ layer {{ name: "logits" type: "InnerProduct" bottom: "x" top: "logits"
   inner_product_param {{ num_output: {n_aus} weight_filler {{ type: "gaussian" std: 0.5 }} }} }}
 {loss_layer}
 """
+
+
+def sgd_solver(folder, name, net_text, base_lr, weight_decay, seed):
+    """A pycaffe SGDSolver (fixed rate, momentum 0.9, no snapshots) of net_text, its files in folder."""
+    import caffe
+    net = folder / f"{name}.prototxt"
+    net.write_text(net_text)
+    solver = folder / f"{name}_solver.prototxt"
+    solver.write_text(f"""net: "{net}"
+base_lr: {base_lr} lr_policy: "fixed" momentum: 0.9 weight_decay: {weight_decay}
+max_iter: 1000 display: 0 snapshot: 0 snapshot_prefix: "{folder}/snap_{name}" random_seed: {seed}
+""")
+    caffe.set_mode_cpu()
+    return caffe.SGDSolver(str(solver))
+
+
+def fed_steps(solver, x, y, iterations):
+    """Steps a solver whose net reads Input blobs x and y `iterations` times, feeding batch `solver.iter`;
+    returns the losses."""
+    losses = []
+    for _ in range(iterations):
+        solver.net.blobs["x"].data[...] = x[solver.iter]
+        solver.net.blobs["y"].data[...] = y[solver.iter]
+        solver.step(1)
+        losses.append(float(solver.net.blobs["loss"].data))
+    return losses

@@ -9,6 +9,7 @@ snapshots do not save.
 """
 import numpy as np
 import pytest
+from helpers.caffe import fed_steps, sgd_solver
 
 N, D, AUS, K, J = 12, 5, 4, 4, 5
 
@@ -39,43 +40,23 @@ def data(iterations):
 
 
 def make_solver(tmp_path, impl):
-    import caffe
-    net = tmp_path / "net.prototxt"
-    net.write_text(NET.format(n=N, d=D, aus=AUS, loss=LOSS[impl]))
-    solver = tmp_path / "solver.prototxt"
-    solver.write_text(f"""net: "{net}"
-base_lr: 0.5 lr_policy: "fixed" momentum: 0.9 weight_decay: 0.01
-max_iter: 1000 display: 0 snapshot: 0 snapshot_prefix: "{tmp_path}/snap" random_seed: 7
-""")
-    caffe.set_mode_cpu()
-    return caffe.SGDSolver(str(solver))
-
-
-def train(solver, x, y, iterations):
-    """Steps `iterations` times, feeding batch `solver.iter`; returns the losses."""
-    losses = []
-    for _ in range(iterations):
-        solver.net.blobs["x"].data[...] = x[solver.iter]
-        solver.net.blobs["y"].data[...] = y[solver.iter]
-        solver.step(1)
-        losses.append(float(solver.net.blobs["loss"].data))
-    return losses
+    return sgd_solver(tmp_path, "net", NET.format(n=N, d=D, aus=AUS, loss=LOSS[impl]), 0.5, 0.01, 7)
 
 
 @pytest.mark.parametrize("impl", ["cpp", "python"])
 def test_resume_continues_the_same_trajectory(tmp_path, impl):
     x, y = data(K + J)
     straight = make_solver(tmp_path, impl)
-    straight_losses = train(straight, x, y, K + J)
+    straight_losses = fed_steps(straight, x, y, K + J)
     straight_state = [b.data.copy() for b in straight.net.params["loss"]]
 
     first = make_solver(tmp_path, impl)
-    losses = train(first, x, y, K)
+    losses = fed_steps(first, x, y, K)
     first.snapshot()
     resumed = make_solver(tmp_path, impl)
-    resumed.restore(str(tmp_path / f"snap_iter_{K}.solverstate"))
+    resumed.restore(str(tmp_path / f"snap_net_iter_{K}.solverstate"))
     assert resumed.iter == K
-    losses += train(resumed, x, y, J)
+    losses += fed_steps(resumed, x, y, J)
 
     assert losses == straight_losses
     l_pre, updates = [b.data for b in resumed.net.params["loss"]]
@@ -86,7 +67,7 @@ def test_resume_continues_the_same_trajectory(tmp_path, impl):
 
     # The comparison can fail: the same resume with Ad-MSR's state reset takes another path.
     forgetful = make_solver(tmp_path, impl)
-    forgetful.restore(str(tmp_path / f"snap_iter_{K}.solverstate"))
+    forgetful.restore(str(tmp_path / f"snap_net_iter_{K}.solverstate"))
     for b in forgetful.net.params["loss"]:
         b.data[...] = 0
-    assert train(forgetful, x, y, J) != straight_losses[K:]
+    assert fed_steps(forgetful, x, y, J) != straight_losses[K:]
