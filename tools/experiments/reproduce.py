@@ -341,8 +341,9 @@ def main(argv=None):
         retrain = opts.retrain_stale and wanted(r)
         what = f"{r.method.key} {r.data_name}"
         label = f"[{i}/{len(runs)}] {what}"
+        config = spec.config()     # reads the derived data's manifest: once a run
         with locks.held(out / RESULTS_LOCK):
-            committed, copied = settled(opts, out, kept, name, spec.config(), retrain, what)
+            committed, copied = settled(opts, out, kept, name, config, retrain, what)
         if committed is not None and training_run.code_changed(committed):
             print(f"[reproduce] {what}: warning: the committed run was trained with code that "
                   f"has changed since ({training_run.changed_in_words(committed)}); "
@@ -355,7 +356,7 @@ def main(argv=None):
                           file=sys.stderr)
                     continue
                 with locks.held(out / RESULTS_LOCK):    # another process may have committed it meanwhile
-                    committed, copied_now = settled(opts, out, kept, name, spec.config(), retrain, what)
+                    committed, copied_now = settled(opts, out, kept, name, config, retrain, what)
                 copied = copied or copied_now
                 if committed is None:
                     try:
