@@ -15,7 +15,7 @@ from dscmr import machine, paper
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError
 from dscmr.methods import get as method
-from tools.experiments import claims, plans, plateau, report_plots, reproduce, results_store, training_run
+from tools.experiments import claims, plans, plateau, report_plots, reproduce, reproduce_report, results_store, training_run
 from tools.experiments.run_spec import NETS, RunSpec, Schedule, data_fingerprint
 
 pytestmark = pytest.mark.slow   # every test runs au-reproduce's experiments, training smoke runs
@@ -225,6 +225,22 @@ def test_report_rewrites_the_report_from_results_alone_and_trains_nothing(tiny, 
     text = (out / "table4-5.md").read_text()
     assert text.replace("--report", "--only alexnet") == written
     assert not (tmp_path / "work" / "synthau" / "it2-b2-tr24-va4-te8-p1-cpu").exists()
+
+
+def test_a_rewritten_report_plots_again_only_the_curves_of_a_changed_log(tiny, committed, tmp_path, monkeypatch):
+    args = ["table4-5", "--budget", "smoke", "--report", "--data", str(tiny), "--work", str(tmp_path / "work"),
+            "--results", str(committed)]
+    out = committed / "synthau" / "table4-5" / "smoke"
+    before = {p.name: p.read_bytes() for p in (out / "curves").glob("*.png")}
+    assert len(before) == 6
+    plotted = []
+    monkeypatch.setattr(reproduce_report, "plot_curves", lambda *a, **k: plotted.append(k["title"]))
+    assert reproduce.main(args) == 0
+    assert plotted == [] and {p.name: p.read_bytes() for p in (out / "curves").glob("*.png")} == before
+    with open(committed / "synthau" / "table4-5" / "runs" / "smoke-s1" / "dscmr_aus11.log", "a") as log:
+        log.write("I1207 00:00:00.000000 1 solver.cpp:218] Iteration 3 (1 iter/s, 1s/1 iters), loss = 0.5\n")
+    assert reproduce.main(args) == 0
+    assert plotted == ["dscmr_aus11-s1"]
 
 
 def test_the_report_covers_every_committed_seed_of_its_budget(tiny, committed, tmp_path, capsys):

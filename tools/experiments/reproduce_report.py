@@ -11,6 +11,8 @@ one whole report, and a report at one budget never replaces another budget's (an
 dscmr/paper.py and are labelled with their database; ours with the dataset they were measured on.
 """
 import functools
+import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -342,6 +344,28 @@ def table45(runs, by_seed, out, dataset):
     return lines + ["![means per method](table4-5.png)", ""]
 
 
+def curves(log, path, drawn, title, aus):
+    """A run's loss curves into path: a copy of drawn (the report's previous plot of the run) when that
+    was drawn from the same log by the same code (its PNG names the source), else plotted; a report is
+    rewritten after every run, and would otherwise plot its first run's curves once per run."""
+    import matplotlib
+    from PIL import Image
+
+    log = Path(log)
+    # parse_log.py holds both the parser and plot_curves
+    source = hashlib.sha256(log.read_bytes() + Path(inspect.getsourcefile(parse_log)).read_bytes()
+                            + json.dumps([title, list(aus or ()), matplotlib.__version__]).encode()).hexdigest()[:16]
+    if drawn.is_file():
+        with Image.open(drawn) as png:
+            if png.text.get("Source") == source:
+                shutil.copyfile(drawn, path)
+                return
+    with open(log, errors="replace") as f:
+        train, test = parse_log(f)
+    if train or test:
+        plot_curves(train, test, path, title=title, aus=aus, metadata={"Source": source})
+
+
 def write(out, experiment, runs, by_seed, context):
     """The report of every seed's runs ({seed: {key: result}}) of one budget, into out
     (results/<dataset>/<experiment>/<budget>)."""
@@ -354,10 +378,8 @@ def write(out, experiment, runs, by_seed, context):
             for r in runs:
                 if r.key in results:
                     name = seeded(run_name(r), seed)
-                    with open(results[r.key]["log"], errors="replace") as f:
-                        train, test = parse_log(f)
-                    if train or test:
-                        plot_curves(train, test, tmp / "curves" / f"{name}.png", title=name, aus=r.aus)
+                    curves(results[r.key]["log"], tmp / "curves" / f"{name}.png", out / "curves" / f"{name}.png",
+                           name, r.aus)
         lines = header(dict(context, seeds=list(by_seed)))
         if experiment == "table4-5":
             lines += table45(runs, by_seed, tmp, context["dataset"])

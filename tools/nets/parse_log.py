@@ -111,9 +111,10 @@ def write_csv(records, path):
         writer.writerows(rows)
 
 
-def plot_curves(train, test, path, title="", aus=None):
+def plot_curves(train, test, path, title="", aus=None, metadata=None):
     """Loss (and accuracy, and Ad-MSR's per-AU beta, when logged) against iteration, train and test,
-    in the style of Fig. 5. `aus` names the beta curves (default: their column numbers)."""
+    in the style of Fig. 5. `aus` names the beta curves (default: their column numbers); metadata
+    goes into the PNG's text chunks."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -143,7 +144,7 @@ def plot_curves(train, test, path, title="", aus=None):
         ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=110)
+        fig.savefig(tmp, dpi=110, metadata=metadata)
     plt.close(fig)
 
 
