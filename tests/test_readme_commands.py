@@ -1,7 +1,8 @@
 """The README's training commands, as written, from the repository root on the committed files: `caffe
-train -solver prototxt/ldscmr_solver.prototxt ...` until its first training iteration is logged, and
-`make train ITERS=2` to its end, each leaving in runs/ what the README and `make help` say. Files of the
-user's that these commands would overwrite are moved aside first and put back after."""
+train -solver prototxt/ldscmr_solver.prototxt ...` until it has built both nets on the committed data and
+starts its first test pass, and `make train ITERS=2` (the same solver but max_iter: a test pass, two
+iterations) to its end, each leaving in runs/ what the README and `make help` say. Files of the user's
+that these commands would overwrite are moved aside first and put back after."""
 import json
 import os
 import re
@@ -37,7 +38,7 @@ def runs(tmp_path):
         shutil.move(tmp_path / name, folder / name)
 
 
-def test_the_readme_caffe_train_command_starts_training_ldscmr(default_data, runs):
+def test_the_readme_caffe_train_command_builds_ldscmr_on_the_committed_data(default_data, runs):
     (command,) = [line for line in README.splitlines() if line.startswith("caffe train -solver prototxt/ldscmr")]
     assert command == "caffe train -solver prototxt/ldscmr_solver.prototxt 2>&1 | tee runs/ldscmr.log"
     log = runs / "ldscmr.log"
@@ -45,20 +46,19 @@ def test_the_readme_caffe_train_command_starts_training_ldscmr(default_data, run
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
-        while not re.search(r"Iteration 0 \(.*\), loss = ", log.read_text() if log.exists() else ""):
-            assert proc.poll() is None, f"caffe train ended (status {proc.returncode}) before its first iteration:\n" \
+        while "Iteration 0, Testing net (#0)" not in (log.read_text() if log.exists() else ""):
+            assert proc.poll() is None, f"caffe train ended (status {proc.returncode}) before its first test:\n" \
                                         + (log.read_text()[-3000:] if log.exists() else "no log")
-            assert time.monotonic() < deadline, "no training iteration logged in 5 minutes"
+            assert time.monotonic() < deadline, "no test pass begun in 5 minutes"
             time.sleep(1)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     text = log.read_text()
-    # the committed net on data/synthau: its 11 AUs, validation tested first, then training
+    # the committed net on data/synthau, its training and validation nets; the test below trains it
     assert "Creating training net from net file: prototxt/ldscmr_train_val.prototxt" in text
-    assert "Opened lmdb data/synthau/train/images" in text
-    assert "Iteration 0, Testing net (#0)" in text and re.search(r"Test net output #\d+: loss = ", text)
-    assert re.search(r"Iteration 0 \(.*\), loss = [0-9.]+", text)
+    assert "Opened lmdb data/synthau/train/images" in text and "Opened lmdb data/synthau/val/images" in text
+    assert "Solver scaffolding done." in text
 
 
 def test_make_train_iters_2_trains_ldscmr_two_iterations_and_leaves_a_snapshot_and_its_model_card(default_data,
@@ -73,6 +73,9 @@ def test_make_train_iters_2_trains_ldscmr_two_iterations_and_leaves_a_snapshot_a
     solver = (runs / "ldscmr_solver_2iters.prototxt").read_text()
     assert solver == (REPO / "prototxt" / "ldscmr_solver.prototxt").read_text().replace("max_iter: 6000", "max_iter: 2")
     log = (runs / "ldscmr_solver_2iters.log").read_text()
+    # validation tested first, then two training iterations
+    assert "Iteration 0, Testing net (#0)" in log and re.search(r"Test net output #\d+: loss = ", log)
+    assert re.search(r"Iteration 0 \(.*\), loss = [0-9.]+", log)
     assert "Snapshotting to binary proto file runs/ldscmr_iter_2.caffemodel" in log and "Optimization Done." in log
     assert (runs / "ldscmr_iter_2.caffemodel").stat().st_size > 1e6
     card = json.loads((runs / "ldscmr.model.json").read_text())    # au-predict's model card for these snapshots
