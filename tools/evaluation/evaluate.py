@@ -27,7 +27,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from dscmr.errors import InputError, RunError, cli
 from dscmr.files import replacing, write_atomically
 from dscmr.paper import IGNORE_LABEL
 from tools.evaluation.metrics import mean_metrics, per_au_metrics
-from tools.nets.caffe_files import load_net, read_net
+from tools.nets.caffe_files import load_net, read_net, without_random_init, written
 from tools.nets.prototxt import DEFAULT_MEAN_BGR
 
 PROG = "au-evaluate"
@@ -80,25 +79,12 @@ def split_net(model, split_dir, batch_size):
     return net_param, loss[0].bottom[0], loss[0].bottom[1]
 
 
-def written(net_param):
-    """The path of a temporary prototxt holding net_param (the caller removes it)."""
-    from google.protobuf import text_format
-
-    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
-        f.write(text_format.MessageToString(net_param))
-    return f.name
-
-
 def predict(model, weights, split_dir, batch_size, probe=True):
     """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
     train_val net's TEST phase; probe as caffe_files.load_net's."""
     n = split_size(split_dir)    # the split is whole before Caffe maps it
     net_param, logits_blob, label_blob = split_net(model, split_dir, batch_size)
-    path = written(net_param)
-    try:
-        net = load_net(path, weights, shown_as=model, probe=probe)
-    finally:
-        os.unlink(path)
+    net = load_net(net_param, weights, shown_as=model, probe=probe)
     probs, labels = [], []
     for _ in range(-(-n // batch_size)):
         net.forward()
@@ -124,7 +110,7 @@ def predict_by_caffe_test(model, weights, split_dir, batch_size, caffe, gpu=None
         copy.bottom.append(blob)
         copy.top.append(out)
     n = split_size(split_dir)
-    path = written(net_param)
+    path = written(without_random_init(net_param))
     cmd = [str(caffe), "test", "-model", path, "-weights", str(weights), "-iterations", str(-(-n // batch_size))]
     try:
         done = subprocess.run(cmd + (["-gpu", str(gpu)] if gpu is not None else []), capture_output=True,

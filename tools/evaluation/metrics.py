@@ -74,17 +74,21 @@ def resample_counts(n, rounds=BOOTSTRAP_ROUNDS, seed=BOOTSTRAP_SEED):
 
 
 def _weighted_auc(scores, positive, w):
-    """ROC AUC (Mann-Whitney, ties count half) of one AU under each row of face weights w. With
-    whole-number weights every sum is exact, so the AUC is rounded once (scikit-learn's trapezoids
-    agree to 2e-16 on every committed run and took 16 times as long, in input validation)."""
+    """ROC AUC (Mann-Whitney, ties count half) of one AU under each row of whole-number face weights w
+    (resample_counts'). In integers every sum is exact, so the AUC is rounded once, at the division
+    (scikit-learn's trapezoids agree to 2e-16 on every committed run and took 16 times as long, in input
+    validation); faces by rows, in 32 bits, it takes a tenth of the time of float64 columns."""
     order = np.argsort(scores, kind="stable")
-    s, y, w = scores[order], positive[order], w[:, order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])          # groups of tied scores
-    wp = np.add.reduceat(w * y, starts, axis=1)
-    wn = np.add.reduceat(w * ~y, starts, axis=1)
-    below = np.cumsum(wn, axis=1) - wn
+    s, y = scores[order], positive[order][:, None]
+    wt = w.T[order].astype(np.int32)                                 # faces x rounds, by score
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])            # groups of tied scores
+    wp, wn = wt * y, wt * ~y
+    if len(starts) < len(s):
+        wp, wn = np.add.reduceat(wp, starts, axis=0), np.add.reduceat(wn, starts, axis=0)
+    below = np.cumsum(wn, axis=0, dtype=np.int32) - wn
+    twice = (wp.astype(np.int64) * (2 * below + wn)).sum(0)          # 2 x the pairs ranked right
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (wp * (below + 0.5 * wn)).sum(1) / (wp.sum(1) * wn.sum(1))
+        return (twice / 2) / (wp.sum(0, dtype=np.int64) * wn.sum(0, dtype=np.int64))
 
 
 def bootstrap_metrics(probs, labels, aus, counts, threshold=0.5, ignore_label=paper.IGNORE_LABEL):

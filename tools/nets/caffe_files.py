@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dscmr.errors import InputError
@@ -114,11 +115,44 @@ def check_loads(model, weights=None, phase="TEST", shown_as=None):
     raise InputError(shown, f"Caffe cannot build this net: {reason.strip()}")
 
 
+def without_random_init(net_param):
+    """net_param with every filler (weight_filler, bias_filler, ... at any depth) constant, in place:
+    a net about to be given its weights need not draw random ones first (AlexNet's 58 M Gaussian
+    draws were 0.9 s of the 1.5 s it took to load). Returns net_param."""
+    for field, value in net_param.ListFields():
+        if field.message_type is not None:
+            for message in (value if field.label == field.LABEL_REPEATED else [value]):
+                if field.message_type.name == "FillerParameter":
+                    message.Clear()
+                    message.type = "constant"
+                else:
+                    without_random_init(message)
+    return net_param
+
+
+def written(net_param):
+    """The path of a temporary prototxt holding net_param (the caller removes it)."""
+    from google.protobuf import text_format
+
+    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
+        f.write(text_format.MessageToString(net_param))
+    return f.name
+
+
 def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True):
     """caffe.Net(model, weights, phase) once check_loads has found that Caffe can build it; probe=False
-    skips that check, for a net and weights that `caffe train` has just built and written itself."""
-    if probe:
-        check_loads(model, weights, phase, shown_as)
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    import caffe
-    return caffe.Net(str(model), *([str(weights)] if weights is not None else []), getattr(caffe, phase))
+    skips that check, for a net and weights that `caffe train` has just built and written itself.
+    model: a prototxt or a NetParameter; given weights, it is built without random initialisation."""
+    shown = shown_as or model
+    net_param = read_net(model) if isinstance(model, (str, Path)) else model
+    if weights is not None:
+        net_param = without_random_init(net_param)
+    path = written(net_param)
+    try:
+        if probe:
+            check_loads(path, weights, phase, shown)
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        import caffe
+        return caffe.Net(path, *([str(weights)] if weights is not None else []), getattr(caffe, phase))
+    finally:
+        os.unlink(path)
