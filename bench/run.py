@@ -76,7 +76,7 @@ def render(report):
              "busy it was, and the times are medians.", ""]
     rows = targets(report)
     if rows:
-        lines += ["## Targets (issues #7 and #13)", "", "| target | wanted | measured | met |", "|---|---|---|---|",
+        lines += ["## Targets (issues #7, #13 and #35)", "", "| target | wanted | measured | met |", "|---|---|---|---|",
                   *(f"| {what} | {want} | {got} | {'yes' if met else '**no**'} |" for what, want, got, met in rows),
                   ""]
         if not all(met for *_, met in rows):
@@ -86,7 +86,9 @@ def render(report):
         kept = section.get("kept_from")
         lines += [f"## {section['title']}", ""]
         if kept:
-            lines += [f"*From an earlier run: {kept['date']}, commit {kept['commit']}; not re-run since.*", ""]
+            on = kept.get("machine")
+            where = f", on {on['cpu']} (fp32 peak {on['peak_fp32_gflops']} GFLOP/s)" if on else ""
+            lines += [f"*From an earlier run: {kept['date']}, commit {kept['commit']}{where}; not re-run since.*", ""]
         lines += [section["markdown"], ""]
     return "\n".join(lines)
 
@@ -101,9 +103,11 @@ def _get(report, *keys):
 
 
 def targets(report):
-    """Issues #7 and #13's targets: (what, target, measured, met) for those this report measured."""
+    """Issues #7, #13 and #35's targets: (what, target, measured, met) for those this report measured."""
     rows = []
-    peak = report["machine"]["peak_fp32_gflops"]
+    # a section kept from an earlier run is measured against the peak of the machine it ran on
+    nets_machine = (_get(report, "nets", "kept_from") or {}).get("machine") or report["machine"]
+    peak = nets_machine["peak_fp32_gflops"]
     for net in ("resnet18", "dscmr", "ldscmr", "alexnet", "drml"):
         r = _get(report, "nets", "results", "nets", net)
         if r:
@@ -126,6 +130,10 @@ def targets(report):
     if data:
         rows.append(("synthau LMDB build, 2 cores", ">= 200 images/s", f"{data['lmdb_images_per_s']:.0f} images/s",
                      data["lmdb_images_per_s"] >= 200))
+    predict = _get(report, "predict", "results")
+    if predict and predict.get("method") == "dscmr" and predict.get("frames") == 48:
+        rows.append((f"au-predict, DSCMR, 48 frames, --detect-every {predict['detect_every']}, end to end",
+                     ">= 10 frames/s", f"{predict['frames_per_s']:.2f} frames/s", predict["frames_per_s"] >= 10))
     return rows
 
 
@@ -140,7 +148,8 @@ def earlier_benches(path, rerun):
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
         raise InputError(path, "is not a results.json that bench/run.py wrote; move it away or give --out") from None
     for section in kept.values():
-        section.setdefault("kept_from", {"date": old.get("date"), "commit": old.get("commit")})
+        section.setdefault("kept_from", {"date": old.get("date"), "commit": old.get("commit"),
+                                         "machine": old.get("machine")})
     return kept
 
 

@@ -167,9 +167,20 @@ def test_audit_with_missing_results_leaves_audit_md_as_it_was(files):
 
 def test_a_partial_bench_run_keeps_the_other_sections(tmp_path):
     from bench import run as bench_run
-    old = {"date": "2026-01-01T00:00:00", "commit": "abc", "benches": {
-        "nets": {"title": "Nets", "markdown": "nets table", "results": {}},
+    there = {"cpu": "CPU A", "peak_fp32_gflops": 100.0}
+    old = {"date": "2026-01-01T00:00:00", "commit": "abc", "machine": there, "benches": {
+        "nets": {"title": "Nets", "markdown": "nets table",
+                 "results": {"nets": {"resnet18": {"ratio": 0.9, "caffe_gflops": 80.0}}}},
         "data": {"title": "Data", "markdown": "data table", "results": {}}}}
     (tmp_path / "results.json").write_text(json.dumps(old))
     kept = bench_run.earlier_benches(tmp_path / "results.json", ["data"])
-    assert list(kept) == ["nets"] and kept["nets"]["kept_from"] == {"date": "2026-01-01T00:00:00", "commit": "abc"}
+    assert list(kept) == ["nets"] and \
+        kept["nets"]["kept_from"] == {"date": "2026-01-01T00:00:00", "commit": "abc", "machine": there}
+    # a kept section is measured against the machine it ran on, not this one
+    here = {"cpu": "CPU B", "peak_fp32_gflops": 200.0}
+    rows = bench_run.targets({"machine": here, "benches": kept})
+    assert ("Caffe resnet18, share of the fp32 peak", ">= 60 %", "80 %", True) in rows
+    assert "on CPU A (fp32 peak 100.0 GFLOP/s)" in bench_run.render(
+        {"machine": dict(here, cores=2, mhz=1, isa=[], peak_note="", memory_gib=1, kernel="", python="", threads=2,
+                         caffe={"build": "", "blas": "", "linked": []}, blas_runtime=[]),
+         "date": "d", "commit": "c", "quick": False, "benches": kept})

@@ -34,6 +34,10 @@ def model_path(landmarker):
     return path
 
 
+def rgb_of(image_bgr):
+    return np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+
+
 class Landmarker:
     """Faces and their landmarks: (68, 2) iBUG points for 'dlib68', (5, 2) for 'dlib5'.
 
@@ -54,15 +58,22 @@ class Landmarker:
     def _detect(self, image_bgr, min_score):
         """(RGB image, [(dlib.rectangle in full-size pixels, detector score)]) of the faces whose
         score (the HOG SVM's margin) is above min_score."""
-        rgb = np.ascontiguousarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB))
+        rgb = rgb_of(image_bgr)
+        return rgb, self._search(rgb, (0, 0, rgb.shape[1], rgb.shape[0]), min_score)
+
+    def _search(self, rgb, window, min_score):
+        """[(dlib.rectangle in full-size pixels, score)] of the faces the detector finds in
+        window (x0, y0, x1, y1) of rgb, searched at the scale the whole image is searched at."""
         h, w = rgb.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
-        search = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)),
-                                                     interpolation=cv2.INTER_AREA)
+        x0, y0, x1, y1 = window
+        part = rgb[y0:y1, x0:x1]
+        search = np.ascontiguousarray(part) if scale == 1.0 else cv2.resize(
+            part, (round((x1 - x0) * scale), round((y1 - y0) * scale)), interpolation=cv2.INTER_AREA)
         rects, scores, _ = self.detector.run(search, self.upsample, min_score)
-        return rgb, [(self._rect(round(r.left() / scale), round(r.top() / scale),
-                                 round(r.right() / scale), round(r.bottom() / scale)), float(s))
-                     for r, s in zip(rects, scores)]
+        return [(self._rect(x0 + round(r.left() / scale), y0 + round(r.top() / scale),
+                            x0 + round(r.right() / scale), y0 + round(r.bottom() / scale)), float(s))
+                for r, s in zip(rects, scores)]
 
     def _landmarks(self, rgb, rect):
         shape = self.predictor(rgb, rect)
@@ -79,6 +90,14 @@ class Landmarker:
         """Every face as (box (x, y, w, h) in pixels, detector score, landmarks), highest score
         first (ties: left to right)."""
         rgb, found = self._detect(image_bgr, min_score)
+        return self._described(rgb, found)
+
+    def faces_in(self, rgb, window, min_score=0.0):
+        """faces() of the faces found in window (x0, y0, x1, y1) of an RGB frame (rgb_of's): the
+        detector searches only there, the landmarks are found in the whole frame."""
+        return self._described(rgb, self._search(rgb, window, min_score))
+
+    def _described(self, rgb, found):
         found.sort(key=lambda f: (-f[1], f[0].left(), f[0].top()))
         return [((r.left(), r.top(), r.right() - r.left(), r.bottom() - r.top()), score,
                  self._landmarks(rgb, r)) for r, score in found]

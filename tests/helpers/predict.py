@@ -1,13 +1,17 @@
-"""A tiny AU net trained in seconds for the au-predict tests, and synthau faces as image files.
+"""A tiny AU net trained in seconds for the au-predict tests, synthau faces as image files, and videos
+of two real faces moving.
 
 The net reads the same LMDBs through the same Data layers as the paper's nets
 (tools/nets/prototxt.add_data_layers), shrinks the aligned 224 x 224 face to 112 x 112 inside
 the net, and has two small convolutions, so au-predict uses it exactly as it uses a paper net.
 """
+from pathlib import Path
 
 import cv2
+import numpy as np
 
 from data_prep import synthau, synthau_face
+from data_prep.faces.detect import Landmarker
 from tools.nets import prototxt
 
 
@@ -79,3 +83,45 @@ def write_faces(folder, n, seed, au=12):
         cv2.imwrite(str(folder / name), image)
         labels[name] = y
     return labels
+
+
+def photo_faces():
+    """Two real faces, each cut out of a photograph the dependencies ship at 1.6 times dlib's box
+    around it: Eileen Collins (skimage's astronaut) and Grace Hopper (matplotlib's sample)."""
+    site = Path(cv2.__file__).resolve().parent.parent
+    landmarker, cuts = Landmarker("dlib68", 1), []
+    for path in (site / "skimage" / "data" / "astronaut.png", site / "matplotlib" / "mpl-data" / "sample_data" /
+                 "grace_hopper.jpg"):
+        image = cv2.imread(str(path))
+        (x, y, w, h), _, _ = landmarker.faces(image, 0.5)[0]
+        side = round(1.6 * max(w, h))
+        x0, y0 = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+        cuts.append(cv2.resize(image[y0:y0 + side, x0:x0 + side], (SIDE, SIDE), interpolation=cv2.INTER_AREA))
+    return cuts
+
+
+SIDE = 150    # a face cut's side in the videos below: a face box of about 90 px
+
+
+def paste(canvas, cut, x, y):
+    """cut pasted with its corners faded out (an ellipse), its top left at (x, y), clipped to canvas."""
+    yy, xx = np.mgrid[:SIDE, :SIDE]
+    alpha = np.clip(1.6 - 1.6 * np.hypot((xx - SIDE / 2) / (SIDE / 2), (yy - SIDE / 2) / (SIDE / 2)), 0, 1)[..., None]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + SIDE, canvas.shape[1]), min(y + SIDE, canvas.shape[0])
+    if x0 < x1 and y0 < y1:
+        part = canvas[y0:y1, x0:x1].astype(float)
+        a, c = alpha[y0 - y:y1 - y, x0 - x:x1 - x], cut[y0 - y:y1 - y, x0 - x:x1 - x]
+        canvas[y0:y1, x0:x1] = (a * c + (1 - a) * part).round().astype("uint8")
+
+
+def write_video(path, positions, cuts, size=(640, 360), fps=25.0):
+    """A Motion JPEG video: frame t shows cuts[i] at positions[t][i] ((x, y) of its top left, None
+    where it is not shown) on a grey wall."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for placed in positions:
+        frame = np.full((size[1], size[0], 3), 128, np.uint8)
+        for cut, at in zip(cuts, placed):
+            if at is not None:
+                paste(frame, cut, *at)
+        writer.write(frame)
+    writer.release()

@@ -11,26 +11,26 @@ class Frame:
     index: int
     timestamp: float
     image: object    # the frame, kept only for annotation (else None)
-    faces: list      # [(face_id, (x, y, w, h), detector score)], best score first
+    faces: list      # [(face_id, (x, y, w, h), detector score)]: in an image best score first, in a video by id
     aligned: list    # per face: the aligned face, or None where alignment failed
 
 
 class Batcher:
-    """add() frames; emit(frame, probabilities per face (None where not aligned)) is called for
-    every frame, in order, once the batch holding its faces has run (at the latest at flush())."""
+    """add() frames with their faces; emit(frame, probabilities per face (None where not aligned)) is
+    called for every frame, in order, once the batch holding its faces has run (at the latest at flush())."""
 
-    def __init__(self, model, landmarker, min_confidence, batch_size, emit, keep_images=False):
-        self.model, self.landmarker = model, landmarker
-        self.min_confidence, self.batch_size = min_confidence, batch_size
+    def __init__(self, model, align_kind, batch_size, emit, keep_images=False):
+        self.model, self.align_kind, self.batch_size = model, align_kind, batch_size
         self.emit, self.keep_images = emit, keep_images
         self.pending, self.n_faces = [], 0
 
-    def add(self, file, index, timestamp, image):
+    def add(self, file, index, timestamp, image, found):
+        """found: the frame's faces, [(face_id, (x, y, w, h), detector score, landmarks)]."""
         faces, aligned = [], []
-        for face_id, (bbox, score, landmarks) in enumerate(self.landmarker.faces(image, self.min_confidence)):
+        for face_id, bbox, score, landmarks in found:
             faces.append((face_id, bbox, score))
             try:
-                aligned.append(align_face(image, landmarks, self.landmarker.align_kind)[0])
+                aligned.append(align_face(image, landmarks, self.align_kind)[0])
             except ValueError:   # degenerate landmarks: the face is reported with success 0
                 aligned.append(None)
         self.pending.append(Frame(file, index, timestamp, image if self.keep_images else None, faces, aligned))

@@ -1,8 +1,10 @@
 """au-predict: Action Unit probabilities of every face in images, folders and videos, from a net
 trained with this project, into a per-frame CSV like OpenFace's.
 
-For each frame it finds every face and its landmarks (dlib), aligns each face exactly as the
-training data was aligned (data_prep/faces/align.py), and runs the deploy net in batches. The model
+For each image it finds every face and its landmarks (dlib); in a video it follows the faces it has
+found from frame to frame, keeping each one's face_id, and searches the whole frame only every
+--detect-every frames (tools/predict/tracking.py). It aligns each face exactly as the training data
+was aligned (data_prep/faces/align.py), and runs the deploy net in batches. The model
 card beside the weights (runs/<name>.model.json, written by `make train`) gives the AU list, the
 alignment and the input preprocessing; au-predict refuses a card that disagrees with the weights
 or the deploy net.
@@ -11,17 +13,21 @@ import argparse
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from tqdm import tqdm
 
 from data_prep.faces.detect import MODEL_FILES, Landmarker
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
+from tools.nets import model_card
+from tools.nets.model_card import CardError
 from tools.predict import sources
 from tools.predict.annotate import Annotator
 from tools.predict.batch import Batcher
 from tools.predict.model import AUModel
 from tools.predict.table import CsvOut
+from tools.predict.tracking import Tracker
 
 EPILOG = """examples:
   au-predict --weights runs/ldscmr_iter_6000.caffemodel photo.jpg --out photo_aus.csv
@@ -32,7 +38,9 @@ EPILOG = """examples:
 
 output: one row per face per frame (file, frame, face_id, timestamp, success, confidence, bbox_x,
 bbox_y, bbox_w, bbox_h, AUxx_p..., AUxx_c...), sorted by file, frame and face_id; a frame without a
-face gets one row with success 0. Details: docs/predict.md.
+face gets one row with success 0. face_id: in an image, 0 is the most confident face; in a video, a
+face keeps its id while it stays in view, and one that leaves and comes back gets a new id. Details:
+docs/predict.md.
 
 exit status: 0 when at least one input was read (unreadable ones are listed on stderr); 1 when
 none could be (no CSV is written then); 2 for bad arguments or a model card that does not fit.
@@ -74,6 +82,11 @@ def parser():
                    help="lowest detector score (dlib's HOG SVM margin) kept as a face (default: %(default)s, "
                         "between the false hits measured, up to 0.17, and the real faces, from 0.80: "
                         "docs/predict.md; 0 keeps every detection dlib makes)")
+    d.add_argument("--detect-every", type=int, default=DETECT_EVERY, metavar="K",
+                   help="in a video, search the whole frame for faces every K frames and follow the faces found "
+                        "in between (and search again when one is lost, or while none is followed); 1 searches "
+                        "every frame: slower, and finds a face entering the frame at once rather than up to K-1 "
+                        "frames late (default: %(default)s; docs/predict.md, \"Videos\")")
     o = ap.add_argument_group("other output")
     o.add_argument("--annotate", metavar="DIR",
                    help="also write each input with boxes and AU probability bars drawn: images as DIR/<name>.png, "
@@ -84,6 +97,17 @@ def parser():
 
 # docs/predict.md, "Which detections are faces": dlib's scores on the test photographs and videos.
 MIN_CONFIDENCE = 0.5
+# docs/predict.md, "Videos": frames per second and agreement with a search on every frame.
+DETECT_EVERY = 10
+
+
+def card_landmarker(opts):
+    """The landmarker the model card records (dlib68 where it records none or cannot be read)."""
+    try:
+        card = model_card.load(opts.model_card or model_card.path_for_weights(opts.weights))
+        return card["alignment"].get("landmarker", "dlib68")
+    except (CardError, KeyError, TypeError, AttributeError):
+        return "dlib68"
 
 
 class NothingRead(Exception):
@@ -93,13 +117,13 @@ class NothingRead(Exception):
 class Run:
     """One au-predict run over its sources: rows to the CSV, frames to the annotator, counts."""
 
-    def __init__(self, opts, model, out):
-        self.opts, self.model, self.out = opts, model, out
-        landmarker = opts.landmarker or model.card["alignment"].get("landmarker", "dlib68")
+    def __init__(self, opts, model, landmarker, out):
+        self.opts, self.model, self.landmarker, self.out = opts, model, landmarker, out
+        self.tracker = Tracker(self.landmarker, opts.min_confidence, opts.detect_every)
         self.annotator = Annotator(opts.annotate, model.aus, opts.threshold) if opts.annotate else None
-        self.batcher = Batcher(model, Landmarker(landmarker, opts.upsample), opts.min_confidence,
-                               opts.batch_size, self.emit, keep_images=self.annotator is not None)
-        self.frames = self.faces = self.faceless = 0
+        self.batcher = Batcher(model, self.landmarker.align_kind, opts.batch_size, self.emit,
+                               keep_images=self.annotator is not None)
+        self.frames = self.faces = self.faceless = self.video_frames = 0
 
     def emit(self, frame, probs):
         self.frames += 1
@@ -117,9 +141,16 @@ class Run:
         opened = sources.open_source(source)
         if self.annotator:
             self.annotator.start(source.path, opened.kind, opened.fps)
+        self.tracker.reset()
         try:
             for index, timestamp, image in opened.frames:
-                self.batcher.add(source.path, index, timestamp, image)
+                if opened.kind == "video":
+                    found = [(f.face_id, f.box, f.score, f.landmarks) for f in self.tracker.faces(image)]
+                    self.video_frames += 1
+                else:
+                    found = [(face_id, *face) for face_id, face in
+                             enumerate(self.landmarker.faces(image, self.opts.min_confidence))]
+                self.batcher.add(source.path, index, timestamp, image, found)
                 bar.update(1)
         finally:
             self.batcher.flush()
@@ -132,7 +163,17 @@ def main(argv=None):
     opts = parser().parse_args(argv)
     if opts.batch_size < 1:
         parser().error("--batch-size must be at least 1")
-    model = AUModel(opts.weights, opts.deploy, opts.model_card, opts.aus)
+    if opts.detect_every < 1:
+        parser().error("--detect-every must be at least 1")
+    # dlib's models (1.4 s) load in a thread while Caffe checks and loads the net in a child process and
+    # here: the landmarker is the card's, read ahead (AUModel says what is wrong with a card that fails).
+    with ThreadPoolExecutor(1) as pool:
+        landmarker = pool.submit(Landmarker, opts.landmarker or card_landmarker(opts), opts.upsample)
+        model = AUModel(opts.weights, opts.deploy, opts.model_card, opts.aus)
+        landmarker = landmarker.result()
+    kind = opts.landmarker or model.card["alignment"].get("landmarker", "dlib68")
+    if landmarker.kind != kind:    # the card changed between the two reads
+        landmarker = Landmarker(kind, opts.upsample)
     todo, unreadable = sources.expand(opts.inputs)
     for path, why in unreadable:
         print(f"au-predict: {path}: {why}", file=sys.stderr)
@@ -140,7 +181,7 @@ def main(argv=None):
     read = 0
     try:
         with CsvOut(opts.out, model.aus, opts.threshold) as out:
-            run = Run(opts, model, out)
+            run = Run(opts, model, landmarker, out)
             bar = tqdm(total=sum(map(sources.frame_count, todo)), unit="frame", desc="au-predict",
                        disable=opts.no_progress, dynamic_ncols=True, mininterval=0.5)
             with bar:
@@ -159,7 +200,8 @@ def main(argv=None):
     seconds = time.time() - t0
     print(f"au-predict: {run.frames} frames from {read} inputs in {seconds:.1f} s "
           f"({run.frames / max(seconds, 1e-9):.1f} frames/s); faces: {run.faces}; frames without a face: "
-          f"{run.faceless} -> {os.path.abspath(opts.out)}", file=sys.stderr)
+          f"{run.faceless}" + (f"; whole-frame face searches: {run.tracker.searches} in {run.video_frames} video frames"
+                                if run.video_frames else "") + f" -> {os.path.abspath(opts.out)}", file=sys.stderr)
     if unreadable:
         print(f"au-predict: {len(unreadable)} inputs could not be read:", file=sys.stderr)
         for path, why in unreadable:
