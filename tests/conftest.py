@@ -37,11 +37,3 @@ def default_data():
         fcntl.flock(lock, fcntl.LOCK_EX)
         subprocess.run(["make", "--no-print-directory", "data"], cwd=repo, check=True, capture_output=True)
     return repo / "data" / "synthau"
-
-
-def pytest_collection_modifyitems(items):
-    """The files holding slow tests first, each file's tests in their order: make test's two processes take
-    files in this order, and the quick ones then fill the end instead of one process finishing a long file
-    (test_readme_commands.py, last by name) while the other waits."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
