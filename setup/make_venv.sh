@@ -18,7 +18,10 @@ log=$(new_log venv)
 say "python venv: installing requirements.txt into $VENV (log: $log)"
 rm -f "$stamp"
 [ -x "$VENV/bin/python" ] || run_logged "create venv with $py" "$log" "$py" -m venv "$VENV"
-run_logged "pip install -r requirements.txt" "$log" "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REPO_ROOT/requirements.txt"
+# --no-compile: Python compiles a module's bytecode when it is first imported, so only what is used; pip
+# compiling all of it took 14 s of the 37 s (2 cores, wheels cached).
+run_logged "pip install -r requirements.txt" "$log" "$VENV/bin/python" -m pip install --disable-pip-version-check -q \
+  --no-compile -r "$REPO_ROOT/requirements.txt"
 # --no-build-isolation: the venv's own setuptools builds it, nothing is downloaded; --no-deps: the
 # pins above are the dependencies.
 run_logged "pip install -e . (the au-* commands)" "$log" "$VENV/bin/python" -m pip install --disable-pip-version-check -q \

@@ -71,10 +71,11 @@ def test_make_train_iters_2_trains_ldscmr_two_iterations_and_leaves_a_snapshot_a
     assert "[train] caffe train -solver runs/ldscmr_solver_2iters.prototxt (log: runs/ldscmr_solver_2iters.log" \
         in done.stdout
     solver = (runs / "ldscmr_solver_2iters.prototxt").read_text()
-    assert solver == (REPO / "prototxt" / "ldscmr_solver.prototxt").read_text().replace("max_iter: 6000", "max_iter: 2")
+    assert solver == (REPO / "prototxt" / "ldscmr_solver.prototxt").read_text().replace(
+        "max_iter: 6000", "max_iter: 2") + "test_initialization: false\n"
     log = (runs / "ldscmr_solver_2iters.log").read_text()
-    # validation tested first, then two training iterations
-    assert "Iteration 0, Testing net (#0)" in log and re.search(r"Test net output #\d+: loss = ", log)
+    # two training iterations, no validation pass before them (test_interval is 500)
+    assert "Testing net" not in log and "test_initialization: false" in log
     assert re.search(r"Iteration 0 \(.*\), loss = [0-9.]+", log)
     assert "Snapshotting to binary proto file runs/ldscmr_iter_2.caffemodel" in log and "Optimization Done." in log
     assert (runs / "ldscmr_iter_2.caffemodel").stat().st_size > 1e6

@@ -78,19 +78,35 @@ def test_caffe_test_that_fails_is_one_error_naming_the_weights(tmp_path):
         evaluate.predict_by_caffe_test(model, weights, tmp_path / "test", 2, training_run.CAFFE)
 
 
-def test_a_deploy_net_on_the_split_and_on_an_image_list_gives_the_train_val_numbers(tmp_path):
-    import cv2
-    write_random_lmdbs(tmp_path, len(AUS), n_images=5, splits=("train", "val", "test"))
+def drml_with_statistics(tmp_path, n_images):
+    """Random faces in each split, DRML's nets for them (a 170 x 170 centre crop of the 224 faces, and the
+    Region layer's own statistics) and weights with random running statistics, as after training."""
+    write_random_lmdbs(tmp_path, len(AUS), n_images=n_images, splits=("train", "val", "test"))
     (tmp_path / "manifest.json").write_text(json.dumps({"aus": list(AUS)}))
-    # DRML: a 170 x 170 centre crop of the 224 faces, and the Region layer's own statistics.
     gen.main(["--out", str(tmp_path), "--out-prefix", str(tmp_path), "--data", str(tmp_path), "--only",
               "drml", "--aus", "1,2,4", "--batch-size", "2"])
     caffe.set_random_seed(7)
     weights = tmp_path / "init.caffemodel"
     net = caffe.Net(str(tmp_path / "drml_deploy.prototxt"), caffe.TEST)
-    for blob in net.params["region1"][4:]:   # running mean, variance and their factor, as after training
+    for blob in net.params["region1"][4:]:   # running mean, variance and their factor
         blob.data[...] = np.random.default_rng(1).uniform(0.5, 2, blob.data.shape)
     net.save(str(weights))
+    return tmp_path / "drml_train_val.prototxt", weights
+
+
+def test_the_splits_of_a_snapshot_read_its_weights_once_and_give_what_each_split_alone_gives(tmp_path):
+    model, weights = drml_with_statistics(tmp_path, n_images=5)
+    splits = [tmp_path / "test", tmp_path / "val"]
+    together = evaluate.predict_splits(model, weights, splits, 2, probe=False)
+    for (probs, labels), split in zip(together, splits):
+        alone, alone_labels = evaluate.predict(model, weights, split, 2, probe=False)
+        assert probs.shape == (5, 3) and np.array_equal(probs, alone) and np.array_equal(labels, alone_labels)
+    assert not np.array_equal(together[0][0], together[1][0])   # each net read its own split
+
+
+def test_a_deploy_net_on_the_split_and_on_an_image_list_gives_the_train_val_numbers(tmp_path):
+    import cv2
+    _, weights = drml_with_statistics(tmp_path, n_images=5)
     common = ["--weights", str(weights), "--batch-size", "2"]
     evaluate.main(["--model", str(tmp_path / "drml_train_val.prototxt"), "--data", str(tmp_path),
                    "--out", str(tmp_path / "tv")] + common)

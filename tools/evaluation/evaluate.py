@@ -82,15 +82,27 @@ def split_net(model, split_dir, batch_size):
 def predict(model, weights, split_dir, batch_size, probe=True):
     """(probabilities, labels), N x n, of every sample of the split, in LMDB order, through a
     train_val net's TEST phase; probe as caffe_files.load_net's."""
-    n = split_size(split_dir)    # the split is whole before Caffe maps it
-    net_param, logits_blob, label_blob = split_net(model, split_dir, batch_size)
-    net = load_net(net_param, weights, shown_as=model, probe=probe)
-    probs, labels = [], []
-    for _ in range(-(-n // batch_size)):
-        net.forward()
-        probs.append(1 / (1 + np.exp(-net.blobs[logits_blob].data.astype(np.float64))))
-        labels.append(net.blobs[label_blob].data.copy())
-    return np.concatenate(probs)[:n], np.concatenate(labels)[:n]
+    return predict_splits(model, weights, [split_dir], batch_size, probe)[0]
+
+
+def predict_splits(model, weights, split_dirs, batch_size, probe=True):
+    """[predict's (probabilities, labels)] of each split. The weights are read once: the nets of the
+    other splits share the first one's (reading AlexNet's 227 MB again took 0.6 s a split)."""
+    results, first = [], None
+    for split_dir in split_dirs:
+        n = split_size(split_dir)    # the split is whole before Caffe maps it
+        net_param, logits_blob, label_blob = split_net(model, split_dir, batch_size)
+        if first is None:
+            net = first = load_net(net_param, weights, shown_as=model, probe=probe)
+        else:
+            net = load_net(net_param, shown_as=model, probe=False, shares=first)
+        probs, labels = [], []
+        for _ in range(-(-n // batch_size)):
+            net.forward()
+            probs.append(1 / (1 + np.exp(-net.blobs[logits_blob].data.astype(np.float64))))
+            labels.append(net.blobs[label_blob].data.copy())
+        results.append((np.concatenate(probs)[:n], np.concatenate(labels)[:n]))
+    return results
 
 
 # `caffe test` logs every element of the net's outputs, batch by batch ("Batch 3, name = value"):

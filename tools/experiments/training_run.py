@@ -135,18 +135,23 @@ def mapped(function, items, at_once, desc):
         return list(tqdm(results, total=len(items), desc=desc, unit="snapshot", file=sys.stderr, leave=False))
 
 
-def evaluate_split(train_val, weights, data_dir, split, aus, schedule, evaluator="pycaffe"):
-    """(metrics, probabilities, labels) of a snapshot on one split of the run's dataset."""
-    split_dir = Path(data_dir) / split
+def evaluate_splits(train_val, weights, data_dir, splits, aus, schedule, evaluator="pycaffe"):
+    """[(metrics, probabilities, labels)] of a snapshot on each of splits of the run's dataset."""
+    split_dirs = [Path(data_dir) / split for split in splits]
     if evaluator == "caffe-test":
-        probs, labels = evaluate.predict_by_caffe_test(train_val, weights, split_dir, schedule.batch_size, CAFFE,
-                                                       gpu=0 if schedule.solver_mode == "GPU" else None)
+        predicted = [evaluate.predict_by_caffe_test(train_val, weights, split_dir, schedule.batch_size, CAFFE,
+                                                    gpu=0 if schedule.solver_mode == "GPU" else None)
+                     for split_dir in split_dirs]
     else:
         # No probe process: caffe train has just built this net and written these weights (a probe took
         # nearly twice as long as the rest of a smoke run's evaluation, by cProfile).
-        probs, labels = evaluate.predict(train_val, weights, split_dir, schedule.batch_size, probe=False)
-    rows = per_au_metrics(probs, labels, aus)
-    return {"per_au": rows, "mean": mean_metrics(rows), "spread": metrics.output_spread(probs)}, probs, labels
+        predicted = evaluate.predict_splits(train_val, weights, split_dirs, schedule.batch_size, probe=False)
+    results = []
+    for probs, labels in predicted:
+        rows = per_au_metrics(probs, labels, aus)
+        results.append(({"per_au": rows, "mean": mean_metrics(rows), "spread": metrics.output_spread(probs)},
+                        probs, labels))
+    return results
 
 
 def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, evaluator="pycaffe"):
@@ -157,8 +162,8 @@ def evaluate_snapshot(run_dir, train_val, weights, it, data_dir, aus, schedule, 
     if cache.is_file():
         return json.loads(cache.read_text())
     cache.parent.mkdir(exist_ok=True)
-    test, probs, labels = evaluate_split(train_val, weights, data_dir, "test", aus, schedule, evaluator)
-    val, val_probs, val_labels = evaluate_split(train_val, weights, data_dir, "val", aus, schedule, evaluator)
+    (test, probs, labels), (val, val_probs, val_labels) = evaluate_splits(
+        train_val, weights, data_dir, ("test", "val"), aus, schedule, evaluator)
     # Whether the net has learned by this snapshot, by the audit's rule (metrics.trained): a run trained
     # until flat is not flat while it is still at chance.
     resamples = metrics.resample_counts(len(val_labels))

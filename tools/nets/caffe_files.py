@@ -139,13 +139,15 @@ def written(net_param):
     return f.name
 
 
-def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True):
+def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True, shares=None):
     """caffe.Net(model, weights, phase) once check_loads has found that Caffe can build it; probe=False
     skips that check, for a net and weights that `caffe train` has just built and written itself.
-    model: a prototxt or a NetParameter; given weights, it is built without random initialisation."""
+    model: a prototxt or a NetParameter; shares: a loaded net whose trained layers this one takes
+    (Net.share_with, layers of the same name) instead of weights. Given weights or shares, it is built
+    without random initialisation."""
     shown = shown_as or model
     net_param = read_net(model) if isinstance(model, (str, Path)) else model
-    if weights is not None:
+    if weights is not None or shares is not None:
         net_param = without_random_init(net_param)
     path = written(net_param)
     try:
@@ -153,6 +155,9 @@ def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True):
             check_loads(path, weights, phase, shown)
         os.environ.setdefault("GLOG_minloglevel", "2")
         import caffe
-        return caffe.Net(path, *([str(weights)] if weights is not None else []), getattr(caffe, phase))
+        net = caffe.Net(path, *([str(weights)] if weights is not None else []), getattr(caffe, phase))
+        if shares is not None:
+            net.share_with(shares)
+        return net
     finally:
         os.unlink(path)
