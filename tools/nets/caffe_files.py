@@ -29,7 +29,7 @@ def _read_bytes(path, kind):
     if path.is_dir():
         raise InputError(path, f"is a directory (expected {kind})")
     data = path.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():    # not strip(): that copies a 227 MB .caffemodel to find it is not empty
         raise InputError(path, f"is empty (expected {kind})")
     return data
 
@@ -93,26 +93,35 @@ caffe.Net(*args)
 """
 
 
+def _start_probe(model, weights, phase):
+    """The child process that builds the net (with its weights), running."""
+    env = dict(os.environ, GLOG_minloglevel="2", OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-c", _PROBE, str(model), str(weights or ""), phase],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _probe_verdict(probe, weights, shown):
+    """Waits for the probe; InputError saying why Caffe could not build the net, if it could not."""
+    _, stderr = probe.communicate()
+    if probe.returncode == 0:
+        return
+    lines = stderr.splitlines()
+    fatal = [m.group(1) for m in map(GLOG_FATAL.match, lines) if m]
+    said = [ln for ln in lines if ln.strip() and not ln.startswith(("***", "    @", "WARNING: Logging before"))]
+    reason = fatal[0] if fatal else (said[-1] if said else f"exit status {probe.returncode}")
+    if weights is not None and ("param" in reason or "shape" in reason or "Cannot copy" in reason):
+        raise InputError(weights, f"does not fit {shown}: {reason.strip()}")
+    raise InputError(shown, f"Caffe cannot build this net: {reason.strip()}")
+
+
 def check_loads(model, weights=None, phase="TEST", shown_as=None):
     """Builds the net (with its weights) in a child process first, so that what would make Caffe
     abort here (an unknown layer, a missing bottom, weights of another shape) becomes one line.
     shown_as: the name of the net's file in messages (when `model` is a temporary copy)."""
-    shown = shown_as or model
     read_net(model)
     if weights is not None:
         read_weights(weights)
-    env = dict(os.environ, GLOG_minloglevel="2", OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", _PROBE, str(model), str(weights or ""), phase],
-                          capture_output=True, text=True, env=env)
-    if done.returncode == 0:
-        return
-    lines = done.stderr.splitlines()
-    fatal = [m.group(1) for m in map(GLOG_FATAL.match, lines) if m]
-    said = [ln for ln in lines if ln.strip() and not ln.startswith(("***", "    @", "WARNING: Logging before"))]
-    reason = fatal[0] if fatal else (said[-1] if said else f"exit status {done.returncode}")
-    if weights is not None and ("param" in reason or "shape" in reason or "Cannot copy" in reason):
-        raise InputError(weights, f"does not fit {shown}: {reason.strip()}")
-    raise InputError(shown, f"Caffe cannot build this net: {reason.strip()}")
+    _probe_verdict(_start_probe(model, weights, phase), weights, shown_as or model)
 
 
 def without_random_init(net_param):
@@ -139,25 +148,48 @@ def written(net_param):
     return f.name
 
 
+class PendingNet:
+    """load_net in two steps, so that the caller can work while check_loads's probe runs: the probe
+    starts here, in its own process, and net() waits for it, then builds the net in this one. The
+    weights must have been read by read_weights (a file that is no .caffemodel is named there)."""
+
+    def __init__(self, model, weights=None, phase="TEST", shown_as=None, probe=True, shares=None):
+        self.weights, self.phase, self.shares = weights, phase, shares
+        self.shown = shown_as or model
+        net_param = read_net(model) if isinstance(model, (str, Path)) else model
+        if weights is not None or shares is not None:
+            net_param = without_random_init(net_param)
+        self.path = written(net_param)
+        self.probe = _start_probe(self.path, weights, phase) if probe else None
+
+    def net(self):
+        try:
+            if self.probe is not None:
+                _probe_verdict(self.probe, self.weights, self.shown)
+            os.environ.setdefault("GLOG_minloglevel", "2")
+            import caffe
+            net = caffe.Net(self.path, *([str(self.weights)] if self.weights is not None else []),
+                            getattr(caffe, self.phase))
+            if self.shares is not None:
+                net.share_with(self.shares)
+            return net
+        finally:
+            self.cancel()
+
+    def cancel(self):
+        """Stops the probe, if it still runs, and removes the net's temporary copy."""
+        if self.probe is not None and self.probe.poll() is None:
+            self.probe.kill()
+            self.probe.communicate()
+        Path(self.path).unlink(missing_ok=True)
+
+
 def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True, shares=None):
     """caffe.Net(model, weights, phase) once check_loads has found that Caffe can build it; probe=False
     skips that check, for a net and weights that `caffe train` has just built and written itself.
     model: a prototxt or a NetParameter; shares: a loaded net whose trained layers this one takes
     (Net.share_with, layers of the same name) instead of weights. Given weights or shares, it is built
     without random initialisation."""
-    shown = shown_as or model
-    net_param = read_net(model) if isinstance(model, (str, Path)) else model
-    if weights is not None or shares is not None:
-        net_param = without_random_init(net_param)
-    path = written(net_param)
-    try:
-        if probe:
-            check_loads(path, weights, phase, shown)
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        import caffe
-        net = caffe.Net(path, *([str(weights)] if weights is not None else []), getattr(caffe, phase))
-        if shares is not None:
-            net.share_with(shares)
-        return net
-    finally:
-        os.unlink(path)
+    if probe and weights is not None:
+        read_weights(weights)
+    return PendingNet(model, weights, phase, shown_as, probe, shares).net()

@@ -12,14 +12,14 @@ import numpy as np
 
 from data_prep.faces.align import template
 from tools.nets import model_card
-from tools.nets.caffe_files import load_net, read_weights
+from tools.nets.caffe_files import PendingNet, read_weights
 from tools.nets.model_card import CardError
 
 
-def _trained_on(weights):
+def _trained_on(net):
     """{input blob: (LMDB source, mean_value)} of the Data layers a Caffe snapshot records (a
-    snapshot keeps its train net's layer parameters); empty for weights saved without them."""
-    net = read_weights(weights)
+    snapshot keeps its train net's layer parameters; net: read_weights's); empty for weights saved
+    without them."""
     if net is None:
         return {}
     return {top: (layer.data_param.source, list(layer.transform_param.mean_value))
@@ -34,7 +34,7 @@ class AUModel:
     """predict(aligned faces) -> probabilities of the selected AUs, in batches."""
 
     def __init__(self, weights, deploy=None, card=None, aus=None):
-        read_weights(weights)
+        weights_param = read_weights(weights)
         card_path = Path(card) if card else model_card.path_for_weights(weights)
         self.card = card = model_card.load(card_path)
         self.card_path = card_path
@@ -45,8 +45,13 @@ class AUModel:
         self.deploy = Path(deploy) if deploy else model_card.resolve(card, card["deploy"])
         if not self.deploy.is_file():
             raise CardError(f"deploy net {self.deploy} (from {card_path}) does not exist: give --deploy")
-        self._check_weights(weights)
-        self.net = load_net(self.deploy, weights)
+        pending = PendingNet(self.deploy, weights)   # Caffe builds it in a child process meanwhile
+        try:
+            self._check_weights(weights, weights_param)
+        except CardError:
+            pending.cancel()
+            raise
+        self.net = pending.net()
         self.input, self.output = card["input"]["blob"], card["output"]["blob"]
         for blob in (self.input, self.output):
             if blob not in self.net.blobs:
@@ -70,8 +75,8 @@ class AUModel:
                             f"predict; its AUs ({card_path}): {','.join(map(str, self.model_aus))}")
         self.columns = [self.model_aus.index(a) for a in self.aus]
 
-    def _check_weights(self, weights):
-        recorded = _trained_on(weights).get(self.card["input"]["blob"])
+    def _check_weights(self, weights, weights_param):
+        recorded = _trained_on(weights_param).get(self.card["input"]["blob"])
         if recorded is None:
             return
         source, mean = recorded
