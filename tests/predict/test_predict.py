@@ -247,6 +247,19 @@ def test_refuses_a_card_that_does_not_fit(trained, tmp_path, change, args, messa
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_weights_that_lack_a_layer_of_the_deploy_net_are_refused(trained, tmp_path):
+    from caffe.proto import caffe_pb2
+    net = caffe_pb2.NetParameter.FromString(weights(trained).read_bytes())
+    layers = [layer for layer in net.layer if layer.blobs]
+    net.layer.remove(layers[-1])
+    partial = tmp_path / "partial.caffemodel"
+    partial.write_bytes(net.SerializeToString())
+    proc = au_predict("--weights", partial, "--model-card", trained / "runs" / "tiny.model.json", ASTRONAUT,
+                      "--out", "x.csv", cwd=tmp_path)
+    assert proc.returncode == 2 and f"partial.caffemodel: holds no weights for {layers[-1].name} of " in proc.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_no_card_beside_the_weights_says_how_to_write_one(trained, tmp_path):
     lone = tmp_path / "lone_iter_5.caffemodel"
     lone.symlink_to(weights(trained))

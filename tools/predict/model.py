@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from data_prep.faces.align import template
+from dscmr.errors import InputError
 from tools.nets import model_card
 from tools.nets.caffe_files import PendingNet, read_weights
 from tools.nets.model_card import CardError
@@ -52,6 +53,12 @@ class AUModel:
             pending.cancel()
             raise
         self.net = pending.net()
+        if weights_param is not None:   # Caffe leaves a layer that the weights lack as its filler made it
+            trained = {layer.name for layer in [*weights_param.layer, *weights_param.layers] if layer.blobs}
+            untrained = [name for name in self.net.params if name not in trained]
+            if untrained:
+                raise InputError(weights, f"holds no weights for {', '.join(untrained)} of {self.deploy}: "
+                                          "the weights are another net's")
         self.input, self.output = card["input"]["blob"], card["output"]["blob"]
         for blob in (self.input, self.output):
             if blob not in self.net.blobs:
