@@ -157,9 +157,11 @@ class PendingNet:
         self.weights, self.phase, self.shares = weights, phase, shares
         self.shown = shown_as or model
         net_param = read_net(model) if isinstance(model, (str, Path)) else model
+        # a copy only where Caffe is to build something other than the file
+        self.temporary = weights is not None or shares is not None or not isinstance(model, (str, Path))
         if weights is not None or shares is not None:
             net_param = without_random_init(net_param)
-        self.path = written(net_param)
+        self.path = written(net_param) if self.temporary else str(model)
         self.probe = _start_probe(self.path, weights, phase) if probe else None
 
     def net(self):
@@ -177,11 +179,12 @@ class PendingNet:
             self.cancel()
 
     def cancel(self):
-        """Stops the probe, if it still runs, and removes the net's temporary copy."""
+        """Stops the probe, if it still runs, and removes the net's temporary copy, if any."""
         if self.probe is not None and self.probe.poll() is None:
             self.probe.kill()
             self.probe.communicate()
-        Path(self.path).unlink(missing_ok=True)
+        if self.temporary:
+            Path(self.path).unlink(missing_ok=True)
 
 
 def load_net(model, weights=None, phase="TEST", shown_as=None, probe=True, shares=None):
