@@ -10,9 +10,9 @@ one whole report, and a report at one budget never replaces another budget's (an
 `--budget cpu --iters 100`, is another budget: cpu-iters100). The paper's numbers come from
 dscmr/paper.py and are labelled with their database; ours with the dataset they were measured on.
 """
-import functools
 import hashlib
 import inspect
+import io
 import json
 import os
 import shutil
@@ -150,19 +150,22 @@ def ci(bounds):
     return "–" if not bounds or np.isnan(bounds[0]) else f"[{bounds[0]:.1f}, {bounds[1]:.1f}]"
 
 
-@functools.lru_cache(maxsize=None)
-def _bootstrapped(path, version):
-    with np.load(path) as saved:
-        probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
-    counts = resample_counts(len(labels))
-    return probs, labels, aus, counts, bootstrap_metrics(probs, labels, aus, counts)
+_BOOTSTRAPPED = {}
 
 
 def bootstrapped(path):
     """(probs, labels, AUs, the shared resamples, bootstrap_metrics under them) of a committed
     <run>.test.npz: the audit's tables and its claims read the same runs, and each bootstrap of a run
-    takes a second or more, so it is computed once per version of the file."""
-    return _bootstrapped(str(path), Path(path).stat().st_mtime_ns)
+    takes a second or more, so it is computed once per content of the file (a run copied into another
+    budget's or experiment's folder is the same run)."""
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in _BOOTSTRAPPED:
+        with np.load(io.BytesIO(data)) as saved:
+            probs, labels, aus = saved["probs"], saved["labels"], tuple(int(a) for a in saved["aus"])
+        counts = resample_counts(len(labels))
+        _BOOTSTRAPPED[digest] = probs, labels, aus, counts, bootstrap_metrics(probs, labels, aus, counts)
+    return _BOOTSTRAPPED[digest]
 
 
 def test_intervals(result):
