@@ -48,7 +48,8 @@ lint:
 	@echo "[test] ruff check"
 	@$(VENV)/bin/ruff check .
 
-# Two processes (pytest-xdist), a test file each at a time: 8.6 min of a cold `make test` of 11.0 on 2 cores.
+# Two processes (pytest-xdist), a test file each at a time: 8.6-9.3 min of a cold `make test` of
+# 11.0-12.3 on 2 cores (two runs, one VM, an hour apart).
 pytest:
 	@echo "[test] pytest -n 2 --dist loadfile"
 	@$(VENV)/bin/python -m pytest tests -n 2 --dist loadfile --durations=15
