@@ -13,15 +13,12 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from tqdm import tqdm
 
 from data_prep.faces.detect import MODEL_FILES, Landmarker
 from dscmr.aus import parse_au_list
 from dscmr.errors import cli
-from tools.nets import model_card
-from tools.nets.model_card import CardError
 from tools.predict import sources
 from tools.predict.annotate import Annotator
 from tools.predict.batch import Batcher
@@ -102,15 +99,6 @@ MIN_CONFIDENCE = 0.5
 DETECT_EVERY = 10
 
 
-def card_landmarker(opts):
-    """The landmarker the model card records (dlib68 where it records none or cannot be read)."""
-    try:
-        card = model_card.load(opts.model_card or model_card.path_for_weights(opts.weights))
-        return card["alignment"].get("landmarker", "dlib68")
-    except (CardError, KeyError, TypeError, AttributeError):
-        return "dlib68"
-
-
 class NothingRead(Exception):
     """No input gave a frame."""
 
@@ -166,15 +154,13 @@ def main(argv=None):
         parser().error("--batch-size must be at least 1")
     if opts.detect_every < 1:
         parser().error("--detect-every must be at least 1")
-    # dlib's models (1.4 s) load in a thread while Caffe checks and loads the net in a child process and
-    # here: the landmarker is the card's, read ahead (AUModel says what is wrong with a card that fails).
-    with ThreadPoolExecutor(1) as pool:
-        landmarker = pool.submit(Landmarker, opts.landmarker or card_landmarker(opts), opts.upsample)
-        model = AUModel(opts.weights, opts.deploy, opts.model_card, opts.aus)
-        landmarker = landmarker.result()
-    kind = opts.landmarker or model.card["alignment"].get("landmarker", "dlib68")
-    if landmarker.kind != kind:    # the card changed between the two reads
-        landmarker = Landmarker(kind, opts.upsample)
+    # dlib's models (about a second) load while Caffe's probe builds the net in its own process; not in
+    # a thread beside the net's loading here: dlib holds the GIL as it loads (DSCMR: 1.5-1.9 s so, 1.1-1.4 s
+    # this way).
+    model = AUModel(opts.weights, opts.deploy, opts.model_card, opts.aus,
+                    meanwhile=lambda card: Landmarker(opts.landmarker or card["alignment"].get("landmarker", "dlib68"),
+                                                      opts.upsample))
+    landmarker = model.meanwhile
     todo, unreadable = sources.expand(opts.inputs)
     for path, why in unreadable:
         print(f"au-predict: {path}: {why}", file=sys.stderr)

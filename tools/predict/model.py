@@ -34,7 +34,9 @@ def _same_mean(a, b):
 class AUModel:
     """predict(aligned faces) -> probabilities of the selected AUs, in batches."""
 
-    def __init__(self, weights, deploy=None, card=None, aus=None):
+    def __init__(self, weights, deploy=None, card=None, aus=None, meanwhile=None):
+        """meanwhile: a function of the card, called while Caffe builds the net in a child process
+        (au-predict loads dlib's models then); its result is self.meanwhile."""
         weights_param = read_weights(weights)
         card_path = Path(card) if card else model_card.path_for_weights(weights)
         self.card = card = model_card.load(card_path)
@@ -49,7 +51,8 @@ class AUModel:
         pending = PendingNet(self.deploy, weights)   # Caffe builds it in a child process meanwhile
         try:
             self._check_weights(weights, weights_param)
-        except CardError:
+            self.meanwhile = meanwhile(card) if meanwhile else None
+        except BaseException:
             pending.cancel()
             raise
         self.net = pending.net()
