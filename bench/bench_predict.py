@@ -132,8 +132,9 @@ def main(argv=None):
     }
     md = (f"`au-predict` on a {result['frames']}-frame {image.shape[1]} x {image.shape[0]} video of skimage's "
           f"astronaut, {opts.method} deploy net, batch {opts.batch_size}, upsample {opts.upsample}: "
-          f"**{result['frames_per_s']:.2f} frames/s** end to end (net and dlib loading included; the median of "
-          f"{opts.rounds} runs: {', '.join(map(str, rates))}) following the face "
+          f"**{result['frames_per_s']:.2f} frames/s** end to end (net and dlib loading included; "
+          f"{f'the median of {opts.rounds} runs: ' if opts.rounds > 1 else 'one run: '}{', '.join(map(str, rates))}) "
+          f"following the face "
           f"between whole-frame searches every {opts.detect_every} frames ({faces[opts.detect_every]} faces found), "
           f"{result['every_frame']['frames_per_s']:.2f} frames/s searching every frame (`--detect-every 1`, "
           f"{faces[1]} faces); a whole-frame search with landmarks and alignment takes "
