@@ -40,6 +40,8 @@ def files(tmp_path_factory):
     (d / "other.prototxt").write_text(TINY.format(channels=6))
     (d / "broken.prototxt").write_text('name: "x"\nlayer { name: "a" type: "Input"\n  top: "data" nonsense: 3 }\n')
     (d / "unknown_layer.prototxt").write_text('layer { name: "a" type: "NoSuchLayer" top: "x" }\n')
+    (d / "python_layer.prototxt").write_text(TINY.format(channels=4) + 'layer { name: "p" type: "Python" bottom: "data" '
+                                             'top: "p" python_param { module: "no_such_module" layer: "L" } }\n')
     (d / "nonet_solver.prototxt").write_text("base_lr: 0.01\n")
     (d / "faces.txt").write_text("face.png 1\n")
     import caffe
@@ -87,6 +89,9 @@ CASES = [
     ("evaluate-model-unknown-layer", [E, "--model", "{d}/unknown_layer.prototxt", "--weights",
                                       "{d}/net.caffemodel", "--images", "{d}/faces.txt", "--aus", "1", "--out", "{d}/o"],
      "NoSuchLayer"),
+    ("evaluate-model-python-layer-module", [E, "--model", "{d}/python_layer.prototxt", "--weights",
+                                            "{d}/net.caffemodel", "--images", "{d}/faces.txt", "--aus", "1",
+                                            "--out", "{d}/o"], "No module named 'no_such_module'"),
     ("evaluate-data-missing", [E, "--model", "prototxt/alexnet_train_val.prototxt", "--weights",
                                "{d}/net.caffemodel", "--data", "{d}/nowhere", "--out", "{d}/o"], "{d}/nowhere/manifest.json"),
     ("audit-results-missing", [script("au-audit"), "--results", "/nonexistent", "--out", "{d}/AUDIT.md"], "/nonexistent"),

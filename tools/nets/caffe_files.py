@@ -14,6 +14,7 @@ from pathlib import Path
 from dscmr.errors import InputError
 
 GLOG_FATAL = re.compile(r"^F\d{4,8} [\d:.]+\s+\d+ [^\]]+\] (.*)$")   # glog: F[YYYY]MMDD time thread file:line]
+PYTHON_ERROR = re.compile(r"^\w+(Error|Exception): ")   # e.g. a Python layer's module that does not import
 
 
 def _caffe_pb2():
@@ -113,8 +114,10 @@ def _probe_verdict(probe, weights, shown):
         return
     lines = stderr.splitlines()
     fatal = [m.group(1) for m in map(GLOG_FATAL.match, lines) if m]
+    # Boost.Python reports a Python layer's exception first, then its own "returned NULL" SystemError
+    python = [ln for ln in lines if PYTHON_ERROR.match(ln)]
     said = [ln for ln in lines if ln.strip() and not ln.startswith(("***", "    @", "WARNING: Logging before"))]
-    reason = fatal[0] if fatal else (said[-1] if said else f"exit status {probe.returncode}")
+    reason = (fatal or python or said[-1:] or [f"exit status {probe.returncode}"])[0]
     if weights is not None and ("param" in reason or "shape" in reason or "Cannot copy" in reason):
         raise InputError(weights, f"does not fit {shown}: {reason.strip()}")
     raise InputError(shown, f"Caffe cannot build this net: {reason.strip()}")
