@@ -11,6 +11,7 @@ import cv2
 import lmdb
 import numpy as np
 
+from dscmr.caffe_home import caffe_pb2
 from dscmr.errors import InputError
 
 # Caffe's own convert_imageset reserves 1 TiB of address space; the file only grows as it fills.
@@ -66,8 +67,7 @@ def check_split(split_dir):
 
 
 def _datum():
-    from caffe.proto import caffe_pb2
-    return caffe_pb2.Datum()
+    return caffe_pb2().Datum()
 
 
 def image_datum(image_bgr, encoding="none", jpeg_quality=95):

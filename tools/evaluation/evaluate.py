@@ -34,6 +34,7 @@ import numpy as np
 
 from data_prep.lmdb_io import check_split, iter_split, open_readonly
 from dscmr.aus import parse_au_list
+from dscmr.caffe_home import caffe_pb2
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import replacing, write_atomically
@@ -65,11 +66,9 @@ def is_deploy(net_param):
 def split_net(model, split_dir, batch_size):
     """(NetParameter, logits blob, label blob): a train_val net whose TEST-phase Data layers read
     split_dir in batches of batch_size; the logits are the first bottom of its layer named 'loss'."""
-    from caffe.proto import caffe_pb2
-
     net_param = read_net(model)
     for layer in net_param.layer:
-        if layer.type == "Data" and any(rule.phase == caffe_pb2.TEST for rule in layer.include):
+        if layer.type == "Data" and any(rule.phase == caffe_pb2().TEST for rule in layer.include):
             kind = Path(layer.data_param.source).name  # images or labels
             layer.data_param.source = str(Path(split_dir) / kind)
             layer.data_param.batch_size = batch_size

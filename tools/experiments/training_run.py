@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dscmr import REPO, machine
-from dscmr.caffe_home import caffe_home
+from dscmr.caffe_home import caffe_home, caffe_pb2
 from dscmr.errors import RunError
 from dscmr.files import naming, write_atomically
 from tools.evaluation import evaluate, metrics
@@ -72,13 +72,12 @@ def write_nets(spec, run_dir, max_iter=None):
 def latest_solverstate(run_dir, method):
     """The solver state of the highest iteration (iter_10 after iter_9) that is whole: a run killed
     while writing one leaves a file that does not parse, and resumes from the one before."""
-    from caffe.proto import caffe_pb2
     from google.protobuf.message import DecodeError
 
     states = sorted(run_dir.glob(f"{method}_iter_*.solverstate"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
     for state in reversed(states):
         try:
-            parsed = caffe_pb2.SolverState.FromString(state.read_bytes())
+            parsed = caffe_pb2().SolverState.FromString(state.read_bytes())
         except DecodeError:
             continue
         if parsed.iter == int(state.stem.rsplit("_", 1)[1]) and (state.with_suffix(".caffemodel")).is_file():

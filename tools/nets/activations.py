@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dscmr.caffe_home import caffe_pb2
 from dscmr.errors import InputError, cli
 from tools.nets.caffe_files import check_loads, read_net, read_solver
 
@@ -37,19 +38,15 @@ PROG = "au-activations"
 
 def relu_blobs(net_param):
     """The blobs ReLU layers write, in the net's order, skipping layers only the TEST phase has."""
-    from caffe.proto import caffe_pb2
-
     def in_train(layer):
-        return not any(rule.phase == caffe_pb2.TEST for rule in layer.include)
+        return not any(rule.phase == caffe_pb2().TEST for rule in layer.include)
     return list(dict.fromkeys(layer.top[0] for layer in net_param.layer if layer.type == "ReLU" and in_train(layer)))
 
 
 def scores_blob(net_path, net_param):
     """The blob the TRAIN phase's loss layer (the one writing `loss`) reads first: the net's scores."""
-    from caffe.proto import caffe_pb2
-
     for layer in net_param.layer:
-        if "loss" in layer.top and not any(rule.phase == caffe_pb2.TEST for rule in layer.include):
+        if "loss" in layer.top and not any(rule.phase == caffe_pb2().TEST for rule in layer.include):
             return layer.bottom[0]
     raise InputError(net_path, "no layer writes the blob `loss` in the TRAIN phase (au-activations reports it)")
 
@@ -77,7 +74,6 @@ def step(solver_path, iters, every, blobs=None, weights=None):
     {blob: (share of outputs > 0, mean)}) every `every` iterations."""
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
-    from caffe.proto import caffe_pb2
 
     with tempfile.TemporaryDirectory(prefix="au-activations-") as folder:
         copy, net_path, mode = training_solver(solver_path, folder)
@@ -88,7 +84,7 @@ def step(solver_path, iters, every, blobs=None, weights=None):
         unknown = [b for b in blobs if b not in known]
         if unknown:
             raise InputError(net_path, f"no ReLU writes {', '.join(unknown)}; the ReLU'd blobs are {', '.join(known)}")
-        if mode == caffe_pb2.SolverParameter.GPU:
+        if mode == caffe_pb2().SolverParameter.GPU:
             caffe.set_mode_gpu()
         else:
             caffe.set_mode_cpu()

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from data_prep.faces.align import template
+from dscmr.caffe_home import caffe_pb2
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, cli
 from dscmr.files import dump_json, write_atomically
@@ -37,12 +38,6 @@ class CardError(InputError):
     def __init__(self, message):
         Exception.__init__(self, message)
         self.where = None
-
-
-def _caffe_pb2():
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    from caffe.proto import caffe_pb2
-    return caffe_pb2
 
 
 def input_blob(deploy):
@@ -111,7 +106,7 @@ def build(solver_path, deploy_path=None, root=None):
     for path in (solver.net, deploy_path):
         if not at(path).is_file():
             raise CardError(f"{at(path)} does not exist")
-    pb2 = _caffe_pb2()
+    pb2 = caffe_pb2()
     train_val, deploy = read_net(at(solver.net)), read_net(at(deploy_path))
     top, shape = input_blob(deploy)
     test_layer = data_layer(train_val, top, pb2.TEST)
