@@ -96,3 +96,22 @@ def test_pycaffe_forward_of_a_python_layer_net_from_text():
     y = net.blobs["y"].data
     assert set(np.unique(y)) <= {0.0, 1.0}
     assert np.isclose(float(net.blobs["loss"].data), msr_loss_by_hand(net.blobs["logits"].data, y), rtol=1e-5)
+
+
+def test_caffe_pb2_and_the_extension_load_without_pycaffe_and_import_caffe_takes_them(tmp_path):
+    code = """
+import sys
+from dscmr.caffe_home import caffe_pb2, extension
+pb2, ext = caffe_pb2(), extension()
+print(pb2.TEST, "skimage" in sys.modules, "caffe.io" in sys.modules)
+net = pb2.NetParameter(); net.layer.add(name="d", type="Input", top=["x"]).input_param.shape.add(dim=[2, 3])
+with open(sys.argv[1], "w") as f:
+    f.write(str(net))
+print(list(ext.Net(sys.argv[1], pb2.TEST)._blob_names))
+import caffe
+from caffe.proto import caffe_pb2 as imported
+print(imported is pb2, caffe.Net is ext.Net)
+"""
+    proc = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code, str(tmp_path / "net.prototxt")],
+                          capture_output=True, text=True, env={"GLOG_minloglevel": "2", "PATH": "/usr/bin:/bin"})
+    assert proc.stdout.split("\n")[:3] == ["1 False False", "['x']", "True True"], proc.stderr
