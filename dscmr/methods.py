@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from dscmr import paper
 
 DRML_CROP = 170  # DRML's input crop [23]
+# The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
+# use (docs/networks.md). au-prototxt's --mean sets others.
+DEFAULT_MEAN_BGR = (104, 117, 123)
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from helpers.data import write_random_lmdbs
 
 from data_prep.lmdb_io import read_split
 from dscmr.errors import InputError, RunError
+from dscmr.methods import DEFAULT_MEAN_BGR
 from tools import generate_prototxt as gen
 from tools.evaluation import evaluate
 from tools.evaluation.metrics import per_au_metrics
 from tools.experiments import training_run
-from tools.nets.prototxt import DEFAULT_MEAN_BGR
 
 pytestmark = pytest.mark.slow   # trains and evaluates nets
 

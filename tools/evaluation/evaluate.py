@@ -38,10 +38,10 @@ from dscmr.caffe_home import caffe_pb2
 from dscmr.dataset import read_manifest
 from dscmr.errors import InputError, RunError, cli
 from dscmr.files import replacing, write_atomically
+from dscmr.methods import DEFAULT_MEAN_BGR
 from dscmr.paper import IGNORE_LABEL
 from tools.evaluation.metrics import mean_metrics, per_au_metrics
 from tools.nets.caffe_files import load_net, read_net, without_random_init, written
-from tools.nets.prototxt import DEFAULT_MEAN_BGR
 
 PROG = "au-evaluate"
 # py-lmdb refuses to open an environment a second time in one process, as two threads evaluating

@@ -11,15 +11,13 @@ from dataclasses import dataclass
 
 from dscmr import paper
 from dscmr import readings as readings_
+from dscmr.methods import DEFAULT_MEAN_BGR
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 import caffe
 from caffe import layers as L
 from caffe import params as P
 
-# The paper gives no mean subtraction; these are BVLC's ImageNet BGR means, as its reference nets
-# use (docs/networks.md). --mean sets others.
-DEFAULT_MEAN_BGR = (104, 117, 123)
 # The beta reading (dscmr/readings.py) as AdMSRLoss's beta_mode (cpp_layers/proto/messages.proto).
 BETA_MODES = {"clamped": "CLAMPED", "paper_zero": "PAPER_ZERO"}
 
