@@ -48,8 +48,8 @@ lint:
 	@echo "[test] ruff check"
 	@$(VENV)/bin/ruff check .
 
-# Two processes (pytest-xdist), a test file each at a time: 8.6-9.3 min of a cold `make test` of
-# 11.0-12.3 on 2 cores (two runs, one VM, an hour apart).
+# Two processes (pytest-xdist), a test file each at a time: 5.2 min of a 7.0-minute cold `make test` on
+# 2 cores (AMD Zen 5; 8.6-9.3 of 11.0-12.3 on a Zen 3 before the commands stopped importing pycaffe whole).
 pytest:
 	@echo "[test] pytest -n 2 --dist loadfile"
 	@$(VENV)/bin/python -m pytest tests -n 2 --dist loadfile --durations=15
