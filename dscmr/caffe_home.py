@@ -27,9 +27,10 @@ def _package():
     return Path(spec.submodule_search_locations[0])
 
 
-def _load(name, path):
+def _load(name, locate):
+    """sys.modules[name], loaded from the file locate() names the first time."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
+        spec = importlib.util.spec_from_file_location(name, locate())
         sys.modules[name] = module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
@@ -41,11 +42,9 @@ def _load(name, path):
 
 def caffe_pb2():
     """caffe.proto.caffe_pb2: Caffe's protobuf messages (NetParameter, SolverParameter, Datum...)."""
-    return _load("caffe.proto.caffe_pb2", _package() / "proto" / "caffe_pb2.py")
+    return _load("caffe.proto.caffe_pb2", lambda: _package() / "proto" / "caffe_pb2.py")
 
 
 def extension():
     """caffe._caffe: Caffe's C++ module (Net, the solvers), without pycaffe's Python additions."""
-    if "caffe._caffe" in sys.modules:
-        return sys.modules["caffe._caffe"]
-    return _load("caffe._caffe", next(_package().glob("_caffe*.so")))
+    return _load("caffe._caffe", lambda: next(_package().glob("_caffe*.so")))
