@@ -253,15 +253,26 @@ def test_a_reading_that_does_not_change_a_method_reuses_its_run(tiny, tmp_path, 
 
 
 def test_the_readings_plot_draws_a_run_under_each_budget_it_was_trained_at(tmp_path):
-    def commit(budget, name, aucs):
-        folder = tmp_path / "runs" / f"{budget}-s1"
+    def commit(budget, name, aucs, **record):
+        folder = tmp_path / "table4-5" / "runs" / f"{budget}-s1"
         folder.mkdir(parents=True, exist_ok=True)
         evaluations = [{"iteration": 250 * (i + 1), "val": {"mean": {"auc": a}}} for i, a in enumerate(aucs)]
-        (folder / f"{name}.json").write_text(json.dumps({"evaluations": evaluations}))
-    commit("cpu", "alexnet_admsr_aus11", [50.0, 50.5, 51.0])
-    commit("cpu", "alexnet_aus11", [50.0, 55.0, 60.0])
-    assert not report_plots.readings_curves(tmp_path, "synthau")      # one budget each: nothing to set side by side
-    commit("plateau-once", "alexnet_admsr_aus11", [50.0, 52.0, 58.0, 63.0])
-    (tmp_path / "runs" / "plateau-once-s1" / "alexnet_aus11.partial.json").write_text("{}")   # never drawn
-    assert report_plots.readings_curves(tmp_path, "synthau")
-    assert (tmp_path / report_plots.READINGS_PLOT).stat().st_size > 10_000
+        (folder / name).write_text(json.dumps(dict(record, evaluations=evaluations)))
+    experiment = tmp_path / "table4-5"
+    commit("cpu", "alexnet_admsr_aus11.json", [50.0, 50.5, 51.0])
+    commit("cpu", "alexnet_aus11.json", [50.0, 55.0, 60.0])
+    commit("cpu-mean", "alexnet_aus11.json", [50.0, 55.0, 60.0], reused_from="table4-5/cpu")
+    assert not report_plots.readings_curves(experiment, "synthau")      # one training each: nothing to set side by side
+    commit("plateau-once", "alexnet_admsr_aus11.json", [50.0, 52.0, 58.0, 63.0])
+    commit("plateau-mean-once", "alexnet_admsr_aus11.partial.json", [50.0, 50.1, 50.2], unfinished=True,
+           plateau={"reached": 750})
+    (experiment / "runs" / "plateau-once-s1" / "alexnet_aus11.partial.json").write_text("{}")   # no curve yet
+    assert report_plots._seed1_curves(experiment) == {
+        "alexnet_admsr_aus11": {"table4-5/cpu": (["cpu"], [(250, 50.0), (500, 50.5), (750, 51.0)], None),
+                                "table4-5/plateau-mean-once": (["plateau-mean-once"],
+                                                               [(250, 50.0), (500, 50.1), (750, 50.2)], 750),
+                                "table4-5/plateau-once": (["plateau-once"],
+                                                          [(250, 50.0), (500, 52.0), (750, 58.0), (1000, 63.0)], None)},
+        "alexnet_aus11": {"table4-5/cpu": (["cpu", "cpu-mean"], [(250, 50.0), (500, 55.0), (750, 60.0)], None)}}
+    assert report_plots.readings_curves(experiment, "synthau")
+    assert (experiment / report_plots.READINGS_PLOT).stat().st_size > 10_000
