@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dscmr.errors import InputError
-from tools.experiments import claims
+from tools.experiments import audit, claims
 from tools.experiments.run_spec import RunSpec
 
 RNG = np.random.default_rng(0)
@@ -139,6 +139,28 @@ def test_one_side_untrained_is_a_finding_not_a_worse_verdict(tmp_path):
     alexnet = claims.table45_claims(tmp_path, rep)[1]
     assert alexnet.verdict == "not tested" and not alexnet.findings
     assert all(c.untrained == ("AlexNet+Ad-MSR", "AlexNet") for c in alexnet.comparisons)
+
+
+def test_runs_trained_until_flat_say_where_each_stopped_when_they_stopped_apart(tmp_path):
+    commit(tmp_path, "table4-5", "plateau-once", 1, "alexnet_aus2", learned(0.3))
+    commit(tmp_path, "table4-5", "plateau-once", 1, "alexnet_admsr_aus2", learned(0.4))
+    rep = report([("AlexNet", "alexnet_aus2"), ("AlexNet+Ad-MSR", "alexnet_admsr_aus2")], budget="plateau-once")
+    folder = tmp_path / "synthau" / "table4-5" / "runs" / "plateau-once-s1"
+
+    def stopped(name, at, flattened):
+        plateau = {"cap": 10000, "reached": at, "stopped_at": at, "flattened": flattened}
+        (folder / f"{name}.json").write_text(json.dumps({"schedule": {"iters": 4000}, "plateau": plateau}))
+    # without records nothing is known of where they stopped
+    assert all(c.stopped == () for c in claims.table45_claims(tmp_path, rep)[1].comparisons)
+    stopped("alexnet_aus2", 4000, True)
+    stopped("alexnet_admsr_aus2", 10000, False)
+    alexnet = claims.table45_claims(tmp_path, rep)[1]
+    assert alexnet.verdict == "holds"
+    assert [c.stopped for c in alexnet.comparisons] == [(("AlexNet+Ad-MSR", "10000, the cap"), ("AlexNet", "4000, flat"))] * 2
+    assert "(AlexNet+Ad-MSR stopped at 10000, the cap; AlexNet stopped at 4000, flat)" in audit.claim_lines(alexnet)[1]
+    # both flat at 4000: nothing to say
+    stopped("alexnet_admsr_aus2", 4000, True)
+    assert all(c.stopped == () for c in claims.table45_claims(tmp_path, rep)[1].comparisons)
 
 
 def fig5_runs(tmp_path, strengths):

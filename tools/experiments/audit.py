@@ -249,7 +249,8 @@ def claim_lines(claim):
     for what, (mean, sd, n) in claims.over_seeds(claim.comparisons).items():
         margin = next(c.margin for c in claim.comparisons if c.what == what)
         per_seed = "; ".join(f"seed {c.seed}: {c.difference:+.2f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]"
-                             + untrained_note(c) + ("" if c.current else " (trained with code that has changed since)")
+                             + untrained_note(c) + stopped_note(c)
+                             + ("" if c.current else " (trained with code that has changed since)")
                              for c in claim.comparisons if c.what == what)
         over = f"; over {n} seeds {mean:+.2f} ± {sd:.2f}" if n > 1 else ""
         bound = f", non-inferiority margin {margin:g}" if margin else ""
@@ -285,6 +286,13 @@ def untrained_note(comparison):
     if not comparison.untrained:
         return ""
     return f" ({comparison.finding})" if comparison.finding else " (neither run trained)"
+
+
+def stopped_note(comparison):
+    """Where each run stopped, when they trained unequally long (a budget trained until flat)."""
+    if not comparison.stopped:
+        return ""
+    return " (" + "; ".join(f"{name} stopped at {where}" for name, where in comparison.stopped) + ")"
 
 
 def sensitivity(judged):
@@ -350,7 +358,8 @@ def results_section(results):
         lines += ["No experiment has been run yet: `au-reproduce --help`.", ""]
     verdicts = ["### The paper's claims, judged", "", f"One rule for every claim (`tools/experiments/claims.py`): {claims.RULE} "
                 "Each comparison is a difference between two runs of the same seed on the same test faces, in "
-                "points, with its 95 % paired bootstrap interval.", ""]
+                "points, with its 95 % paired bootstrap interval; at a budget that trains each run until it is flat, "
+                "where the two runs stopped when they stopped at different iterations.", ""]
     verdicts += [line for c in claims.in_paper_order(judged) for line in claim_lines(c)] or \
         ["- No claim can be checked yet."]
     verdicts += [""] + sensitivity(judged)
