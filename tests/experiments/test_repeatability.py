@@ -56,4 +56,12 @@ def test_where_each_run_trained_tells_why_they_may_differ(tmp_path):
     causes = {(r.first, r.second): r.cause() for r in repeats(tmp_path)}
     assert causes[("short-s2/dscmr_aus2", "curve-s2/dscmr_aus2")] == \
         "both trained on the same CPU and build, where they should agree bit for bit"
+    commit(tmp_path, "short", 3, 40, [3.0, 2.5, 2.25], [60.0, 65.0], [ICELAKE])
+    commit(tmp_path, "curve", 3, 80, [3.0, 2.5, 2.25, 2.0, 1.5], [60.0, 65.0 + 2e-14, 70.0, 71.0], [ZEN4])
+    commit(tmp_path, "long", 3, 60, [3.0, 2.5, 2.25, 2.5], [60.0, 65.5, 70.0], [ZEN4])
+    causes = {(r.first, r.second): r.cause() for r in repeats(tmp_path)}
+    assert causes[("short-s3/dscmr_aus2", "curve-s3/dscmr_aus2")] == \
+        "they agree, though their records name different CPUs or Caffe builds"          # 2e-14: rounding
+    assert causes[("long-s3/dscmr_aus2", "curve-s3/dscmr_aus2")] == \
+        "both trained on the same CPU and build, where they should agree bit for bit, and they do not"
     assert causes[("smoke-s2/dscmr_aus2", "short-s2/dscmr_aus2")] == "where one of them trained was not recorded"

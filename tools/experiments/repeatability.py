@@ -26,6 +26,8 @@ from tools.nets.parse_log import parse_log
 # What two runs must share to be the same training (schedule.iters and schedule.points may differ).
 SAME_TRAINING = ("method", "data_manifest", "aus", "val_count")
 SAME_SCHEDULE = ("batch_size", "solver_mode", "seed")
+# Metrics (points) that differ by less are the same numbers added in another order.
+ROUNDING = 1e-9
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,20 @@ class Repeat:
     first_on: tuple = ()      # the CPUs and builds each trained on (parse_log.trained_on); () not recorded
     second_on: tuple = ()
 
+    def agree(self):
+        """The same losses, and metrics equal to within their floating-point rounding (their sums over AUs
+        and faces may add in another order in another version of the evaluation)."""
+        return self.loss_difference == 0 and self.metric_difference < ROUNDING
+
     def cause(self):
-        """Why the two may differ, as far as their records tell."""
+        """Why the two may differ, or that they agree, as far as their records tell."""
         if not self.first_on or not self.second_on:
             return "where one of them trained was not recorded"
         if self.first_on == self.second_on:
-            return "both trained on the same CPU and build, where they should agree bit for bit"
+            return "both trained on the same CPU and build, where they should agree bit for bit" + \
+                ("" if self.agree() else ", and they do not")
+        if self.agree():
+            return "they agree, though their records name different CPUs or Caffe builds"
         return ("they trained on different CPUs or Caffe builds, whose oneDNN and OpenBLAS kernels add in another "
                 "order: they agree to rounding at first and drift apart as training amplifies it")
 
