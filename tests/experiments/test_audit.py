@@ -215,3 +215,9 @@ def test_an_unfinished_run_is_listed_with_how_far_it_got_and_never_judged(tmp_pa
     assert line == ("- Unfinished (not judged): `synthau/table4-5/runs/plateau-once-s1/alexnet_admsr_aus11.partial.json` "
                     "reached iteration 5000 of at most 10000; validation mean AUC 51.23 there, and it has not trained "
                     "yet (`metrics.trained` on val).")
+
+
+def test_an_interval_bound_that_is_not_0_never_shows_as_0():
+    # plateau-once's AUC comparison holds with a lower bound of +0.0006: "+0.00" would read as touching 0
+    assert [audit.bound(x) for x in (0.0006063, -0.0031, 0.0, 4.4639, -2.005)] == \
+        ["+0.0006", "-0.003", "+0.00", "+4.46", "-2.00"]

@@ -236,6 +236,12 @@ def code_changed(report, dataset, experiment):
     return lines
 
 
+def bound(points):
+    """An interval's bound in points, to two decimals, or to one significant digit where two decimals
+    would show a bound that is not 0 as +0.00 (the verdict turns on which side of 0 it lies)."""
+    return f"{points:+.1g}" if 0 < abs(points) < 0.005 else f"{points:+.2f}"
+
+
 def claim_lines(claim):
     """One judged claim: its verdict, and each comparison per seed with its interval and the mean ±
     sd of the differences over seeds."""
@@ -248,17 +254,17 @@ def claim_lines(claim):
              + ("" if claim.comparisons else " (no seed has the test probabilities of the runs it compares)") + "."]
     for what, (mean, sd, n) in claims.over_seeds(claim.comparisons).items():
         margin = next(c.margin for c in claim.comparisons if c.what == what)
-        per_seed = "; ".join(f"seed {c.seed}: {c.difference:+.2f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]"
+        per_seed = "; ".join(f"seed {c.seed}: {c.difference:+.2f} [{bound(c.interval[0])}, {bound(c.interval[1])}]"
                              + untrained_note(c) + stopped_note(c)
                              + ("" if c.current else " (trained with code that has changed since)")
                              for c in claim.comparisons if c.what == what)
         over = f"; over {n} seeds {mean:+.2f} ± {sd:.2f}" if n > 1 else ""
-        bound = f", non-inferiority margin {margin:g}" if margin else ""
-        lines.append(f"  - {what} (points{bound}): {per_seed}{over}")
+        margin_note = f", non-inferiority margin {margin:g}" if margin else ""
+        lines.append(f"  - {what} (points{margin_note}): {per_seed}{over}")
         for c in claim.comparisons:
             if c.what == what and c.per_au:
                 lines.append(f"    - seed {c.seed}, per AU: " + "; ".join(
-                    f"AU{au} {'**' if lo > 0 or hi < 0 else ''}{d:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                    f"AU{au} {'**' if lo > 0 or hi < 0 else ''}{d:+.2f} [{bound(lo)}, {bound(hi)}]"
                     f"{'**' if lo > 0 or hi < 0 else ''}" for au, d, (lo, hi) in c.per_au)
                     + " (bold: the interval excludes 0, the AUs that carry the difference)")
     if claim.findings:
