@@ -156,7 +156,7 @@ def test_runs_trained_until_flat_say_where_each_stopped_when_they_stopped_apart(
     stopped("alexnet_admsr_aus2", 10000, False)
     alexnet = claims.table45_claims(tmp_path, rep)[1]
     assert alexnet.verdict == "holds"
-    assert [c.stopped for c in alexnet.comparisons] == [(("AlexNet+Ad-MSR", "10000, the cap"), ("AlexNet", "4000, flat"))] * 2
+    assert [c.stopped for c in alexnet.comparisons] == [(("AlexNet+Ad-MSR", 10000, "the cap"), ("AlexNet", 4000, "flat"))] * 2
     assert "(AlexNet+Ad-MSR stopped at 10000, the cap; AlexNet stopped at 4000, flat)" in audit.claim_lines(alexnet)[1]
     # both flat at 4000: nothing to say
     stopped("alexnet_admsr_aus2", 4000, True)

@@ -267,7 +267,7 @@ def test_the_readings_plot_draws_a_run_under_each_budget_it_was_trained_at(tmp_p
     commit("plateau-mean-once", "alexnet_admsr_aus11.partial.json", [50.0, 50.1, 50.2], unfinished=True,
            plateau={"reached": 750})
     (experiment / "runs" / "plateau-once-s1" / "alexnet_aus11.partial.json").write_text("{}")   # no curve yet
-    assert report_plots._seed1_curves(experiment) == {
+    assert report_plots.seed1_trainings(experiment) == {
         "alexnet_admsr_aus11": {"table4-5/cpu": (["cpu"], [(250, 50.0), (500, 50.5), (750, 51.0)], None),
                                 "table4-5/plateau-mean-once": (["plateau-mean-once"],
                                                                [(250, 50.0), (500, 50.1), (750, 50.2)], 750),

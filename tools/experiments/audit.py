@@ -298,7 +298,8 @@ def stopped_note(comparison):
     """Where each run stopped, when they trained unequally long (a budget trained until flat)."""
     if not comparison.stopped:
         return ""
-    return " (" + "; ".join(f"{name} stopped at {where}" for name, where in comparison.stopped) + ")"
+    return " (" + "; ".join(f"{name} stopped at {at}" + (f", {why}" if why else "")
+                            for name, at, why in comparison.stopped) + ")"
 
 
 def sensitivity(judged):

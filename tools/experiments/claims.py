@@ -65,7 +65,8 @@ class Comparison:
     current: bool = True  # no compared run was trained with code that has changed since (RULE)
     margin: float = 0.0   # it supports the claim above -margin (a non-inferiority margin), refutes it below
     per_au: tuple = ()    # (AU, difference, interval): which AUs carry it, where the claim shows them
-    stopped: tuple = ()   # (how the claim names a run, where it stopped): where the two runs trained unequally long
+    stopped: tuple = ()   # ((how the claim names a run, iteration, "flat", "the cap" or None), ...): where the two
+                          # runs stopped, when they trained unequally long
 
     @property
     def counts(self):
@@ -198,15 +199,15 @@ class TestFaces:
                      for i, au in enumerate(aus))
 
     def stopped(self, seed, run_name):
-        """Where the run stopped: "<iteration>", or for a run trained until flat "<iteration>, flat" or
-        "<iteration>, the cap"; None without its record."""
+        """(iteration, why) where the run stopped: why is "flat" or "the cap" for a run trained until flat,
+        else None; None without its record."""
         record = results_store.runs_dir(self.folder, self.budget, seed) / f"{run_name}.json"
         if not record.is_file():
             return None
         record = json.loads(record.read_text())
         if plateau := record.get("plateau"):
-            return f"{plateau['stopped_at']}, {'flat' if plateau['flattened'] else 'the cap'}"
-        return str(record.get("schedule", {}).get("iters"))
+            return plateau["stopped_at"], "flat" if plateau["flattened"] else "the cap"
+        return record.get("schedule", {}).get("iters"), None
 
     def current(self, seed, *run_names):
         """No run was trained with code that has changed since (a run without its record cannot tell)."""
@@ -217,11 +218,11 @@ class TestFaces:
         """Comparison of run better against run worse; shown: {run name: how the claim names it}."""
         a, b = self.means(seed, better)[metric], self.means(seed, worse)[metric]
         stops = {shown[n]: self.stopped(seed, n) for n in (better, worse)}
-        unequal = None not in stops.values() and len({s.split(",")[0] for s in stops.values()}) > 1
+        unequal = None not in stops.values() and len({at for at, _ in stops.values()}) > 1
         return Comparison(seed, what, a[0] - b[0], metrics.interval(a[1] - b[1]), self.untrained(seed, shown),
                           self.current(seed, better, worse), margin,
                           per_au=self.per_au_difference(seed, metric, better, worse) if per_au else (),
-                          stopped=tuple(stops.items()) if unequal else ())
+                          stopped=tuple((name, *stop) for name, stop in stops.items()) if unequal else ())
 
 
 def run_names(report):

@@ -45,7 +45,7 @@ class Repeat:
     def agree(self):
         """The same losses, and metrics equal to within their floating-point rounding (their sums over AUs
         and faces may add in another order in another version of the evaluation)."""
-        return self.loss_difference == 0 and self.metric_difference < ROUNDING
+        return bool(self.losses or self.snapshots) and self.loss_difference == 0 and self.metric_difference < ROUNDING
 
     def cause(self):
         """Why the two may differ, or that they agree, as far as their records tell."""

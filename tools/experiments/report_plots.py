@@ -48,7 +48,7 @@ def per_au_bars(bars, aus, path, dataset, spread):
 READINGS_PLOT = "readings-curves.png"
 
 
-def _seed1_curves(experiment_dir):
+def seed1_trainings(experiment_dir):
     """{run name: {the training's origin "<experiment>/<budget>": (the budgets here that hold it, its own
     first, its curve, the iteration an unfinished run reached or None)}} of seed 1's committed runs. A
     record copied from another budget (reused_from) is the same training, one line; an unfinished one
@@ -78,12 +78,12 @@ def readings_curves(experiment_dir, dataset):
     """experiment_dir/READINGS_PLOT: each run's validation mean AUC per snapshot under every budget and
     reading it was trained at (seed 1's committed runs, an unfinished one dashed), one panel per run that
     was trained more than once, one colour per budget; returns whether it wrote it."""
-    runs = {name: trainings for name, trainings in _seed1_curves(experiment_dir).items() if len(trainings) > 1}
+    runs = {name: trainings for name, trainings in seed1_trainings(experiment_dir).items() if len(trainings) > 1}
     if not runs:
         return False
     plt = pyplot()
     budgets = sorted({origin.split("/", 1)[1] for trainings in runs.values() for origin in trainings})
-    colour = dict(zip(budgets, plt.get_cmap("tab10").colors * 2))
+    colour = {budget: plt.get_cmap("tab10")(i % 10) for i, budget in enumerate(budgets)}
     columns = min(3, len(runs))
     rows = -(-len(runs) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.4 * columns, 4.4 * rows), squeeze=False)
